@@ -1,0 +1,3 @@
+from codeio.cli.main import main
+
+main()
