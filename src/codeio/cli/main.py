@@ -20,8 +20,10 @@ app = typer.Typer(
 # explicit (no import side effects) so the command set can be read here.
 COMMAND_MODULES = [
     "codeio.cli.exec_cmd",  # exec
-    "codeio.cli.data_cmd",  # sample, recheck, verify
-    "codeio.cli.run_cmd",  # run, status, export, report, demo
+    "codeio.cli.data_cmd",  # sample, recheck
+    "codeio.cli.verify_cmd",  # verify
+    "codeio.cli.run_cmd",  # run, status, demo
+    "codeio.cli.export_cmd",  # export, report
     "codeio.cli.eval_cmd",  # eval, decontaminate
     "codeio.cli.train_cmd",  # train
 ]

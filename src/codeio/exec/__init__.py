@@ -1,0 +1,29 @@
+"""Sandboxed execution engine; knows nothing of the pipeline or LLMs.
+
+Import it as ``from codeio.exec import Sandbox`` (never ``from codeio import exec``).
+"""
+
+from __future__ import annotations
+
+from codeio.exec.containment import Containment
+from codeio.exec.limits import ExecLimits
+from codeio.exec.result import ExecResult, Status
+from codeio.exec.sandbox import (
+    DEFAULT_PRELUDE,
+    ExecTask,
+    Sandbox,
+    SandboxUnavailable,
+    run_untrusted,
+)
+
+__all__ = [
+    "DEFAULT_PRELUDE",
+    "Containment",
+    "ExecLimits",
+    "ExecResult",
+    "ExecTask",
+    "Sandbox",
+    "SandboxUnavailable",
+    "Status",
+    "run_untrusted",
+]

@@ -1,0 +1,44 @@
+"""``codeio exec``: run one file as untrusted code and print one JSON object."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+__all__ = ["register"]
+
+
+def exec_script(
+    script: Path = typer.Argument(..., exists=True, dir_okay=False, help="Python file to run."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Wall-clock limit in seconds."),
+    memory_mb: int = typer.Option(2048, "--memory-mb", help="Address-space limit in MiB."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Refuse to run unless every containment mechanism is active."
+    ),
+) -> None:
+    """Run SCRIPT as __main__ in the sandbox; exit 0 whenever the engine itself worked."""
+    from codeio.exec import ExecLimits, Sandbox, SandboxUnavailable
+
+    limits = ExecLimits(timeout_s=timeout, memory_mb=memory_mb)
+    try:
+        with Sandbox(
+            workers=1, limits=limits, containment="strict" if strict else "best"
+        ) as sandbox:
+            result = sandbox.run(script.read_text(encoding="utf-8", errors="replace"))
+            containment = sandbox.containment
+            missing = list(sandbox.report.missing)
+    except SandboxUnavailable as exc:
+        typer.echo(json.dumps({"status": "sandbox_error", "error_message": str(exc)}))
+        raise typer.Exit(2) from exc
+    payload = result.model_dump(mode="json")
+    payload["containment"] = containment
+    payload["containment_missing"] = missing
+    typer.echo(json.dumps(payload, allow_nan=True))
+    if result.status.value == "sandbox_error":
+        raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("exec")(exec_script)

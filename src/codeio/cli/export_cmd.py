@@ -1,0 +1,80 @@
+"""``codeio export`` and ``codeio report``: files out of a finished run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from codeio.errors import CodeioError
+
+__all__ = ["register"]
+
+
+def export(
+    run_dir: Path = typer.Argument(..., help="Run directory (holds state.sqlite)."),
+    fmt: str = typer.Option(
+        "messages", "--format", "-f", help="messages | sharegpt | codeio | parquet | hf"
+    ),
+    include: str = typer.Option(
+        "correct", "--include", help="correct (final verdict correct) | wrong | all"
+    ),
+    out: Path | None = typer.Option(
+        None, "-o", "--output", help="Output file (folder for hf); default <run>/export/<format>."
+    ),
+    holdout: float = typer.Option(
+        0.0, "--holdout", help="Fraction of functions held out into holdout.jsonl."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the held-out split."),
+) -> None:
+    """Write SFT data, DPO pairs (dpo.jsonl) and an optional held-out split."""
+    from codeio.pipeline.export import FORMATS, export_run
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    if include not in ("correct", "wrong", "all"):
+        raise typer.BadParameter("choose correct, wrong or all", param_hint="--include")
+    try:
+        result = export_run(
+            run_dir,
+            fmt=fmt,
+            include=include,
+            out=out,
+            holdout=holdout,
+            seed=seed,  # type: ignore[arg-type]
+        )
+    except CodeioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"{result.rows} rows -> {result.path}")
+    typer.echo(f"{result.dpo_rows} preference pairs -> {result.dpo_path}")
+    if result.holdout_path is not None:
+        typer.echo(
+            f"{result.holdout_rows} held-out tasks from {len(result.holdout_functions)} "
+            f"functions -> {result.holdout_path}"
+        )
+    skipped = ", ".join(f"{n} by {why}" for why, n in result.skipped.items() if n)
+    if skipped:
+        typer.echo(f"samples left out: {skipped}")
+
+
+def report(
+    run_dir: Path = typer.Argument(..., help="Run directory (holds state.sqlite)."),
+    out: Path | None = typer.Option(
+        None, "-o", "--output", help="HTML file; default <run>/report.html."
+    ),
+) -> None:
+    """Write a self-contained HTML report: funnel, failures, correctness, sizes, samples."""
+    from codeio.report import report_run
+
+    try:
+        path = report_run(run_dir, out)
+    except CodeioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"report -> {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    app.command("report")(report)

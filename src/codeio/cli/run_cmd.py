@@ -1,0 +1,234 @@
+"""``codeio run``, ``codeio status`` and ``codeio demo``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from codeio.errors import CodeioError
+
+__all__ = ["register"]
+
+_console = Console(stderr=True)
+
+
+class RichProgress:
+    """One bar per stage with rate and ETA (the pipeline's Progress protocol)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._p = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def start(self, stage: str, total: int | None) -> None:
+        self._tasks[stage] = self._p.add_task(stage, total=total)
+
+    def advance(self, stage: str, n: int) -> None:
+        self._p.advance(self._tasks[stage], n)
+
+    def finish(self, stage: str) -> None:
+        task = self._tasks[stage]
+        done = self._p.tasks[task].completed
+        self._p.update(task, total=done or 0, completed=done)
+
+
+class _RateColumn(ProgressColumn):
+    """Records per second (rich's own speed column speaks bytes)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f} rec/s" if speed else "- rec/s", style="cyan")
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=_console,
+    )
+
+
+def _fail(exc: Exception) -> None:
+    _console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(2)
+
+
+def _build_config(
+    config_path: Path | None,
+    sets: list[str],
+    flags: dict[str, Any],
+    base: dict[str, Any] | None = None,
+) -> Any:
+    from codeio.config import load_config
+
+    overrides = list(sets)
+    for key, value in flags.items():
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value) if not isinstance(value, str) else value}")
+    return load_config(config_path, overrides, base=base)
+
+
+def _run(config: Any, out: Path, from_stage: str | None, to_stage: str | None) -> dict[str, Any]:
+    from codeio.pipeline.pipeline import Pipeline
+    from codeio.store.funnel import funnel
+
+    with _progress() as bars:
+        Pipeline(config, out, progress=RichProgress(bars)).run(
+            from_stage=from_stage, to_stage=to_stage
+        )
+    return funnel(out)
+
+
+def print_funnel(data: dict[str, Any], console: Console) -> None:
+    table = Table(title="funnel", show_lines=False)
+    for col in ("stage", "entered", "passed", "failed", "out", "top failure reasons"):
+        table.add_column(
+            col, justify="left" if col in ("stage", "top failure reasons") else "right"
+        )
+    for row in data["stages"]:
+        reasons = ", ".join(f"{r} {n}" for r, n in list(row["failures"].items())[:3])
+        table.add_row(
+            row["stage"],
+            str(row["entered"]),
+            str(row["passed"]),
+            str(row["failed"]),
+            str(row["out"]),
+            reasons,
+        )
+    console.print(table)
+    uni = data.get("unify") or {}
+    if uni.get("repaired"):
+        console.print(f"unify: {uni['repaired']} records recovered by the repair loop")
+    llm = data["llm"]
+    cost = f", cost ${llm['cost']:.4f}" if llm.get("cost") is not None else ""
+    per = llm.get("cost_per_verified_sample")
+    per_s = f" (${per:.6f} per verified sample)" if per is not None else ""
+    console.print(
+        f"LLM: {llm['calls']} calls ({llm['cached_calls']} cached), "
+        f"{llm['prompt_tokens']} prompt + {llm['completion_tokens']} completion tokens{cost}{per_s}"
+    )
+    ver = data.get("verified") or {}
+    if ver.get("samples"):
+        rates = ", ".join(f"turn {r['turn']}: {r['rate']:.1%}" for r in ver["by_turn"])
+        console.print(f"verified correct ({ver['samples']} samples): {rates}")
+        for kind, v in ver["by_kind"].items():
+            k_rates = ", ".join(f"turn {r['turn']}: {r['rate']:.1%}" for r in v["by_turn"])
+            console.print(f"  {kind}-prediction ({v['samples']}): {k_rates}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_cmd(
+        config: Path = typer.Argument(..., help="YAML or TOML run configuration."),
+        out: Path | None = typer.Option(
+            None, "--out", "-o", help="Run directory (resumes if it exists)."
+        ),
+        from_stage: str | None = typer.Option(None, "--from", help="First stage to run."),
+        to_stage: str | None = typer.Option(None, "--to", help="Last stage to run."),
+        llm: str | None = typer.Option(None, "--llm", help="LLM spec, e.g. openai:MODEL or trace."),
+        seed: int | None = typer.Option(None, "--seed"),
+        workers: int | None = typer.Option(None, "--workers", help="Sandbox worker processes."),
+        batch_size: int | None = typer.Option(None, "--batch-size"),
+        runner: str | None = typer.Option(
+            None, "--runner", help="Where batches run: local (default) or ray."
+        ),
+        address: str | None = typer.Option(
+            None, "--address", help="Ray cluster: auto, HOST:6379 or ray://HOST:10001."
+        ),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse cached LLM answers."),
+        sets: list[str] = typer.Option([], "--set", help="Override a config key: key.sub=value."),
+    ) -> None:
+        """Run the pipeline (or a slice of it); rerunning the same command resumes."""
+        try:
+            flags: dict[str, Any] = {
+                "llm.spec": llm,
+                "seed": seed,
+                "exec.workers": workers,
+                "runner.batch_size": batch_size,
+                "runner.kind": runner,
+                "runner.address": address,
+            }
+            if no_cache:
+                flags["llm.cache"] = False
+            cfg = _build_config(config, sets, flags)
+            run_dir = out or (Path(cfg.out) if cfg.out else None)
+            if run_dir is None:
+                raise CodeioError("no run directory: pass --out DIR or set 'out' in the config")
+            data = _run(cfg, run_dir, from_stage, to_stage)
+        except CodeioError as exc:
+            _fail(exc)
+            return
+        out_console = Console()
+        print_funnel(data, out_console)
+        _print_paths(data, out_console, run_dir)
+
+    @app.command("status")
+    def status_cmd(
+        run_dir: Path = typer.Argument(..., help="A run directory."),
+        as_json: bool = typer.Option(False, "--json", help="Print the funnel as JSON."),
+    ) -> None:
+        """The funnel of a run: records in and out of each stage, failures, tokens, correctness."""
+        from codeio.store.funnel import funnel
+
+        try:
+            data = funnel(run_dir)
+        except FileNotFoundError as exc:
+            _fail(exc)
+            return
+        if as_json:
+            typer.echo(json.dumps(data, indent=2, sort_keys=True))
+        else:
+            print_funnel(data, Console())
+
+    @app.command("demo")
+    def demo_cmd(
+        out: Path = typer.Option(Path("codeio-demo-run"), "--out", "-o", help="Run directory."),
+        seed: int = typer.Option(0, "--seed"),
+        workers: int | None = typer.Option(None, "--workers"),
+        sets: list[str] = typer.Option([], "--set", help="Override a config key: key.sub=value."),
+    ) -> None:
+        """The whole pipeline on the bundled examples: offline teacher, no network, no API key."""
+        from codeio.demo_data import demo_config
+
+        try:
+            cfg = _build_config(
+                None, sets, {"seed": seed, "exec.workers": workers}, base=demo_config()
+            )
+            data = _run(cfg, out, None, None)
+        except CodeioError as exc:
+            _fail(exc)
+            return
+        console = Console()
+        print_funnel(data, console)
+        _print_paths(data, console, out)
+
+
+def _print_paths(data: dict[str, Any], console: Console, run_dir: Path) -> None:
+    console.print(f"run directory: {run_dir}")
+    export = data.get("export") or {}
+    for key in ("sft", "dpo", "holdout", "report"):
+        if export.get(key):
+            console.print(f"{key}: {export[key]}")

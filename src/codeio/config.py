@@ -1,0 +1,261 @@
+"""RunConfig: every setting of a pipeline run, validated; the only place settings are read.
+
+A run is configured by one YAML or TOML file plus ``--set key.sub=value`` overrides. Unknown
+keys are errors that name the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from codeio.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10 ships no TOML reader
+    import tomli as tomllib
+
+__all__ = [
+    "ExecSettings",
+    "ExportSettings",
+    "GenerateSettings",
+    "InputSettings",
+    "LLMSettings",
+    "PromptSettings",
+    "ReviseSettings",
+    "RunConfig",
+    "RunnerSettings",
+    "SampleSettings",
+    "UnifySettings",
+    "VerifySettings",
+    "apply_overrides",
+    "load_config",
+]
+
+InputKind = Literal["raw", "unified", "ios"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSettings(_Section):
+    path: list[str] = Field(default_factory=list)
+    """Files or folders: ``.jsonl`` (raw, unified or ios records), ``.py`` files, folders of them."""
+    kind: InputKind | None = None
+    """What the records are; detected from their fields when absent."""
+    limit: int | None = Field(None, gt=0)
+    """Read at most this many records (per run, in file order)."""
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+class LLMSettings(_Section):
+    spec: str = "trace"
+    """``openai:MODEL``, ``vllm:PATH``, ``transformers:PATH`` or ``trace`` (offline teacher)."""
+    base_url: str | None = None
+    api_key_env: str | None = None
+    cache: bool = True
+    concurrency: int = Field(64, gt=0)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(6, ge=0)
+    temperature: float = Field(0.7, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(4096, gt=0)
+    prices: dict[str, float] | None = None
+    """USD per million tokens: ``{"input": 0.27, "output": 1.1}``; enables cost in status."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Backend options passed through, e.g. ``{"mistake_rate": 0.2}`` for the trace teacher."""
+
+    @field_validator("prices")
+    @classmethod
+    def _price_keys(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is not None and set(v) - {"input", "output"}:
+            raise ValueError("prices takes only the keys 'input' and 'output' (USD per 1M tokens)")
+        return v
+
+
+class ExecSettings(_Section):
+    workers: int | None = Field(None, gt=0)
+    """Sandbox worker processes; default: the CPU count."""
+    timeout_s: float = Field(10.0, gt=0)
+    memory_mb: int = Field(2048, gt=0)
+
+
+class UnifySettings(_Section):
+    repair_retries: int = Field(1, ge=0)
+    """How often a failed unified record goes back to the LLM with its concrete error."""
+    min_pairs: int = Field(2, ge=1)
+    """A unified function must yield at least this many pairs to pass."""
+
+
+class SampleSettings(_Section):
+    pairs: int = Field(10, gt=0)
+    tries: int = Field(1000, gt=0)
+    time_budget_s: float = Field(10.0, gt=0)
+    max_bytes: int = Field(1024, gt=0)
+    determinism: Literal["function", "pair", "off"] = "function"
+    recheck: bool = True
+    """For records that arrive with ``ios``: re-run each stored input and drop pairs that differ."""
+    min_pairs: int = Field(2, ge=1)
+    """A function with fewer (reproducible) pairs than this is dropped."""
+
+
+class PromptSettings(_Section):
+    pairs_per_function: int | None = Field(None, gt=0)
+    """Use at most this many pairs of each function; all when absent."""
+    kinds: list[Literal["output", "input"]] = Field(default_factory=lambda: ["output", "input"])
+    include_code: bool = True
+
+
+class GenerateSettings(_Section):
+    temperature: float | None = Field(None, ge=0)
+    """Overrides llm.temperature for prediction turns."""
+
+
+class VerifySettings(_Section):
+    rel_tol: float = Field(1e-3, ge=0)
+    abs_tol: float = Field(1e-6, ge=0)
+
+
+class ReviseSettings(_Section):
+    rounds: int = Field(1, ge=0)
+    """Revision rounds (CodeI/O++); 0 turns revision off."""
+
+
+class RunnerSettings(_Section):
+    kind: Literal["local", "ray"] = "local"
+    batch_size: int = Field(128, gt=0)
+    address: str | None = None
+    """Ray cluster address (ray runner only)."""
+
+
+class ExportSettings(_Section):
+    format: Literal["messages", "sharegpt", "codeio", "parquet", "hf"] = "messages"
+    include: Literal["correct", "wrong", "all"] = "correct"
+    """Which samples enter the SFT file, by final verdict (DPO pairs use every sample)."""
+    holdout: float = Field(0.0, ge=0, lt=1)
+    """Fraction of functions held out as evaluation tasks."""
+    report: bool = True
+    """Write the HTML report after export."""
+
+
+class RunConfig(_Section):
+    seed: int = 0
+    out: str | None = None
+    """Run directory; ``--out`` overrides it."""
+    input: InputSettings = Field(default_factory=InputSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    exec: ExecSettings = Field(default_factory=ExecSettings)
+    unify: UnifySettings = Field(default_factory=UnifySettings)
+    sample: SampleSettings = Field(default_factory=SampleSettings)
+    prompt: PromptSettings = Field(default_factory=PromptSettings)
+    generate: GenerateSettings = Field(default_factory=GenerateSettings)
+    verify: VerifySettings = Field(default_factory=VerifySettings)
+    revise: ReviseSettings = Field(default_factory=ReviseSettings)
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _format_validation(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration ({source}):"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def _parse_value(text: str) -> Any:
+    # YAML scalars give ints, floats, bools, null and [lists] the way a shell user expects.
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` strings to a nested dict (a copy); values parse as YAML."""
+    data = json.loads(json.dumps(data))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key.sub=value")
+        key, value = item.split("=", 1)
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise ConfigError(f"override {item!r} has an empty key")
+        node = data
+        for p in parts[:-1]:
+            child = node.setdefault(p, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {p!r} is not a section")
+            node = child
+        node[parts[-1]] = _parse_value(value)
+    return data
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text) or {}
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot parse: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    # Relative input paths mean relative to the config file, not to wherever codeio was started.
+    inp = data.get("input")
+    if isinstance(inp, dict) and "path" in inp:
+        paths = inp["path"] if isinstance(inp["path"], list) else [inp["path"]]
+        inp["path"] = [
+            str((path.parent / p).resolve())
+            if isinstance(p, str) and not Path(p).is_absolute()
+            else p
+            for p in paths
+        ]
+    return data
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    *,
+    base: dict[str, Any] | None = None,
+) -> RunConfig:
+    """Read, override and validate; raises ConfigError naming every bad key."""
+    data: dict[str, Any] = dict(base or {})
+    source = "defaults"
+    if path is not None:
+        data = _merge(data, read_config_file(path))
+        source = str(path)
+    if overrides:
+        data = apply_overrides(data, overrides)
+        source += " + overrides"
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(exc, source)) from None
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

@@ -1,0 +1,192 @@
+"""What runs in the forked child: confine itself, run the code, report on the result pipe.
+
+The result frame is written only after the untrusted code has finished, on a pipe that is not
+stdout/stderr; the worker additionally requires exactly one frame and a clean exit (see
+docs/SANDBOX.md for what that does and does not stop).
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import os
+import random
+import resource
+import sys
+import traceback
+from typing import Any
+
+from . import frames, landlock, syscalls
+
+TRACEBACK_LINES = 12
+_MAX_FD = 1 << 20
+TASK_NAME = "__codeio_task__"
+NAMESPACE_UID = 1
+"""Unprivileged uid inside the worker's user namespace (mapped to a spare host uid)."""
+_READ_ONLY_CAPS = syscalls.CapabilitySet([syscalls.CAP_DAC_READ_SEARCH])
+
+
+def _set_limit(which: int, value: int) -> None:
+    try:
+        resource.setrlimit(which, (value, value))
+    except (ValueError, OSError):
+        # A hard limit below ours cannot be raised; keep the lower one.
+        soft, hard = resource.getrlimit(which)
+        resource.setrlimit(which, (min(value, hard), hard))
+
+
+def apply_limits(limits: dict[str, Any], count_processes: bool) -> None:
+    cpu = int(limits["cpu_s"]) + 1 if limits.get("cpu_s") else int(limits["timeout_s"]) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    _set_limit(resource.RLIMIT_AS, int(limits["memory_mb"]) << 20)
+    _set_limit(resource.RLIMIT_FSIZE, int(limits["file_size_mb"]) << 20)
+    _set_limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
+    _set_limit(resource.RLIMIT_CORE, 0)
+    if count_processes:
+        _set_limit(resource.RLIMIT_NPROC, int(limits["processes"]))
+
+
+def drop_privileges() -> None:
+    """Become the namespace's unprivileged uid, keeping only the right to read files."""
+    os.setgroups([])
+    os.setresgid(NAMESPACE_UID, NAMESPACE_UID, NAMESPACE_UID)
+    syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 1)
+    os.setresuid(NAMESPACE_UID, NAMESPACE_UID, NAMESPACE_UID)
+    # Reading stays possible so lazy imports from a root-only interpreter prefix work; the
+    # capability only covers files whose owner is mapped into the namespace (root's).
+    _READ_ONLY_CAPS.apply()
+
+
+def _reseed() -> None:
+    random.seed()
+    # Only when already loaded: a first import in the child seeds itself from entropy anyway,
+    # and touching numpy.random here would import it (tens of ms) on every task.
+    np_random = sys.modules.get("numpy.random")
+    if np_random is not None:
+        np_random.seed(int.from_bytes(os.urandom(4), "little"))
+
+
+def _error_payload(exc: BaseException) -> dict[str, Any]:
+    # Skip the harness's own frame so the tail shows only the task's code.
+    frames_ = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    tb = traceback.format_exception(type(exc), exc, frames_)
+    tail = "".join(tb).splitlines()[-TRACEBACK_LINES:]
+    kind = "memory" if isinstance(exc, MemoryError) else "error"
+    try:
+        message = str(exc)
+    except Exception:  # a hostile __str__ must not take the harness down
+        message = "<unprintable>"
+    return {
+        "kind": kind,
+        "error_type": type(exc).__name__,
+        "error_message": message[:2000],
+        "traceback": "\n".join(tail),
+    }
+
+
+def run_task(task: dict[str, Any]) -> dict[str, Any]:
+    code, entry = task["code"], task.get("entry")
+    sys.argv = ["main.py"]
+    _reseed()
+    namespace: dict[str, Any] = {
+        "__name__": "__main__" if entry is None else TASK_NAME,
+        "__builtins__": builtins,
+        "__file__": "main.py",
+    }
+    try:
+        compiled = compile(code, "main.py", "exec")
+        exec(compiled, namespace)
+        if entry is None:
+            return {"kind": "ok", "value": None}
+        func = namespace.get(entry)
+        if not callable(func):
+            return {
+                "kind": "error",
+                "error_type": "EntryNotFound",
+                "error_message": f"no callable named {entry!r}",
+                "traceback": "",
+            }
+        value = func(**(task.get("kwargs") or {}))
+    except SystemExit as exc:
+        if entry is None and exc.code in (None, 0):
+            return {"kind": "ok", "value": None}
+        return _error_payload(exc)
+    except BaseException as exc:
+        namespace.clear()  # frees memory first in case this is a MemoryError
+        return _error_payload(exc)
+    try:
+        encoded = json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return {
+            "kind": "error",
+            "error_type": "ResultNotSerializable",
+            "error_message": f"{type(exc).__name__}: {exc}"[:2000],
+            "traceback": "",
+        }
+    return {"kind": "ok", "value_json": encoded}
+
+
+def child_main(
+    task: dict[str, Any],
+    *,
+    out_fd: int,
+    err_fd: int,
+    result_fd: int,
+    task_dir: str,
+    ruleset_fd: int | None,
+    drop_uid: bool,
+    count_processes: bool,
+    own_group: bool,
+) -> None:
+    """Never returns: ends the process with os._exit."""
+    harness_pid = os.getpid()
+    try:
+        if own_group:
+            os.setpgid(0, 0)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        # The harness owns fd 3; everything else the worker had open is closed.
+        os.dup2(result_fd, 3)
+        if ruleset_fd is None:
+            os.closerange(4, _MAX_FD)
+        else:
+            os.closerange(4, ruleset_fd)
+            os.closerange(ruleset_fd + 1, _MAX_FD)
+        os.chdir(task_dir)
+        apply_limits(task["limits"], count_processes)
+        if drop_uid:
+            drop_privileges()
+        if ruleset_fd is not None:
+            landlock.restrict(ruleset_fd)
+            os.close(ruleset_fd)
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+        sys.stdout = io.TextIOWrapper(
+            io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
+        )
+        sys.stderr = io.TextIOWrapper(
+            io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
+        )
+    except BaseException as exc:  # the engine failed, not the code
+        _report(3, {"kind": "sandbox_error", "error_message": f"child setup: {exc!r}"})
+        os._exit(0)
+    payload = run_task(task)
+    if os.getpid() != harness_pid:
+        # A process the code forked that fell through to here: only the task itself reports.
+        os._exit(0)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    _report(3, payload)
+    os._exit(0)
+
+
+def _report(fd: int, payload: dict[str, Any]) -> None:
+    try:
+        frames.write_frame(fd, payload)
+    except BaseException:
+        os._exit(70)

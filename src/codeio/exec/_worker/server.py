@@ -1,0 +1,322 @@
+"""The worker loop: read a task frame, fork a child, supervise it, answer with one frame.
+
+Started as ``python -s -c BOOTSTRAP`` with a scrubbed environment; the first frame from the host
+is the configuration. The worker imports the prelude once; every task runs in a forked child, so
+tasks pay neither interpreter start-up nor imports, and none sees another's state.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import importlib
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from typing import Any
+
+from . import child, confine, frames, landlock, syscalls
+
+_IN, _OUT = 0, 1
+_READ_CHUNK = 1 << 16
+_REAP_GRACE_S = 0.5
+
+
+class Worker:
+    def __init__(self, config: dict[str, Any], report: dict[str, Any]) -> None:
+        self.env: dict[str, str] = config["task_env"]
+        self.pid_ns = "pid" in report["namespaces"]
+        self.drop_uid = bool(report.get("task_uid"))
+        # NPROC counts per (user namespace, uid); it only bites for a non-root uid.
+        self.count_processes = self.drop_uid or os.getuid() != 0
+        base = "/tmp" if "tmp" in report["namespaces"] else config["task_root"]
+        self.task_dir = os.path.join(base, "task")
+        os.makedirs(self.task_dir, mode=0o700, exist_ok=True)
+        if self.drop_uid:
+            os.chown(self.task_dir, child.NAMESPACE_UID, child.NAMESPACE_UID)
+        self.env = {
+            **self.env,
+            "HOME": self.task_dir,
+            "TMPDIR": self.task_dir,
+            "PWD": self.task_dir,
+        }
+        # The worker's own environment becomes the tasks' (set once, not per task).
+        os.environ.clear()
+        os.environ.update(self.env)
+        tempfile.tempdir = None
+        self.ruleset_fd: int | None = None
+        self.report = report
+        try:
+            fd, abi, features = landlock.build_ruleset(self.task_dir)
+            # Park it far above the fds a child rearranges (0-3) so dup2 cannot clobber it.
+            self.ruleset_fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)
+            os.close(fd)
+            report["landlock"] = {"abi": abi, "features": features}
+        except OSError as exc:
+            report["landlock_error"] = str(exc)
+        if not self.pid_ns:
+            # Orphans of a task re-parent to us, so they can be found and killed.
+            try:
+                syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+                report["subreaper"] = True
+            except OSError:
+                report["subreaper"] = False
+
+    def serve(self) -> None:
+        while True:
+            task = frames.read_frame(_IN)
+            if task is None:
+                return
+            try:
+                reply = self.run(task)
+            except Exception as exc:  # report instead of dying: the host retries
+                reply = {"status": "sandbox_error", "error_message": f"worker: {exc!r}"}
+            frames.write_frame(_OUT, reply)
+
+    def run(self, task: dict[str, Any]) -> dict[str, Any]:
+        limits = task["limits"]
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        res_r, res_w = os.pipe()
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            os.close(out_r)
+            os.close(err_r)
+            os.close(res_r)
+            child.child_main(
+                task,
+                out_fd=out_w,
+                err_fd=err_w,
+                result_fd=res_w,
+                task_dir=self.task_dir,
+                ruleset_fd=self.ruleset_fd,
+                drop_uid=self.drop_uid,
+                count_processes=self.count_processes,
+                own_group=not self.pid_ns,
+            )
+        for fd in (out_w, err_w, res_w):
+            os.close(fd)
+        try:
+            outcome = self._supervise(pid, out_r, err_r, res_r, limits, start)
+        finally:
+            self._kill_leftovers(pid)
+            for fd in (out_r, err_r, res_r):
+                os.close(fd)
+            self._clean_task_dir()
+        return outcome
+
+    def _supervise(
+        self, pid: int, out_r: int, err_r: int, res_r: int, limits: dict[str, Any], start: float
+    ) -> dict[str, Any]:
+        cap = int(limits["output_bytes"])
+        deadline = start + float(limits["timeout_s"])
+        buffers: dict[int, bytearray] = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
+        pidfd = os.pidfd_open(pid)
+        sel = selectors.DefaultSelector()
+        for fd in (out_r, err_r, res_r, pidfd):
+            sel.register(fd, selectors.EVENT_READ)
+        verdict: str | None = None
+        exited = False
+        try:
+            while not exited:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    verdict = "timeout"
+                    break
+                for key, _ in sel.select(remaining):
+                    if key.fd == pidfd:
+                        exited = True
+                        continue
+                    chunk = os.read(key.fd, _READ_CHUNK)
+                    if not chunk:
+                        sel.unregister(key.fd)
+                        continue
+                    buffers[key.fd] += chunk
+                    if key.fd != res_r and len(buffers[key.fd]) > cap:
+                        verdict = "output_limit"
+                if verdict:
+                    break
+        finally:
+            sel.close()
+            os.close(pidfd)
+        if not exited:
+            os.kill(pid, signal.SIGKILL)
+        _, status, usage = os.wait4(pid, 0)
+        duration = time.monotonic() - start
+        # Kill the rest now so that no writer keeps the pipes open, then take what is left.
+        self._kill_leftovers(pid)
+        for fd in (out_r, err_r, res_r):
+            _drain(fd, buffers[fd], cap + 1 if fd != res_r else frames.MAX_FRAME)
+        out = {
+            "stdout": _text(buffers[out_r][:cap]),
+            "stderr": _text(buffers[err_r][:cap]),
+            "duration_s": duration,
+            "peak_memory_mb": usage.ru_maxrss / 1024,
+        }
+        if verdict is None and (len(buffers[out_r]) > cap or len(buffers[err_r]) > cap):
+            verdict = "output_limit"
+        if verdict:
+            out["status"] = verdict
+            return out
+        out.update(self._classify(status, usage, bytes(buffers[res_r]), limits))
+        return out
+
+    def _classify(
+        self, status: int, usage: Any, result: bytes, limits: dict[str, Any]
+    ) -> dict[str, Any]:
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            cpu = usage.ru_utime + usage.ru_stime
+            cpu_limit = float(limits.get("cpu_s") or limits["timeout_s"])
+            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= cpu_limit):
+                return {"status": "timeout", "signal": sig}
+            return {"status": "killed", "signal": sig, "error_message": signal.Signals(sig).name}
+        code = os.WEXITSTATUS(status)
+        bodies = frames.split_frames(result)
+        if bodies is None or len(bodies) > 1:
+            # Only the harness writes here, once, after the code finished: more is forgery.
+            return {
+                "status": "error",
+                "error_type": "ResultChannelTampered",
+                "error_message": "the code wrote to the result channel",
+            }
+        if code != 0 or not bodies:
+            return {
+                "status": "error",
+                "error_type": "EarlyExit",
+                "error_message": f"the process exited with code {code} before returning",
+            }
+
+        payload = json.loads(bodies[0])
+        kind = payload.pop("kind")
+        if kind == "ok":
+            return {"status": "ok", "value_json": payload.get("value_json")}
+        if kind == "sandbox_error":
+            return {"status": "sandbox_error", **payload}
+        return {"status": "memory" if kind == "memory" else "error", **payload}
+
+    def _kill_leftovers(self, pid: int) -> None:
+        if self.pid_ns:
+            # As PID 1 of our own namespace, -1 reaches every other process in it and nothing else.
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        else:
+            for target in _descendants():
+                _kill(target)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        _reap_all()
+
+    def _clean_task_dir(self) -> None:
+        # The task may have locked its own directory; give it back to the next one as new.
+        os.chmod(self.task_dir, 0o700)
+        with os.scandir(self.task_dir) as entries:
+            names = [entry.path for entry in entries]
+        for path in names:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _descendants() -> list[int]:
+    """Every descendant of this process (found through /proc's children lists)."""
+    found: list[int] = []
+    todo = [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                    kids = [int(x) for x in fh.read().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+    return found
+
+
+def _reap_all() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            # Some are still dying (SIGKILL is asynchronous); wait briefly for them.
+            deadline = time.monotonic() + _REAP_GRACE_S
+            while time.monotonic() < deadline:
+                try:
+                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    return
+                if pid == 0:
+                    time.sleep(0.0005)
+            return
+
+
+def _drain(fd: int, buf: bytearray, cap: int) -> None:
+    os.set_blocking(fd, False)
+    while len(buf) < cap:
+        try:
+            chunk = os.read(fd, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        if not chunk:
+            return
+        buf += chunk
+
+
+def _text(data: bytes | bytearray) -> str:
+    return bytes(data).decode("utf-8", errors="replace")
+
+
+def main() -> None:
+    config = frames.read_frame(_IN)
+    if config["namespaces"]:
+        report = confine.enter_namespaces((_IN, _OUT), int(config["tmp_size_mb"]))
+    else:
+        report = {"namespaces": [], "task_uid": False}
+    # PID 1 ignores signals it has no handler for; make the host's SIGTERM end us.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    failed = []
+    for name in config["prelude"]:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            failed.append(name)
+    report["prelude_failed"] = failed
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    worker = Worker(config, report)
+    # Objects that exist now are never collected, so the GC in a child does not touch (and
+    # copy) the template's pages.
+    gc.collect()
+    gc.freeze()
+    frames.write_frame(_OUT, {"ready": True, "report": report})
+    sys.stdout.flush()
+    worker.serve()

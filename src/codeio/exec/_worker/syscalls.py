@@ -1,0 +1,147 @@
+"""Thin ctypes wrappers for the Linux calls Python 3.10/3.11 does not expose."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+
+CAP_DAC_READ_SEARCH = 2
+_CAP_VERSION_3 = 0x20080522
+
+# The landlock syscall numbers are the same on every architecture (generic table).
+_SYS_LANDLOCK_CREATE_RULESET = 444
+_SYS_LANDLOCK_ADD_RULE = 445
+_SYS_LANDLOCK_RESTRICT_SELF = 446
+
+
+def _check(ret: int) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return ret
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(flags)))
+
+
+def mount(
+    source: str, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    _check(
+        _libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        )
+    )
+
+
+def prctl(option: int, arg: int = 0) -> None:
+    _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg), 0, 0, 0))
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+class CapabilitySet:
+    """A capability set built once in the worker and applied cheaply in each child."""
+
+    def __init__(self, caps: list[int]) -> None:
+        self._header = _CapHeader(_CAP_VERSION_3, 0)
+        self._data = (_CapData * 2)()
+        for cap in caps:
+            self._data[cap // 32].effective |= 1 << (cap % 32)
+            self._data[cap // 32].permitted |= 1 << (cap % 32)
+        self._header_ref = ctypes.byref(self._header)
+
+    def apply(self) -> None:
+        """Make this the effective and permitted set of the calling thread; none inheritable."""
+        _check(_libc.capset(self._header_ref, self._data))
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 when Landlock is unavailable."""
+    ret = _libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return int(ret) if ret > 0 else 0
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_create_ruleset(fs: int, net: int, scoped: int, abi: int) -> int:
+    attr = _RulesetAttr(fs, net, scoped)
+    # Older ABIs reject the larger struct, so pass only the fields they know.
+    size = 8 if abi < 4 else (16 if abi < 6 else 24)
+    ret = _libc.syscall(
+        _SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0)
+    )
+    return _check(int(ret))
+
+
+def landlock_allow_beneath(ruleset_fd: int, path: str, access: int) -> None:
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        rule = _PathBeneath(access, fd)
+        _check(
+            int(
+                _libc.syscall(
+                    _SYS_LANDLOCK_ADD_RULE,
+                    ctypes.c_int(ruleset_fd),
+                    ctypes.c_int(1),  # LANDLOCK_RULE_PATH_BENEATH
+                    ctypes.byref(rule),
+                    ctypes.c_uint32(0),
+                )
+            )
+        )
+    finally:
+        os.close(fd)
+
+
+def landlock_restrict_self(ruleset_fd: int) -> None:
+    _check(
+        int(
+            _libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset_fd), ctypes.c_uint32(0))
+        )
+    )

@@ -1,0 +1,375 @@
+"""LLMClient: one front door over any backend, with concurrency, retries, cache and accounting.
+
+Every request ends in exactly one of three ways, each counted once: a cache hit, an answer, or
+an ``LLMError`` with a reason. All backend work runs on one private event loop in a daemon
+thread, so connection pools, semaphores and rate limiters never straddle loops; the sync
+methods and the async ones called from any other loop hand their work to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import random
+import threading
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from codeio.errors import LLMError
+from codeio.llm.base import Completion, LengthError, LLMBackend, LLMRequest, Reason
+from codeio.llm.cache import ResponseCache, cache_key
+from codeio.llm.retry import RateLimiter, RetryPolicy
+from codeio.llm.usage import Counters, Prices, PricesSpec, UsageTracker
+
+__all__ = ["LLMClient", "Progress", "Result", "ResultCallback"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Result = Completion | LLMError
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``, called on the client's loop thread after each request ends."""
+ResultCallback = Callable[[int, Result], None]
+"""``on_result(index, result)``, called on the client's loop thread as each request ends."""
+
+
+class _LoopThread:
+    """A private event loop running forever in a daemon thread."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=30)
+        if not self.loop.is_running():
+            self.loop.close()
+
+    @property
+    def current(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+
+class LLMClient:
+    """Concurrency cap, retries, response cache and token accounting around one backend.
+
+    Args:
+        cache: a ``ResponseCache`` or a path to its SQLite file; ``None`` keeps nothing on disk.
+        use_cache: ``False`` never reads the cache (every request goes to the backend) but still
+            writes fresh answers and usage, so a later run can reuse them.
+        concurrency: requests in flight at once (a retry's backoff keeps its slot).
+        timeout_s: deadline of one attempt on a remote backend.
+        rpm, tpm: optional requests- and tokens-per-minute limits.
+        prices: per-1M-token prices, one for all models or a mapping model -> prices
+            (key ``"*"`` as the fallback); without prices cost stays 0.
+        length_is_error: an answer cut at ``max_tokens`` becomes ``LLMError(reason="length")``.
+        seed: seeds the retry jitter (tests).
+    """
+
+    def __init__(
+        self,
+        backend: LLMBackend,
+        *,
+        cache: ResponseCache | str | Path | None = None,
+        use_cache: bool = True,
+        concurrency: int = 64,
+        timeout_s: float = 120.0,
+        retry: RetryPolicy | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        prices: PricesSpec | Mapping[str, PricesSpec] | None = None,
+        length_is_error: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.backend = backend
+        self.cache = ResponseCache(cache) if isinstance(cache, (str, Path)) else cache
+        self._owns_cache = isinstance(cache, (str, Path))
+        self.use_cache = use_cache
+        self.concurrency = concurrency
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
+        self.length_is_error = length_is_error
+        self._limiter = RateLimiter(rpm=rpm, tpm=tpm)
+        self._usage = UsageTracker(_parse_prices(prices))
+        self._rng = random.Random(seed)
+        self._sem = asyncio.Semaphore(concurrency)
+        self._inflight: dict[str, asyncio.Future[Completion]] = {}
+        self._started: asyncio.Future[None] | None = None
+        self._loop_thread: _LoopThread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def model(self) -> str:
+        return self.backend.model
+
+    # -- public API -------------------------------------------------------------------------
+
+    async def acomplete(self, request: LLMRequest) -> Completion:
+        """Answer one request; raises ``LLMError(reason=...)`` when it fails for good."""
+        return await self._on_loop(self._complete_one(request))
+
+    async def acomplete_many(
+        self,
+        requests: Sequence[LLMRequest],
+        *,
+        progress: Progress | None = None,
+        on_result: ResultCallback | None = None,
+    ) -> list[Result]:
+        """Results in request order: a ``Completion`` or the ``LLMError`` it ended with."""
+        return await self._on_loop(self._complete_many(list(requests), progress, on_result))
+
+    def complete(self, request: LLMRequest) -> Completion:
+        """Blocking ``acomplete``; works with or without an event loop in the calling thread."""
+        return self._loop().submit(self._complete_one(request)).result()
+
+    def complete_many(
+        self,
+        requests: Sequence[LLMRequest],
+        *,
+        progress: Progress | None = None,
+        on_result: ResultCallback | None = None,
+    ) -> list[Result]:
+        """Blocking ``acomplete_many``; works with or without an event loop in the calling thread."""
+        coro = self._complete_many(list(requests), progress, on_result)
+        return self._loop().submit(coro).result()
+
+    def usage(self, *, persisted: bool = False) -> dict[str, Any]:
+        """Counters of this client (or, with ``persisted``, of every run that used the cache file)."""
+        if persisted:
+            if self.cache is None:
+                raise ValueError("usage(persisted=True) needs a cache file")
+            return self.cache.usage()
+        return self._usage.summary()
+
+    def close(self) -> None:
+        """Close the backend, stop the loop thread, close an owned cache; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._loop_thread is not None:
+            try:
+                self._loop_thread.submit(self.backend.aclose()).result(timeout=30)
+            except Exception:  # closing must not mask the caller's own error
+                log.exception("closing the LLM backend failed")
+            self._loop_thread.stop()
+        if self._owns_cache and self.cache is not None:
+            self.cache.close()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- loop plumbing ----------------------------------------------------------------------
+
+    def _loop(self) -> _LoopThread:
+        if self._closed:
+            raise RuntimeError("LLMClient is closed")
+        with self._start_lock:
+            if self._loop_thread is None:
+                self._loop_thread = _LoopThread(f"codeio-llm-{self.backend.kind}")
+            return self._loop_thread
+
+    async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        lt = self._loop()
+        if lt.current:
+            return await coro
+        return await asyncio.wrap_future(lt.submit(coro))
+
+    # -- the request life cycle (runs on the private loop) ----------------------------------
+
+    async def _complete_many(
+        self,
+        requests: list[LLMRequest],
+        progress: Progress | None,
+        on_result: ResultCallback | None,
+    ) -> list[Result]:
+        total = len(requests)
+        results: list[Result | None] = [None] * total
+        done = 0
+
+        async def one(i: int, req: LLMRequest) -> None:
+            nonlocal done
+            try:
+                res: Result = await self._complete_one(req)
+            except LLMError as exc:
+                res = exc
+            results[i] = res
+            done += 1
+            # A broken callback must not lose the results of the whole batch.
+            for cb, args in ((on_result, (i, res)), (progress, (done, total))):
+                if cb is not None:
+                    try:
+                        cb(*args)  # type: ignore[operator]
+                    except Exception:
+                        log.exception("LLM progress callback failed")
+
+        await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+        return [r for r in results if r is not None]
+
+    async def _complete_one(self, request: LLMRequest) -> Completion:
+        key = cache_key(self.backend, request)
+        if self.use_cache:
+            if self.cache is not None:
+                hit = self.cache.get(key)
+                if hit is not None:
+                    self._account(request, "cache_hit", 0, hit)
+                    return hit
+            pending = self._inflight.get(key)
+            if pending is not None:
+                # The same prompt is already on its way: share its answer, pay once.
+                try:
+                    answer = await asyncio.shield(pending)
+                except asyncio.CancelledError:
+                    if pending.cancelled():  # the first asker was cancelled: ask ourselves
+                        return await self._complete_one(request)
+                    raise
+                except LLMError as exc:
+                    self._account(request, "failed", 0, None, reason=exc.reason)
+                    raise
+                hit = answer.model_copy(update={"cached": True})
+                self._account(request, "cache_hit", 0, hit)
+                return hit
+            fut: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+            self._inflight[key] = fut
+            try:
+                answer = await self._ask(request, key)
+            except LLMError as exc:
+                fut.set_exception(exc)
+                fut.exception()  # mark retrieved: nobody may be waiting on it
+                raise
+            except BaseException:
+                fut.cancel()
+                raise
+            else:
+                fut.set_result(answer)
+                return answer
+            finally:
+                del self._inflight[key]
+        return await self._ask(request, key)
+
+    async def _start_backend(self) -> None:
+        if self._started is None:
+            self._started = asyncio.ensure_future(self.backend.astart())
+        # A failed start fails this request (with a reason) and is tried again by the next one.
+        try:
+            await asyncio.shield(self._started)
+        except Exception as exc:
+            self._started = None
+            raise LLMError(f"backend failed to start: {exc!r}", reason=Reason.BACKEND) from exc
+
+    async def _ask(self, request: LLMRequest, key: str) -> Completion:
+        attempts = 0
+        try:
+            await self._start_backend()
+        except LLMError as exc:
+            self._account(request, "failed", 0, None, reason=exc.reason)
+            raise
+        async with self._sem:
+            while True:
+                reserved = 0
+                if self._limiter.active:
+                    reserved = _estimate_tokens(request)
+                    await self._limiter.acquire(reserved)
+                attempts += 1
+                try:
+                    answer = await self._attempt(request)
+                except LLMError as exc:
+                    self._limiter.settle(reserved, 0)
+                    if not self.retry.should_retry(exc.reason, attempts - 1):
+                        self._account(request, "failed", attempts, None, reason=exc.reason)
+                        raise
+                    retry_after = getattr(exc, "retry_after_s", None)
+                    delay = self.retry.delay(attempts - 1, retry_after, self._rng)
+                    if retry_after is not None and exc.reason == Reason.RATE_LIMITED:
+                        self._limiter.pause(delay)
+                    log.debug("retrying after %s (%.2fs): %s", exc.reason, delay, exc)
+                    await asyncio.sleep(delay)
+                    continue
+                self._limiter.settle(reserved, answer.prompt_tokens + answer.completion_tokens)
+                break
+        if answer.finish_reason == "length" and self.length_is_error:
+            self._account(request, "failed", attempts, answer, reason=Reason.LENGTH)
+            raise LengthError(
+                f"answer reached max_tokens={request.params.max_tokens}", completion=answer
+            )
+        self._account(request, "answered", attempts, answer, key=key)
+        return answer
+
+    async def _attempt(self, request: LLMRequest) -> Completion:
+        try:
+            if self.backend.remote:
+                return await asyncio.wait_for(self.backend.acomplete(request), self.timeout_s)
+            return await self.backend.acomplete(request)
+        except LLMError:
+            raise
+        except asyncio.TimeoutError as exc:
+            raise LLMError(f"no answer within {self.timeout_s}s", reason=Reason.TIMEOUT) from exc
+        except Exception as exc:
+            # A backend bug still ends this request with a reason instead of losing it.
+            raise LLMError(f"backend raised {exc!r}", reason=Reason.BACKEND) from exc
+
+    def _account(
+        self,
+        request: LLMRequest,
+        outcome: str,
+        attempts: int,
+        completion: Completion | None,
+        *,
+        reason: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        model = self.backend.model
+        delta: Counters = self._usage.delta(
+            model,
+            outcome=outcome,
+            attempts=attempts,
+            prompt_tokens=completion.prompt_tokens if completion else 0,
+            completion_tokens=completion.completion_tokens if completion else 0,
+        )
+        self._usage.record(request.stage, model, delta, reason)
+        if self.cache is not None:
+            store = None
+            if key is not None and completion is not None:
+                store = (key, self.backend.kind, completion)
+            self.cache.record(request.stage, model, delta, failure_reason=reason, store=store)
+
+
+def _estimate_tokens(request: LLMRequest) -> int:
+    chars = sum(len(m.content) for m in request.messages)
+    return chars // 4 + request.params.max_tokens
+
+
+def _parse_prices(
+    prices: PricesSpec | Mapping[str, PricesSpec] | None,
+) -> Prices | dict[str, Prices] | None:
+    if prices is None:
+        return None
+    if (
+        isinstance(prices, Mapping)
+        and prices
+        and all(isinstance(v, (Prices, Mapping, tuple, list)) for v in prices.values())
+    ):
+        return {str(k): Prices.parse(v) for k, v in prices.items()}  # type: ignore[arg-type]
+    return Prices.parse(prices)  # type: ignore[arg-type]

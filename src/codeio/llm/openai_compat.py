@@ -1,0 +1,239 @@
+"""Any OpenAI-compatible chat endpoint: OpenAI, DeepSeek, vLLM, SGLang, llama.cpp server, Ollama.
+
+Two transports with the same behaviour: ``sdk`` (the official ``openai`` AsyncOpenAI, its own
+retries off because the client retries) and ``httpx`` (one POST and ``json.loads``; several
+times less CPU per request, for high-throughput local servers). Both map every failure of an
+attempt to an ``AttemptError`` whose reason the client's retry policy understands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import httpx
+
+from codeio.llm.base import AttemptError, Completion, LLMBackend, LLMRequest, Reason
+from codeio.llm.retry import parse_retry_after
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+__all__ = ["DEFAULT_BASE_URL", "OpenAICompatBackend", "Transport", "reason_for_status"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+Transport = Literal["sdk", "httpx"]
+
+
+def reason_for_status(status: int) -> str:
+    """The failure reason of an HTTP status that is not a success."""
+    if status == 429:
+        return Reason.RATE_LIMITED
+    if status == 408:
+        return Reason.TIMEOUT
+    if status >= 500 or status == 409:
+        return Reason.SERVER_ERROR
+    if status in (401, 403):
+        return Reason.AUTH
+    return Reason.BAD_REQUEST
+
+
+class OpenAICompatBackend(LLMBackend):
+    """Chat completions over HTTP.
+
+    Args:
+        max_tokens_field: ``max_tokens`` (most servers) or ``max_completion_tokens`` (newer
+            OpenAI reasoning models refuse the former).
+        extra_body: extra JSON fields sent with every request (e.g. ``{"top_k": 20}`` for vLLM).
+        max_connections: connection pool size; match it to the client's concurrency.
+    """
+
+    kind: ClassVar[str] = "openai"
+    remote: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str = "EMPTY",
+        timeout_s: float = 120.0,
+        transport: Transport = "sdk",
+        max_tokens_field: str = "max_tokens",
+        extra_body: Mapping[str, Any] | None = None,
+        max_connections: int = 64,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if transport not in ("sdk", "httpx"):
+            raise ValueError(f"unknown transport {transport!r}: use 'sdk' or 'httpx'")
+        self.model = model
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.transport = transport
+        self.timeout_s = timeout_s
+        self.max_tokens_field = max_tokens_field
+        self.extra_body = dict(extra_body or {})
+        self.max_connections = max_connections
+        self._api_key = api_key
+        self._headers = dict(headers or {})
+        # Created on first use, on the client's loop: pools must not cross event loops.
+        self._sdk: AsyncOpenAI | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.kind, "model": self.model}
+
+    def _body(self, request: LLMRequest) -> dict[str, Any]:
+        p = request.params
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            self.max_tokens_field: p.max_tokens,
+        }
+        if p.seed is not None:
+            body["seed"] = p.seed
+        if p.stop:
+            body["stop"] = list(p.stop)
+        return body
+
+    async def astart(self) -> None:
+        # Building the SDK client imports most of it: keep that out of the first request's deadline.
+        if self.transport == "httpx":
+            self._http_client()
+        else:
+            _ = self._sdk_client().chat.completions.with_raw_response
+
+    async def acomplete(self, request: LLMRequest) -> Completion:
+        if self.transport == "httpx":
+            return await self._via_httpx(request)
+        return await self._via_sdk(request)
+
+    # -- official SDK -----------------------------------------------------------------------
+
+    def _sdk_client(self) -> AsyncOpenAI:
+        if self._sdk is None:
+            import openai
+
+            limits = {"max_connections": self.max_connections,
+                      "max_keepalive_connections": self.max_connections}  # fmt: skip
+            self._sdk = openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                max_retries=0,
+                default_headers=self._headers or None,
+                http_client=openai.DefaultAsyncHttpxClient(limits=_sdk_limits(limits)),
+            )
+        return self._sdk
+
+    async def _via_sdk(self, request: LLMRequest) -> Completion:
+        import openai
+
+        body = self._body(request)
+        extra = dict(self.extra_body)
+        kwargs: dict[str, Any] = {k: v for k, v in body.items() if k != self.max_tokens_field}
+        kwargs[self.max_tokens_field] = body[self.max_tokens_field]
+        try:
+            raw = await self._sdk_client().chat.completions.with_raw_response.create(
+                **kwargs, extra_body=extra or None
+            )
+        except openai.APITimeoutError as exc:
+            raise AttemptError(f"timeout: {exc}", reason=Reason.TIMEOUT) from exc
+        except openai.APIConnectionError as exc:
+            raise AttemptError(f"connection: {exc}", reason=Reason.CONNECTION) from exc
+        except openai.APIStatusError as exc:
+            raise _status_error(exc.status_code, exc.response.headers, exc.message) from exc
+        except openai.APIResponseValidationError as exc:
+            raise AttemptError(f"malformed response: {exc}", reason=Reason.MALFORMED) from exc
+        # Parse the body ourselves: the SDK's model is lenient about missing fields and
+        # gives a str for a body that is not JSON, both of which we call malformed.
+        return _parse_body(raw.http_response.content, self.model)
+
+    # -- lean httpx -------------------------------------------------------------------------
+
+    def _http_client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            headers = {"Authorization": f"Bearer {self._api_key}", **self._headers}
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=headers,
+                timeout=httpx.Timeout(self.timeout_s),
+                limits=httpx.Limits(
+                    max_connections=self.max_connections,
+                    max_keepalive_connections=self.max_connections,
+                ),
+            )
+        return self._http
+
+    async def _via_httpx(self, request: LLMRequest) -> Completion:
+        body = {**self._body(request), **self.extra_body}
+        try:
+            resp = await self._http_client().post("/chat/completions", json=body)
+            content = resp.content
+        except httpx.TimeoutException as exc:
+            raise AttemptError(f"timeout: {exc!r}", reason=Reason.TIMEOUT) from exc
+        except httpx.TransportError as exc:
+            raise AttemptError(f"connection: {exc!r}", reason=Reason.CONNECTION) from exc
+        if resp.status_code >= 400:
+            raise _status_error(
+                resp.status_code, resp.headers, content[:500].decode("utf-8", "replace")
+            )
+        return _parse_body(content, self.model)
+
+    async def aclose(self) -> None:
+        if self._sdk is not None:
+            await self._sdk.close()
+            self._sdk = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+def _sdk_limits(limits: dict[str, int]) -> Any:
+    # The SDK ships its own httpx fork; build its Limits type from the SDK's namespace.
+    from openai._base_client import DEFAULT_CONNECTION_LIMITS
+
+    return type(DEFAULT_CONNECTION_LIMITS)(**limits)
+
+
+def _status_error(status: int, headers: Mapping[str, str], detail: str) -> AttemptError:
+    reason = reason_for_status(status)
+    return AttemptError(
+        f"HTTP {status}: {detail}",
+        reason=reason,
+        status=status,
+        retry_after_s=parse_retry_after(headers),
+    )
+
+
+def _parse_body(content: bytes, model: str) -> Completion:
+    """A ``Completion`` from a chat.completions JSON body, or a ``malformed`` failure."""
+    try:
+        data = json.loads(content)
+        choice = data["choices"][0]
+        text = choice["message"]["content"]
+        finish = choice.get("finish_reason") or "stop"
+        usage = data.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        snippet = content[:200].decode("utf-8", "replace")
+        raise AttemptError(
+            f"malformed response body: {snippet!r}", reason=Reason.MALFORMED
+        ) from exc
+    if not isinstance(text, str):
+        if finish == "length":
+            text = ""  # a reasoning model can spend the whole budget before any content
+        else:
+            raise AttemptError(
+                f"response without text content: {content[:200]!r}", reason=Reason.MALFORMED
+            )
+    return Completion(
+        text=text,
+        finish_reason=str(finish),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        model=str(data.get("model") or model),
+    )

@@ -1,0 +1,158 @@
+"""Export a finished run: SFT rows in one format, DPO pairs and the held-out tasks beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from codeio.errors import ConfigError
+from codeio.pipeline.export.codeio_layout import codeio_row
+from codeio.pipeline.export.dpo import dpo_rows
+from codeio.pipeline.export.files import write_jsonl
+from codeio.pipeline.export.messages import messages_row
+from codeio.pipeline.export.sharegpt import sharegpt_row
+from codeio.pipeline.export.split import holdout_functions, holdout_row
+from codeio.records import PredictionTask, Sample
+
+__all__ = [
+    "FORMATS",
+    "ExportFormat",
+    "ExportResult",
+    "Include",
+    "default_output",
+    "export_run",
+    "export_samples",
+    "selected",
+]
+
+ExportFormat = Literal["messages", "sharegpt", "codeio", "parquet", "hf"]
+Include = Literal["correct", "wrong", "all"]
+FORMATS: tuple[str, ...] = ("messages", "sharegpt", "codeio", "parquet", "hf")
+
+_ROW_BUILDERS: dict[str, Callable[[Sample], dict[str, Any]]] = {
+    "messages": messages_row,
+    "sharegpt": sharegpt_row,
+    "codeio": codeio_row,
+    "parquet": messages_row,
+    "hf": messages_row,
+}
+_SUFFIX = {"messages": ".jsonl", "sharegpt": ".jsonl", "codeio": ".jsonl", "parquet": ".parquet"}
+
+DPO_FILENAME = "dpo.jsonl"
+HOLDOUT_FILENAME = "holdout.jsonl"
+
+
+@dataclass
+class ExportResult:
+    """Where the export went and how many rows each file got."""
+
+    path: Path
+    rows: int
+    dpo_path: Path
+    dpo_rows: int
+    holdout_path: Path | None = None
+    holdout_rows: int = 0
+    holdout_functions: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Samples left out of the SFT file, by why: ``include`` filter or ``holdout``."""
+
+
+def default_output(out_dir: Path | str, fmt: str) -> Path:
+    """``<out_dir>/<format>.jsonl`` (``.parquet``; a folder for ``hf``)."""
+    return Path(out_dir) / f"{fmt}{_SUFFIX.get(fmt, '')}"
+
+
+def selected(sample: Sample, include: Include) -> bool:
+    """``correct``: final verdict correct; ``wrong``: every other sample; ``all``: everything."""
+    if include == "all":
+        return True
+    correct = sample.final_status == "correct"
+    return correct if include == "correct" else not correct
+
+
+def export_samples(
+    samples: Iterable[Sample],
+    out: Path | str,
+    *,
+    fmt: ExportFormat = "messages",
+    include: Include = "correct",
+    tasks: Iterable[PredictionTask] = (),
+    holdout: float = 0.0,
+    seed: int = 0,
+) -> ExportResult:
+    """Write SFT rows (sorted by task id) to ``out``, DPO pairs and held-out tasks beside it.
+
+    With ``holdout > 0`` a seeded fraction of the functions (over every sample's and task's
+    function) goes to ``holdout.jsonl`` as tasks, and none of their samples enters the SFT or
+    DPO files. ``tasks`` supplies the held-out tasks' pairs and code.
+    """
+    if fmt not in _ROW_BUILDERS:
+        raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if include not in ("correct", "wrong", "all"):
+        raise ConfigError(f"unknown --include {include!r}; choose correct, wrong or all")
+    out = Path(out)
+    ordered = sorted(samples, key=lambda s: s.task_id)
+    task_list = sorted(tasks, key=lambda t: t.id)
+    held: set[str] = set()
+    if holdout > 0:
+        if not task_list:
+            raise ConfigError("a held-out split needs the run's prediction tasks")
+        func_ids = {s.func_id for s in ordered} | {t.func_id for t in task_list}
+        held = holdout_functions(func_ids, holdout, seed)
+    train = [s for s in ordered if s.func_id not in held]
+    chosen = [s for s in train if selected(s, include)]
+    skipped = {"holdout": len(ordered) - len(train), "include": len(train) - len(chosen)}
+
+    build = _ROW_BUILDERS[fmt]
+    rows = (build(sample) for sample in chosen)
+    if fmt == "parquet":
+        from codeio.pipeline.export.parquet import write_parquet
+
+        count = write_parquet(out, rows)
+    elif fmt == "hf":
+        from codeio.pipeline.export.hf import write_hf
+
+        count = write_hf(out, rows)
+    else:
+        count = write_jsonl(out, rows)
+
+    # Preference pairs come from every training sample, whatever ``include`` kept for SFT.
+    dpo_path = out.parent / DPO_FILENAME
+    dpo_count = write_jsonl(dpo_path, (row for s in train for row in dpo_rows(s)))
+    result = ExportResult(
+        path=out, rows=count, dpo_path=dpo_path, dpo_rows=dpo_count, skipped=skipped
+    )
+    if holdout > 0:
+        result.holdout_path = out.parent / HOLDOUT_FILENAME
+        result.holdout_rows = write_jsonl(
+            result.holdout_path, (holdout_row(t) for t in task_list if t.func_id in held)
+        )
+        result.holdout_functions = sorted(held)
+    return result
+
+
+def export_run(
+    run_dir: Path | str,
+    *,
+    fmt: ExportFormat = "messages",
+    include: Include = "correct",
+    out: Path | str | None = None,
+    holdout: float = 0.0,
+    seed: int = 0,
+) -> ExportResult:
+    """Export a run directory's final samples; ``out`` defaults to ``<run>/export/<format>``."""
+    from codeio.pipeline.export.source import RunSource
+
+    target = Path(out) if out is not None else default_output(Path(run_dir) / "export", fmt)
+    with RunSource(run_dir) as source:
+        return export_samples(
+            source.samples(),
+            target,
+            fmt=fmt,
+            include=include,
+            tasks=source.tasks() if holdout > 0 else (),
+            holdout=holdout,
+            seed=seed,
+        )

@@ -1,0 +1,106 @@
+"""Revise stage (CodeI/O++): wrong answers get the verifier's feedback and another try.
+
+For each attempt whose latest verdict is not ``correct``, up to ``revise.rounds`` rounds of:
+prompt, the model's turn, a user turn with ``revision_message(verdict)``, ... -> new answer ->
+re-verify. Every turn is kept with its verdict; a correct answer ends the rounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from codeio.pipeline.base import Stage
+from codeio.pipeline.run.attempt import Attempt
+from codeio.pipeline.run.llmcalls import call_many
+from codeio.pipeline.run.predict import prediction_request
+from codeio.pipeline.run.resources import open_llm
+from codeio.pipeline.run.verify import open_verifier
+from codeio.records import Message, Turn
+from codeio.store.db import LLMUsage, Outcome
+
+__all__ = ["REVISABLE", "RevisionStage"]
+
+REVISABLE = frozenset({"wrong", "no_answer", "error", "timeout"})
+
+
+def revision_messages(attempt: Attempt) -> list[Message]:
+    """The conversation so far: prompt, then each turn and the feedback on it."""
+    from codeio.pipeline.prompt import revision_message
+
+    msgs = [Message(role="user", content=attempt.task.prompt)]
+    for turn in attempt.sample.turns:
+        msgs.append(Message(role="assistant", content=turn.response))
+        if turn.verdict is not None:
+            msgs.append(Message(role="user", content=revision_message(turn.verdict)))
+    return msgs
+
+
+class RevisionStage(Stage):
+    name: ClassVar[str] = "revise"
+    input_model = Attempt
+    uses_llm = True
+    uses_sandbox = True
+
+    def _open(self) -> None:
+        self._r_llm = open_llm(self.config, self.run_dir)
+        self._r_sandbox, self._r_verifier = open_verifier(self.config)
+
+    def close(self) -> None:
+        for name in ("_r_llm", "_r_sandbox"):
+            res = self.__dict__.pop(name, None)
+            if res is not None:
+                res.close()
+
+    def process_batch(self, records: Sequence[Any]) -> list[Outcome]:
+        self.setup()
+        current: dict[str, Attempt] = {a.id: a for a in records}
+        usage: dict[str, list[LLMUsage]] = {a.id: [] for a in records}
+        errors: dict[str, str] = {}
+        for _ in range(self.config.revise.rounds):
+            todo = [a for a in current.values() if _needs_revision(a) and a.id not in errors]
+            if not todo:
+                break
+            requests = []
+            for a in todo:
+                verdict = a.sample.turns[-1].verdict
+                requests.append(
+                    prediction_request(
+                        self.config,
+                        a.task,
+                        revision_messages(a),
+                        turn=len(a.sample.turns) + 1,
+                        feedback=verdict.feedback if verdict else None,
+                        stage=self.name,
+                    )
+                )
+            answered: list[tuple[Attempt, str]] = []
+            for a, res in zip(todo, call_many(self._r_llm, requests), strict=True):
+                if res.usage is not None:
+                    usage[a.id].append(res.usage)
+                if res.text is None:
+                    # Keep the earlier turns: the sample stays valid, it just got no revision.
+                    errors[a.id] = f"llm_{res.reason}"
+                else:
+                    answered.append((a, res.text))
+            turns = self._r_verifier.verify_many([(a.task, text) for a, text in answered])
+            for (a, _), turn in zip(answered, turns, strict=True):
+                current[a.id] = _with_turn(a, turn)
+        out = []
+        for a in records:
+            final = current[a.id]
+            stats = {"revised": float(len(final.sample.turns) > len(a.sample.turns))}
+            if a.id in errors:
+                stats[errors[a.id]] = 1.0
+            out.append(Outcome(a.id, outputs=[final], stats=stats, usage=usage[a.id]))
+        return out
+
+
+def _needs_revision(a: Attempt) -> bool:
+    verdict = a.sample.turns[-1].verdict
+    return verdict is not None and verdict.status in REVISABLE
+
+
+def _with_turn(a: Attempt, turn: Turn) -> Attempt:
+    sample = a.sample.model_copy(update={"turns": [*a.sample.turns, turn]})
+    return a.model_copy(update={"sample": sample})

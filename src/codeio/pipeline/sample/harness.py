@@ -1,0 +1,306 @@
+"""The code string that samples (and replays) one function inside ONE sandbox task.
+
+The reference starts a fresh interpreter per function; we fork one sandbox child per function
+and run the whole generator loop in it, so untrusted code never runs in our process and the cost
+is one fork, not one interpreter start, per function.
+
+The child source is ``sizes.py`` followed by ``_CHILD_SOURCE`` below. It defines two entries:
+
+``SAMPLE_ENTRY(refcode, inputgen, funcname, seed, pairs, tries, budget_s, call_timeout_s,
+limits, prelude)`` -> ``{"pairs": [...], "stats": {...}, "setup_error": ...}``
+    Loads both code strings as fresh modules, seeds every RNG from ``seed``, then calls the
+    generator up to ``tries`` times, keeping up to ``pairs`` distinct, size-checked pairs. The
+    stored input is a JSON snapshot taken *before* the call, so a function that mutates its
+    arguments cannot corrupt it; the call itself gets the generator's own object.
+
+``REPLAY_ENTRY(refcode, funcname, inputs, seed, call_timeout_s, prelude)``
+    -> ``{"results": [{"status", "output" | "error"}], "setup_error": ...}``
+    Re-runs ``main_solution`` on inputs given as stored JSON text (each call decodes its own
+    copy), with the global RNGs seeded from ``seed``; used by the determinism check and recheck.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+from codeio.pipeline.sample import sizes
+
+__all__ = ["NAMESPACE_PRELUDE", "REPLAY_ENTRY", "SAMPLE_ENTRY", "harness_code"]
+
+SAMPLE_ENTRY = "codeio_sample_entry"
+REPLAY_ENTRY = "codeio_replay_entry"
+
+NAMESPACE_PRELUDE = """\
+import bisect, collections, copy, datetime, functools, heapq, itertools, json, math, operator
+import random, re, string, sys
+import numpy as np
+from bisect import bisect, bisect_left, bisect_right, insort
+from collections import Counter, OrderedDict, defaultdict, deque
+from copy import deepcopy
+from functools import cache, cmp_to_key, lru_cache, partial, reduce
+from heapq import heapify, heappop, heappush, heapreplace, merge, nlargest
+from itertools import (accumulate, chain, combinations, count, cycle, groupby, islice, pairwise,
+                       permutations, product, repeat, zip_longest)
+from math import (atan2, ceil, comb, dist, factorial, floor, gcd, hypot, inf, isqrt, lcm, log,
+                  log2, log10, pi, prod, sqrt)
+from operator import and_, itemgetter, or_, sub, xor
+from os.path import commonprefix
+from random import randint, randrange, shuffle
+from re import search as re_search
+from string import ascii_lowercase, ascii_uppercase
+from typing import (Any, Callable, Dict, Generator, Iterable, Iterator, List, Optional, Set,
+                    Tuple, Union)
+"""
+"""Names every reference-generated ``refcode`` may use without importing them.
+
+The reference pipeline prepends a block of imports to each function before running it, and the
+LLM-written functions of its corpus lean on it; running them without these names would flag
+good functions as broken. Executed in each fresh module namespace (the modules themselves are
+already imported by the warm worker, so this costs microseconds).
+"""
+
+_CHILD_SOURCE = r'''
+
+import inspect as _inspect
+import io as _io
+import json as _json
+import random as _random
+import signal as _signal
+import sys as _sys
+import threading as _threading
+import time as _time
+import types as _types
+
+_MSG_CHARS = 200
+# A function that hangs on a few inputs usually hangs on most: stop instead of burning the budget.
+_MAX_CALL_TIMEOUTS = 3
+
+
+class _CallTimeout(BaseException):
+    """Raised by the per-call alarm; a BaseException so ``except Exception`` in user code
+    does not swallow it."""
+
+
+class _NullWriter(_io.TextIOBase):
+    """Discards prints: untrusted chatter would otherwise fill the task's output cap."""
+
+    def write(self, text):
+        return len(text)
+
+
+def _on_alarm(signum, frame):
+    raise _CallTimeout()
+
+
+def _load(source, filename, symbol, prelude):
+    # A real module in sys.modules, so dataclasses, pickle and typing.get_type_hints resolve
+    # names; __name__ is not "__main__", so demo blocks do not run.
+    name = "codeio_" + filename
+    module = _types.ModuleType(name)
+    _sys.modules[name] = module
+    if prelude:
+        exec(compile(prelude, "<prelude>", "exec"), module.__dict__)
+    exec(compile(source, "<" + filename + ">", "exec"), module.__dict__)
+    fn = module.__dict__.get(symbol)
+    if not callable(fn):
+        raise NameError(filename + " defines no callable " + repr(symbol))
+    return fn
+
+
+def _seed_globals(seed):
+    _random.seed(seed)
+    numpy = _sys.modules.get("numpy")  # seed numpy only if the code imported it: no import cost
+    if numpy is not None:
+        try:
+            numpy.random.seed(seed % (2**32))
+        except Exception:
+            pass
+
+
+def _takes_rng(gen):
+    try:
+        params = _inspect.signature(gen).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = (_inspect.Parameter.POSITIONAL_ONLY, _inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                  _inspect.Parameter.VAR_POSITIONAL)
+    return any(p.kind in positional for p in params)
+
+
+def _describe(exc):
+    return (type(exc).__name__ + ": " + str(exc))[:_MSG_CHARS]
+
+
+class _Timer:
+    """A per-call wall-clock alarm (main thread only; the task limit still bounds the rest)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds if _threading.current_thread() is _threading.main_thread() else 0
+        self.previous = None
+
+    def __enter__(self):
+        if self.seconds:
+            self.previous = _signal.signal(_signal.SIGALRM, _on_alarm)
+        return self
+
+    def call(self, fn, *args, **kwargs):
+        if not self.seconds:
+            return fn(*args, **kwargs)
+        _signal.setitimer(_signal.ITIMER_REAL, self.seconds)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
+
+    def __exit__(self, *exc):
+        if self.seconds:
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
+            _signal.signal(_signal.SIGALRM, self.previous or _signal.SIG_DFL)
+        return False
+
+
+class _Muted:
+    def __enter__(self):
+        self.saved = (_sys.stdout, _sys.stderr)
+        _sys.stdout = _sys.stderr = _NullWriter()
+        return self
+
+    def __exit__(self, *exc):
+        _sys.stdout, _sys.stderr = self.saved
+        return False
+
+
+def _bump(table, key):
+    table[key] = table.get(key, 0) + 1
+
+
+def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_s,
+                        call_timeout_s, limits, prelude=""):
+    started = _time.monotonic()
+    size_limits = SizeLimits(**limits)
+    stats = {
+        "tries": 0, "generator_errors": {}, "main_errors": {}, "not_dict": 0,
+        "input_not_json": 0, "output_not_json": 0, "input_too_big": 0, "output_too_big": 0,
+        "duplicates": 0, "call_timeouts": 0, "budget_exhausted": False, "examples": {},
+    }
+    examples = stats["examples"]
+
+    def note(kind, text):
+        examples.setdefault(kind, text[:_MSG_CHARS])
+
+    kept = []
+    with _Muted(), _Timer(call_timeout_s) as timer:
+        try:
+            main = _load(refcode, "refcode", funcname, prelude)
+        except BaseException as exc:
+            return {"pairs": [], "stats": stats, "setup_error": {"where": "refcode", "error": _describe(exc)}}
+        try:
+            gen = _load(inputgen, "inputgen", "input_generator", prelude)
+        except BaseException as exc:
+            return {"pairs": [], "stats": stats, "setup_error": {"where": "inputgen", "error": _describe(exc)}}
+        # Everything random is a function of the seed: the rng argument, and the global RNGs
+        # (for zero-argument generators and for code that draws from them).
+        rng = _random.Random(seed)
+        _seed_globals(seed + 1)
+        use_rng = _takes_rng(gen)
+        seen = set()
+        for _ in range(tries):
+            if len(kept) >= pairs:
+                break
+            if _time.monotonic() - started > budget_s:
+                stats["budget_exhausted"] = True
+                break
+            if stats["call_timeouts"] >= _MAX_CALL_TIMEOUTS:
+                break
+            stats["tries"] += 1
+            try:
+                generated = timer.call(gen, rng) if use_rng else timer.call(gen)
+            except _CallTimeout:
+                stats["call_timeouts"] += 1
+                note("generator_timeout", "input_generator exceeded " + str(call_timeout_s) + " s")
+                continue
+            except BaseException as exc:
+                _bump(stats["generator_errors"], type(exc).__name__)
+                note("generator_error", _describe(exc))
+                continue
+            if not isinstance(generated, dict):
+                stats["not_dict"] += 1
+                note("not_dict", "input_generator returned " + type(generated).__name__)
+                continue
+            try:
+                # The snapshot is what gets stored; taking it before the call means a function
+                # that mutates its arguments cannot change the recorded input.
+                input_text = _json.dumps(generated, allow_nan=True)
+                snapshot = _json.loads(input_text)
+                key = _json.dumps(snapshot, sort_keys=True, allow_nan=True)
+            except BaseException as exc:
+                stats["input_not_json"] += 1
+                note("input_not_json", _describe(exc))
+                continue
+            if key in seen:
+                stats["duplicates"] += 1
+                continue
+            seen.add(key)
+            why = size_violation(snapshot, size_limits)
+            if why is not None:
+                stats["input_too_big"] += 1
+                note("input_too_big", why)
+                continue
+            try:
+                output = timer.call(main, **generated)
+            except _CallTimeout:
+                stats["call_timeouts"] += 1
+                note("main_timeout", funcname + " exceeded " + str(call_timeout_s) + " s")
+                continue
+            except BaseException as exc:
+                _bump(stats["main_errors"], type(exc).__name__)
+                note("main_error", _describe(exc))
+                continue
+            try:
+                stored_output = _json.loads(_json.dumps(output, allow_nan=True))
+            except BaseException as exc:
+                stats["output_not_json"] += 1
+                note("output_not_json", _describe(exc))
+                continue
+            why = size_violation(stored_output, size_limits)
+            if why is not None:
+                stats["output_too_big"] += 1
+                note("output_too_big", why)
+                continue
+            kept.append({"input": snapshot, "output": stored_output})
+    stats["elapsed_s"] = round(_time.monotonic() - started, 4)
+    return {"pairs": kept, "stats": stats, "setup_error": None}
+
+
+def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude=""):
+    results = []
+    with _Muted(), _Timer(call_timeout_s) as timer:
+        try:
+            main = _load(refcode, "refcode", funcname, prelude)
+        except BaseException as exc:
+            return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
+        _seed_globals(seed)
+        for text in inputs:
+            kwargs = _json.loads(text)  # a fresh copy per call, decoded exactly as stored
+            try:
+                output = timer.call(main, **kwargs)
+            except _CallTimeout:
+                results.append({"status": "timeout", "error": "exceeded " + str(call_timeout_s) + " s"})
+                continue
+            except BaseException as exc:
+                results.append({"status": "error", "error": _describe(exc)})
+                continue
+            try:
+                results.append({"status": "ok", "output": _json.loads(_json.dumps(output, allow_nan=True))})
+            except BaseException as exc:
+                results.append({"status": "not_json", "error": _describe(exc)})
+    return {"results": results, "setup_error": None}
+'''
+
+
+@functools.cache
+def harness_code() -> str:
+    """The full child source: the size checks, then the two entries."""
+    # Reading sizes.py's own source keeps one definition of the limits for both sides.
+    return inspect.getsource(sizes) + _CHILD_SOURCE

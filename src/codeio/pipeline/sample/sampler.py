@@ -1,0 +1,261 @@
+"""The sampling stage: FunctionRecord(refcode, inputgen) -> FunctionRecord(ios) or Failure.
+
+One function costs one sandbox task for the whole generator loop (see ``harness.py``) plus one
+task on the recheck sandbox for the determinism check (see ``determinism.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from codeio.errors import ConfigError
+from codeio.exec import ExecLimits, ExecResult, ExecTask, Sandbox, Status
+from codeio.ids import derive_seed
+from codeio.pipeline.sample.determinism import (
+    compare_pairs,
+    replay_limits,
+    replay_task,
+    run_replay,
+)
+from codeio.pipeline.sample.harness import NAMESPACE_PRELUDE, SAMPLE_ENTRY, harness_code
+from codeio.records import Failure, FunctionRecord, IOPair
+
+__all__ = ["STAGE", "SampleConfig", "Sampler"]
+
+log = logging.getLogger(__name__)
+
+STAGE = "sample"
+_STATUS_REASONS = {
+    Status.TIMEOUT: "timeout",
+    Status.MEMORY: "memory",
+    Status.OUTPUT_LIMIT: "output_limit",
+    Status.KILLED: "killed",
+    Status.SANDBOX_ERROR: "sandbox_error",
+    Status.ERROR: "harness_error",
+}
+
+
+class SampleConfig(BaseModel):
+    """How to sample one function; defaults follow the CodeI/O reference."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pairs: int = Field(10, ge=1, description="distinct pairs to keep (K)")
+    tries: int = Field(1000, ge=1, description="generator calls at most (N)")
+    time_budget_s: float = Field(10.0, gt=0, description="wall time for one function's loop")
+    call_timeout_s: float = Field(2.0, gt=0, description="one generator or main_solution call")
+    max_bytes: int = Field(1024, gt=0, description="serialized JSON size, strict bound")
+    max_items: int = Field(20, gt=0, description="items per list/dict, strict bound")
+    max_str: int = Field(100, gt=0, description="characters per string, strict bound")
+    max_scalar: int = Field(128, gt=0, description="JSON bytes of one number, strict bound")
+    min_pairs: int = Field(2, ge=1, description="fewer pairs than this drops the function")
+    determinism: Literal["function", "pair", "off"] = "function"
+    """``function``: one differing pair drops the function; ``pair``: drop only that pair."""
+    seed: int = 0
+    retries: int = Field(1, ge=0, description="re-runs of a task the engine failed")
+    prelude: str = NAMESPACE_PRELUDE
+    """Source executed in each fresh code namespace before the code (see ``NAMESPACE_PRELUDE``)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> SampleConfig:
+        if self.min_pairs > self.pairs:
+            raise ValueError(f"min_pairs ({self.min_pairs}) > pairs ({self.pairs})")
+        return self
+
+    def size_limits(self) -> dict[str, int]:
+        return {
+            "max_bytes": self.max_bytes,
+            "max_items": self.max_items,
+            "max_str": self.max_str,
+            "max_scalar": self.max_scalar,
+        }
+
+
+class Sampler:
+    """Samples I/O pairs for functions, then keeps only those that reproduce elsewhere."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        recheck_sandbox: Sandbox | None = None,
+        config: SampleConfig | None = None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.recheck_sandbox = recheck_sandbox
+        self.config = config or SampleConfig()
+        if self.config.determinism != "off":
+            if recheck_sandbox is None:
+                raise ConfigError("the determinism check needs a recheck_sandbox")
+            if recheck_sandbox is sandbox or recheck_sandbox.hash_seed == sandbox.hash_seed:
+                # Same hash seed would hide set-order dependence, the commonest silent defect.
+                raise ConfigError("recheck_sandbox must use another hash_seed than sandbox")
+        base = sandbox.limits
+        # The loop stops itself at the budget; the task limit only catches a call that ignores
+        # its alarm, with room for one last call and for loading the code.
+        self._task_limits = base.model_copy(
+            update={
+                "timeout_s": self.config.time_budget_s + self.config.call_timeout_s + 5.0,
+                "cpu_s": None,
+            }
+        )
+
+    # -- one function ----------------------------------------------------------------------
+    def sample(self, fn: FunctionRecord) -> FunctionRecord | Failure:
+        if not fn.inputgen:
+            return self._fail(fn, "no_generator", "record has no inputgen")
+        return self._finish(fn, self.sandbox.run_task(self._task(fn)))
+
+    def sample_many(self, fns: Iterable[FunctionRecord]) -> Iterator[FunctionRecord | Failure]:
+        """Results in input order; sampling and determinism re-runs overlap on both sandboxes."""
+        todo: deque[FunctionRecord] = deque()
+        threads = self.recheck_sandbox.workers if self.recheck_sandbox else 1
+
+        def tasks() -> Iterator[ExecTask]:
+            for fn in fns:
+                todo.append(fn)
+                # Records without a generator still get a (trivial) slot to keep the order.
+                yield self._task(fn) if fn.inputgen else _NOOP_TASK
+
+        pending: deque[Future[FunctionRecord | Failure]] = deque()
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="recheck") as pool:
+            for result in self.sandbox.map(tasks(), ordered=True):
+                fn = todo.popleft()
+                if fn.inputgen:
+                    pending.append(pool.submit(self._finish, fn, result))
+                else:
+                    pending.append(_done(self._fail(fn, "no_generator", "record has no inputgen")))
+                while pending and (pending[0].done() or len(pending) > 4 * threads):
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    # -- internals -------------------------------------------------------------------------
+    def _seed(self, fn: FunctionRecord) -> int:
+        return derive_seed(self.config.seed, fn.id)
+
+    def _task(self, fn: FunctionRecord) -> ExecTask:
+        cfg = self.config
+        return ExecTask(
+            code=harness_code(),
+            entry=SAMPLE_ENTRY,
+            kwargs={
+                "refcode": fn.refcode,
+                "inputgen": fn.inputgen or "",
+                "funcname": fn.funcname,
+                "seed": self._seed(fn),
+                "pairs": cfg.pairs,
+                "tries": cfg.tries,
+                "budget_s": cfg.time_budget_s,
+                "call_timeout_s": cfg.call_timeout_s,
+                "limits": cfg.size_limits(),
+                "prelude": cfg.prelude,
+            },
+            limits=self._task_limits,
+        )
+
+    def _fail(self, fn: FunctionRecord, reason: str, detail: str) -> Failure:
+        return Failure(stage=STAGE, record_id=fn.id, reason=reason, detail=detail)
+
+    def _finish(self, fn: FunctionRecord, result: ExecResult) -> FunctionRecord | Failure:
+        for _ in range(self.config.retries):
+            if result.status is not Status.SANDBOX_ERROR:
+                break
+            log.warning("sandbox error on %s, retrying: %s", fn.id, result.error_message)
+            result = self.sandbox.run_task(self._task(fn))
+        if result.status is not Status.OK:
+            detail = f"{result.error_type}: {result.error_message}" if result.error_type else ""
+            return self._fail(fn, _STATUS_REASONS[result.status], detail or result.status.value)
+        payload: dict[str, Any] = result.value or {}
+        stats: dict[str, Any] = payload.get("stats") or {}
+        setup = payload.get("setup_error")
+        if setup:
+            where = setup["where"]
+            reason = "refcode_error" if where == "refcode" else "generator_error"
+            return self._fail(fn, reason, f"loading {where}: {setup['error']}")
+        pairs = [IOPair(input=p["input"], output=p["output"]) for p in payload.get("pairs", [])]
+        if len(pairs) < self.config.min_pairs:
+            reason = _few_pairs_reason(len(pairs), stats)
+            return self._fail(fn, reason, _few_pairs_detail(len(pairs), stats))
+        meta_stats = _summary(stats)
+        if self.config.determinism != "off":
+            checked = self._check_determinism(fn, pairs, meta_stats)
+            if isinstance(checked, Failure):
+                return checked
+            pairs = checked
+        return fn.model_copy(update={"ios": pairs, "meta": {**fn.meta, "sample": meta_stats}})
+
+    def _check_determinism(
+        self, fn: FunctionRecord, pairs: list[IOPair], meta_stats: dict[str, Any]
+    ) -> list[IOPair] | Failure:
+        assert self.recheck_sandbox is not None
+        cfg = self.config
+        task = replay_task(
+            fn.refcode,
+            fn.funcname,
+            [p.input for p in pairs],
+            seed=derive_seed(cfg.seed, fn.id, "determinism"),
+            call_timeout_s=cfg.call_timeout_s,
+            limits=replay_limits(self.recheck_sandbox.limits, len(pairs), cfg.call_timeout_s),
+            prelude=cfg.prelude,
+        )
+        replay = run_replay(self.recheck_sandbox, task, retries=cfg.retries)
+        if replay.reason == "sandbox_error":
+            return self._fail(fn, "sandbox_error", f"determinism re-run: {replay.error}")
+        mismatches = compare_pairs(pairs, replay)
+        meta_stats["nondeterministic_pairs"] = len(mismatches)
+        if not mismatches:
+            return pairs
+        first = mismatches[0].describe()
+        if cfg.determinism == "function" or replay.error is not None:
+            detail = f"{len(mismatches)}/{len(pairs)} pairs differ on re-run; {first}"
+            return self._fail(fn, "nondeterministic", detail)
+        bad = {m.index for m in mismatches}
+        kept = [p for i, p in enumerate(pairs) if i not in bad]
+        if len(kept) < cfg.min_pairs:
+            detail = f"{len(kept)} of {len(pairs)} pairs reproduce (< {cfg.min_pairs}); {first}"
+            return self._fail(fn, "nondeterministic", detail)
+        return kept
+
+
+_NOOP_TASK = ExecTask(code="", limits=ExecLimits(timeout_s=5.0))
+
+
+def _done(value: FunctionRecord | Failure) -> Future[FunctionRecord | Failure]:
+    future: Future[FunctionRecord | Failure] = Future()
+    future.set_result(value)
+    return future
+
+
+def _summary(stats: dict[str, Any]) -> dict[str, Any]:
+    """The per-function counters kept in ``meta["sample"]`` (examples only in failures)."""
+    return {k: v for k, v in stats.items() if k != "examples"}
+
+
+def _few_pairs_reason(kept: int, stats: dict[str, Any]) -> str:
+    """With no pair at all, name the dominant cause; otherwise (or for size/duplicate rejects)
+    it is ``too_few_pairs``."""
+    if kept:
+        return "too_few_pairs"
+    causes = {
+        "generator_error": sum(stats.get("generator_errors", {}).values())
+        + stats.get("not_dict", 0),
+        "main_solution_error": sum(stats.get("main_errors", {}).values()),
+        "timeout": stats.get("call_timeouts", 0),
+        "not_json": stats.get("input_not_json", 0) + stats.get("output_not_json", 0),
+    }
+    reason, count = max(causes.items(), key=lambda item: item[1])
+    return reason if count else "too_few_pairs"
+
+
+def _few_pairs_detail(kept: int, stats: dict[str, Any]) -> str:
+    counters = {k: v for k, v in stats.items() if v and k not in ("examples", "elapsed_s")}
+    parts = [f"{kept} pair(s) kept", f"stats {counters}"]
+    for kind, text in (stats.get("examples") or {}).items():
+        parts.append(f"{kind}: {text}")
+    return "; ".join(parts)[:1000]

@@ -1,0 +1,283 @@
+"""The run store: one SQLite database (WAL) that is the single source of truth of a run.
+
+A stage reads the records another stage left (``records`` rows of its input stage), and for
+each input record writes, in one transaction per batch, its outputs, a ``done`` row and, when
+it failed, a ``failures`` row. A record is done for a stage iff its ``done`` row exists, so a
+run killed at any moment resumes by processing exactly the records without one: nothing is
+lost (uncommitted batches are redone) and nothing is duplicated (committed ones are skipped).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from codeio.records import Failure
+
+__all__ = ["LLMUsage", "Outcome", "RunStore"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    stage TEXT NOT NULL,
+    id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (stage, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS done (
+    stage TEXT NOT NULL,
+    id TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    n_out INTEGER NOT NULL,
+    PRIMARY KEY (stage, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS failures (
+    stage TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (stage, record_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stats (
+    stage TEXT NOT NULL,
+    id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (stage, id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS llm_usage (
+    stage TEXT NOT NULL,
+    id TEXT NOT NULL,
+    call INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    PRIMARY KEY (stage, id, call)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stage_state (
+    stage TEXT PRIMARY KEY,
+    complete INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class LLMUsage:
+    """Tokens of one LLM call, stored with the result it produced (so resume never double-counts)."""
+
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached: bool = False
+
+
+@dataclass
+class Outcome:
+    """What one input record became in one stage: outputs, or a failure, plus counters."""
+
+    input_id: str
+    outputs: list[BaseModel] = field(default_factory=list)
+    failure: Failure | None = None
+    stats: dict[str, float] = field(default_factory=dict)
+    """Per-record counters the funnel sums (e.g. ``unify_repaired``)."""
+    usage: list[LLMUsage] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def _dump(record: BaseModel) -> str:
+    return record.model_dump_json()
+
+
+class RunStore:
+    """State of one run in ``<run>/state.sqlite``; one instance per process, not thread-safe."""
+
+    FILENAME = "state.sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across a process kill (the OS keeps the WAL); only power loss can
+        # drop the last commits, and those batches would simply be redone.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def open_run(cls, run_dir: str | Path) -> RunStore:
+        return cls(Path(run_dir) / cls.FILENAME)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- metadata -----------------------------------------------------------------------------
+    def set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value))
+        )
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def mark_complete(self, stage: str, complete: bool = True) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO stage_state(stage, complete) VALUES (?, ?)",
+            (stage, int(complete)),
+        )
+
+    def is_complete(self, stage: str) -> bool:
+        row = self._db.execute(
+            "SELECT complete FROM stage_state WHERE stage = ?", (stage,)
+        ).fetchone()
+        return bool(row and row[0])
+
+    # -- writing ------------------------------------------------------------------------------
+    def commit_outcomes(self, stage: str, outcomes: Sequence[Outcome]) -> None:
+        """Write one batch atomically: outputs, done rows, failures, stats and LLM usage."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for oc in outcomes:
+                # OR IGNORE: ids are content hashes, so an output two inputs share is one row.
+                cur.executemany(
+                    "INSERT OR IGNORE INTO records(stage, id, payload) VALUES (?, ?, ?)",
+                    [(stage, rec.id, _dump(rec)) for rec in oc.outputs],  # type: ignore[attr-defined]
+                )
+                cur.execute(
+                    "INSERT OR REPLACE INTO done(stage, id, ok, n_out) VALUES (?, ?, ?, ?)",
+                    (stage, oc.input_id, int(oc.ok), len(oc.outputs)),
+                )
+                if oc.failure is not None:
+                    f = oc.failure
+                    cur.execute(
+                        "INSERT OR REPLACE INTO failures(stage, record_id, reason, detail)"
+                        " VALUES (?, ?, ?, ?)",
+                        (stage, oc.input_id, f.reason, f.detail[:4000]),
+                    )
+                cur.executemany(
+                    "INSERT OR REPLACE INTO stats(stage, id, key, value) VALUES (?, ?, ?, ?)",
+                    [(stage, oc.input_id, k, float(v)) for k, v in oc.stats.items()],
+                )
+                cur.executemany(
+                    "INSERT OR REPLACE INTO llm_usage(stage, id, call, model, prompt_tokens,"
+                    " completion_tokens, cached) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            stage,
+                            oc.input_id,
+                            i,
+                            u.model,
+                            u.prompt_tokens,
+                            u.completion_tokens,
+                            int(u.cached),
+                        )
+                        for i, u in enumerate(oc.usage)
+                    ],
+                )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    # -- reading ------------------------------------------------------------------------------
+    def is_done(self, stage: str, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` already have a done row for ``stage``."""
+        ids = list(ids)
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = f"SELECT id FROM done WHERE stage = ? AND id IN ({','.join('?' * len(chunk))})"
+            found.update(r[0] for r in self._db.execute(q, (stage, *chunk)))
+        return found
+
+    def existing_ids(self, stage: str, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` already are records of ``stage``."""
+        ids = list(ids)
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = f"SELECT id FROM records WHERE stage = ? AND id IN ({','.join('?' * len(chunk))})"
+            found.update(r[0] for r in self._db.execute(q, (stage, *chunk)))
+        return found
+
+    def iter_payloads(
+        self, stage: str, *, pending_for: str | None = None, page: int = 256
+    ) -> Iterator[tuple[str, str]]:
+        """(id, payload JSON) of ``stage``'s records in id order, read in pages of ``page``.
+
+        With ``pending_for``, only records that stage ``pending_for`` has not done yet. Keyset
+        pagination keeps memory flat and lets the caller commit between pages.
+        """
+        last = ""
+        while True:
+            if pending_for is None:
+                rows = self._db.execute(
+                    "SELECT id, payload FROM records WHERE stage = ? AND id > ?"
+                    " ORDER BY id LIMIT ?",
+                    (stage, last, page),
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT r.id, r.payload FROM records r LEFT JOIN done d"
+                    " ON d.stage = ? AND d.id = r.id"
+                    " WHERE r.stage = ? AND r.id > ? AND d.id IS NULL ORDER BY r.id LIMIT ?",
+                    (pending_for, stage, last, page),
+                ).fetchall()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1][0]
+
+    def iter_records(
+        self, stage: str, model: type[M], *, pending_for: str | None = None, page: int = 256
+    ) -> Iterator[M]:
+        """Records of ``stage`` decoded as ``model``, in id order (export reads final samples so)."""
+        for _, payload in self.iter_payloads(stage, pending_for=pending_for, page=page):
+            yield model.model_validate_json(payload)
+
+    def count_records(self, stage: str) -> int:
+        return self._db.execute(
+            "SELECT COUNT(*) FROM records WHERE stage = ?", (stage,)
+        ).fetchone()[0]
+
+    def count_pending(self, stage: str, input_stage: str) -> int:
+        return self._db.execute(
+            "SELECT COUNT(*) FROM records r LEFT JOIN done d ON d.stage = ? AND d.id = r.id"
+            " WHERE r.stage = ? AND d.id IS NULL",
+            (stage, input_stage),
+        ).fetchone()[0]
+
+    def iter_failures(self, stage: str | None = None) -> Iterator[Failure]:
+        q = "SELECT stage, record_id, reason, detail FROM failures"
+        args: tuple[str, ...] = ()
+        if stage is not None:
+            q += " WHERE stage = ?"
+            args = (stage,)
+        for s, rid, reason, detail in self._db.execute(q + " ORDER BY stage, record_id", args):
+            yield Failure(stage=s, record_id=rid, reason=reason, detail=detail)
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Read-only aggregate queries for the funnel and report."""
+        return self._db.execute(sql, tuple(args)).fetchall()

@@ -1,0 +1,36 @@
+"""A real small local model (SmolLM2-135M-Instruct GGUF) through ``codeio eval``, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+DATA = Path(__file__).resolve().parents[2] / "../shared/data/cruxeval/cruxeval.jsonl"
+
+
+@pytest.mark.slow
+@pytest.mark.needs_torch
+def test_smollm2_runs_cruxeval_o_limit_20(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from codeio.cli.main import app
+    from codeio.llm.transformers_backend import find_smollm2_gguf
+
+    gguf = find_smollm2_gguf()
+    if gguf is None or not DATA.is_file():
+        pytest.skip("SmolLM2 GGUF or CRUXEval data not available")
+    out = tmp_path / "ev"
+    args = ["eval", "--benchmark", "cruxeval-o", "--llm", f"transformers:{gguf}", "--data", str(DATA),
+            "--limit", "20", "--direct", "--max-tokens", "48", "--out", str(out), "--workers", "2"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["problems"] == 20 and summary["responses"] == 20
+    assert 0.0 <= summary["pass_at_k"]["pass@1"] <= 1.0
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert all(row["response"] for row in rows)
+    print(f"smollm2 cruxeval-o limit 20: pass@1={summary['pass_at_k']['pass@1']:.3f} "
+          f"in {summary['elapsed_s']:.1f}s; statuses {summary['statuses']}")  # fmt: skip

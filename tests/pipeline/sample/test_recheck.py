@@ -1,0 +1,102 @@
+"""recheck on real demo-corpus records and on hand-made ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codeio.pipeline.sample import recheck
+from codeio.pipeline.sample.determinism import Replay, outputs_equal
+from codeio.pipeline.sample.recheck import judge
+from codeio.records import FunctionRecord, IOPair
+
+# Lines of rawcode_1k_parsed.jsonl, checked by hand against their refcode.
+NOT_REPRODUCIBLE = {
+    3: "stored_output_differs",  # mutates its input list: the stored input is the mutated one
+    23: "stored_output_differs",  # pops from its input
+    32: "differs_between_runs",  # unseeded random
+    340: "differs_between_runs",  # seeds its own generator from time.time()
+    346: "differs_between_runs",  # random pivot changes the comparison count
+    416: "stored_output_differs",  # sorts its input in place
+}
+REPRODUCIBLE = [0, 1, 2, 145, 227, 236, 302]  # 227: numpy float noise, 302: harmless mutation
+
+
+def as_record(row: dict[str, Any]) -> FunctionRecord:
+    return FunctionRecord(
+        id=FunctionRecord.make_id(row["refcode"]),
+        refcode=row["refcode"],
+        funcname=row["funcname"],
+        ios=[IOPair(**pair) for pair in row["ios"]],
+    )
+
+
+def test_recheck_flags_the_known_bad_demo_records(sandboxes, demo_rows) -> None:
+    lines = sorted([*NOT_REPRODUCIBLE, *REPRODUCIBLE])
+    results = list(recheck([as_record(demo_rows[i]) for i in lines], *sandboxes))
+    assert [r.record_id for r in results] == [as_record(demo_rows[i]).id for i in lines]
+    by_line = dict(zip(lines, results, strict=True))
+    for line, reason in NOT_REPRODUCIBLE.items():
+        result = by_line[line]
+        assert not result.deterministic, line
+        assert result.reason == reason, (line, result.detail)
+        assert any(not check.reproducible for check in result.pairs)
+    for line in REPRODUCIBLE:
+        result = by_line[line]
+        assert result.deterministic, (line, result.detail)
+        assert len(result.pairs) == len(demo_rows[line]["ios"])
+        assert all(check.reproducible for check in result.pairs)
+
+
+def test_annotate_marks_pairs_and_record(sandboxes, demo_rows) -> None:
+    row = demo_rows[3]
+    (result,) = recheck([as_record(row)], *sandboxes)
+    annotated = result.annotate(row)
+    assert annotated["deterministic"] is False and annotated["reason"] == "stored_output_differs"
+    assert [p["reproducible"] for p in annotated["ios"]] == [c.reproducible for c in result.pairs]
+    assert annotated["problem_description"] == row["problem_description"]  # others kept
+    assert "reproducible" not in row["ios"][0]  # the input row is not modified
+
+
+def test_mutated_stored_input_is_flagged(sandboxes) -> None:
+    refcode = "def main_solution(xs):\n    xs.sort()\n    return xs\n"
+    honest = IOPair(input={"xs": [3, 1, 2]}, output=[1, 2, 3])
+    # What a pipeline without a snapshot stores: the input after the call sorted it.
+    corrupted = IOPair(input={"xs": [1, 2, 3]}, output=[1, 2, 3])
+    wrong = IOPair(input={"xs": [2, 1]}, output=[2, 1])
+    record = FunctionRecord(id="f1", refcode=refcode, ios=[honest, corrupted, wrong])
+    (result,) = recheck([record], *sandboxes)
+    assert [c.reproducible for c in result.pairs] == [True, True, False]
+    assert result.reason == "stored_output_differs"
+
+
+def test_set_order_is_flagged_by_the_two_hash_seeds(sandboxes) -> None:
+    refcode = "def main_solution(words):\n    return list(set(words))\n"
+    words = ["ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen"]
+    ios = [IOPair(input={"words": words[i:]}, output=sorted(words[i:])) for i in range(4)]
+    (result,) = recheck([FunctionRecord(id="f2", refcode=refcode, ios=ios)], *sandboxes)
+    assert not result.deterministic
+    assert result.reason == "differs_between_runs"
+
+
+def test_a_record_that_cannot_load_is_not_deterministic(sandboxes) -> None:
+    record = FunctionRecord(
+        id="f3", refcode="import not_a_module_xyz\n", ios=[IOPair(input={}, output=1)]
+    )
+    (result,) = recheck([record], *sandboxes)
+    assert not result.deterministic and result.reason == "refcode_error"
+    assert "not_a_module_xyz" in result.detail
+
+
+def test_floats_get_a_tight_tolerance_against_stored_outputs_only() -> None:
+    assert outputs_equal(16.456200000000003, 16.4562, float_rel_tol=1e-9)
+    assert not outputs_equal(16.456200000000003, 16.4562)
+    assert not outputs_equal(1.0, 1.001, float_rel_tol=1e-9)
+    assert not outputs_equal(1, 1.0, float_rel_tol=1e-9)  # int and float stay different
+    assert not outputs_equal(True, 1, float_rel_tol=1e-9)
+    record = FunctionRecord(
+        id="f4", refcode="", ios=[IOPair(input={}, output=[16.456200000000003])]
+    )
+    close = Replay(results=[{"status": "ok", "output": [16.4562]}])
+    assert judge(record, close, close).deterministic
+    other = Replay(results=[{"status": "ok", "output": [16.4562000001]}])
+    assert judge(record, close, other).reason == "differs_between_runs"  # run vs run is exact
