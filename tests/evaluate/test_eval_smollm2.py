@@ -13,6 +13,7 @@ DATA = Path(__file__).resolve().parents[2] / "../shared/data/cruxeval/cruxeval.j
 
 @pytest.mark.slow
 @pytest.mark.needs_torch
+@pytest.mark.timeout(1500)
 def test_smollm2_runs_cruxeval_o_limit_20(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")

@@ -36,7 +36,10 @@ def test_smollm2_gguf_generates_batched_cached_and_counted(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never reach for the network
     assert GGUF is not None and GGUF.suffix == ".gguf"
     cache = tmp_path / "llm_cache.sqlite"
-    prompts = ["What is 2 + 2? Answer with one number.", "Name one primary colour."]
+    prompts = [
+        "What is 2 + 2? Answer with one number.",
+        "What is the capital of France? Answer in one word.",
+    ]
     reqs = [_req(p) for p in prompts] + [_req("Count from 1 to 100 in words.", max_tokens=4)]
     with make_client(f"transformers:{GGUF}", cache_path=cache, device="cpu", batch_size=4) as c:
         results = c.complete_many(reqs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,35 @@ class _PoisonPromptStage(PromptStage):
         return super().process_batch(records)
 
 
+class _HangingPromptStage(_PoisonPromptStage):
+    """One function makes the stage hang instead: only a batch deadline can get it unstuck."""
+
+    def process_batch(self, records: Sequence[Any]) -> list[Outcome]:
+        if any(r.id == self.poison for r in records):
+            time.sleep(3600)
+        return PromptStage.process_batch(self, records)
+
+
+# (stage, runner options, failure reason, detail, runner stats): a crashing batch is retried
+# once whole, then split; the poison record alone then dies max_attempts times.
+POISONS = {
+    "crash": (
+        _PoisonPromptStage,
+        {"max_attempts": 2},
+        "worker_crashed",
+        "died 2 times",
+        {"worker_deaths": 4, "splits": 1, "crash_failures": 1},
+    ),
+    "hang": (
+        _HangingPromptStage,
+        {"max_attempts": 1, "batch_retries": 0, "batch_timeout_s": 8.0},
+        "worker_timeout",
+        "killed after batch_timeout_s=8.0",
+        {"worker_deaths": 2, "splits": 1, "crash_failures": 1},
+    ),
+}
+
+
 def _run_stage(runner: Any, stage: Any, store: RunStore, batch_size: int) -> None:
     """The driver's loop as the pipeline runs it: pending inputs in, one commit per batch."""
     pending = list(store.iter_records("sample", FunctionRecord, pending_for=stage.name))
@@ -197,9 +227,11 @@ def _run_stage(runner: Any, stage: Any, store: RunStore, batch_size: int) -> Non
         store.commit_outcomes(stage.name, stage.finalize_batch(store, outcomes))
 
 
+@pytest.mark.parametrize("kind", sorted(POISONS))
 def test_poison_record_becomes_a_failure_and_the_run_completes(
-    cluster: Cluster, tmp_path: Path
+    cluster: Cluster, tmp_path: Path, kind: str
 ) -> None:
+    stage_cls, options, reason, detail, stats = POISONS[kind]
     config = _ios_config(10, "runner.batch_size=4")
     # Ingest and sample run locally; the same run directory then continues on Ray.
     for name in ("local", "ray"):
@@ -214,22 +246,21 @@ def test_poison_record_becomes_a_failure_and_the_run_completes(
         want = {
             rid: p for rid, p in store.query("SELECT id, payload FROM records WHERE stage='prompt'")
         }
-    runner = RayRunner(max_attempts=2)
+    runner = RayRunner(**options)
     try:
         with RunStore.open_run(tmp_path / "ray") as store:
-            stage = _PoisonPromptStage(config, str(tmp_path / "ray"), poison)
+            stage = stage_cls(config, str(tmp_path / "ray"), poison)
             _run_stage(runner, stage, store, 4)
             got = dict(store.query("SELECT id, payload FROM records WHERE stage='prompt'"))
             failures = list(store.iter_failures("prompt"))
             done = store.query("SELECT id, ok FROM done WHERE stage='prompt' ORDER BY id")
     finally:
         runner.close()
-    assert [(f.record_id, f.reason) for f in failures] == [(poison, "worker_crashed")]
-    assert "died 2 times" in failures[0].detail
+    assert [(f.record_id, f.reason) for f in failures] == [(poison, reason)]
+    assert detail in failures[0].detail
     assert sorted(done) == sorted((i, int(i != poison)) for i in ids)
     # Every other record completed exactly as the local runner made it.
     poisoned_tasks = {k for k, v in want.items() if f'"func_id":"{poison}"' in v}
     assert poisoned_tasks and all(k not in got for k in poisoned_tasks)
     assert got == {k: v for k, v in want.items() if k not in poisoned_tasks}
-    # One batch retry, then a split; the poison record died max_attempts times on its own.
-    assert runner.stats == {"worker_deaths": 4, "splits": 1, "crash_failures": 1}
+    assert runner.stats == stats

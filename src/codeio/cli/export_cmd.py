@@ -14,7 +14,10 @@ __all__ = ["register"]
 def export(
     run_dir: Path = typer.Argument(..., help="Run directory (holds state.sqlite)."),
     fmt: str = typer.Option(
-        "messages", "--format", "-f", help="messages | sharegpt | codeio | parquet | hf"
+        "messages",
+        "--format",
+        "-f",
+        help="messages | sharegpt | codeio | parquet | hf | llamafactory",
     ),
     include: str = typer.Option(
         "correct", "--include", help="correct (final verdict correct) | wrong | all"

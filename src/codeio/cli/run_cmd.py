@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -72,7 +73,8 @@ def _progress() -> Progress:
 
 
 def _fail(exc: Exception) -> None:
-    _console.print(f"[red]error:[/red] {exc}")
+    # Escaped: messages such as "pip install 'codeio[ray]'" must not be read as rich markup.
+    _console.print(f"[red]error:[/red] {escape(str(exc))}")
     raise typer.Exit(2)
 
 

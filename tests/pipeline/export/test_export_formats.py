@@ -215,3 +215,34 @@ def test_export_run_reads_the_store_and_cli(tmp_path: Path) -> None:
     assert len(_read_jsonl(out)) == sum(1 for s in samples if s.final_status == "correct")
     bad = CliRunner().invoke(app, ["export", str(tmp_path / "nope")])
     assert bad.exit_code == 2 and "not a run directory" in bad.output
+
+
+def test_llamafactory_folder_matches_messages(tmp_path: Path) -> None:
+    samples, _ = _world()
+    export_samples(samples, tmp_path / "m.jsonl", fmt="messages", include="correct")
+    result = export_samples(samples, tmp_path / "lf", fmt="llamafactory", include="correct")
+    info = json.loads((tmp_path / "lf" / "dataset_info.json").read_text())
+    data = _read_jsonl(tmp_path / "lf" / info["codeio"]["file_name"])
+    expected = [{"messages": row["messages"]} for row in _read_jsonl(tmp_path / "m.jsonl")]
+    assert result.rows == len(data) == len(expected) > 0
+    assert data == expected
+
+
+def test_presorted_streaming_gives_the_same_files_and_rejects_disorder(tmp_path: Path) -> None:
+    samples, tasks = _world()
+    ordered = sorted(samples, key=lambda s: s.task_id)
+    a = export_samples(samples, tmp_path / "a" / "m.jsonl", include="all", tasks=tasks, holdout=0.3)
+    b = export_samples(
+        iter(ordered),
+        tmp_path / "b" / "m.jsonl",
+        include="all",
+        tasks=iter(sorted(tasks, key=lambda t: t.id)),
+        holdout=0.3,
+        presorted=True,
+        func_ids={t.func_id for t in tasks},
+    )
+    for name in ("m.jsonl", "dpo.jsonl", "holdout.jsonl"):
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+    assert (a.rows, a.dpo_rows, a.skipped) == (b.rows, b.dpo_rows, b.skipped)
+    with pytest.raises(Exception, match="task-id order"):
+        export_samples(reversed(ordered), tmp_path / "c.jsonl", include="all", presorted=True)

@@ -15,6 +15,7 @@ import random
 import resource
 import sys
 import traceback
+import types
 from typing import Any
 
 from . import frames, landlock, syscalls
@@ -89,11 +90,13 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     code, entry = task["code"], task.get("entry")
     sys.argv = ["main.py"]
     _reseed()
-    namespace: dict[str, Any] = {
-        "__name__": "__main__" if entry is None else TASK_NAME,
-        "__builtins__": builtins,
-        "__file__": "main.py",
-    }
+    # A real, registered module: dataclasses, pickle and typing look the code's module up in
+    # sys.modules, and this child exits after the task, so replacing __main__ is harmless.
+    module = types.ModuleType("__main__" if entry is None else TASK_NAME)
+    module.__file__ = "main.py"
+    module.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
+    namespace: dict[str, Any] = module.__dict__
     try:
         compiled = compile(code, "main.py", "exec")
         exec(compiled, namespace)

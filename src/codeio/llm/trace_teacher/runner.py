@@ -9,6 +9,7 @@ from typing import Any
 
 from codeio.exec import ExecLimits, Sandbox
 from codeio.llm.trace_teacher import tracer
+from codeio.pipeline.prelude import REFCODE_PRELUDE
 
 __all__ = ["TRACE_ENTRY", "Trace", "harness_code", "run_trace"]
 
@@ -17,11 +18,13 @@ TRACE_ENTRY = "codeio_trace"
 # Plain call, used when the traced run itself fails (tracing overhead can hit the time limit):
 # the answer must still come from executing the function, just without a step-by-step story.
 _PLAIN_SOURCE = """
-def codeio_plain_call(refcode, funcname, kwargs):
+def codeio_plain_call(refcode, funcname, kwargs, prelude=""):
     import sys as _sys
     import types as _types
     module = _types.ModuleType("codeio_refcode")
     _sys.modules[module.__name__] = module
+    if prelude:
+        exec(compile(prelude, "<prelude>", "exec"), module.__dict__)
     exec(compile(refcode, "<refcode>", "exec"), module.__dict__)
     return {"value": module.__dict__[funcname](**kwargs)}
 """
@@ -70,7 +73,13 @@ def run_trace(
     result = sandbox.run(
         harness_code(),
         TRACE_ENTRY,
-        {"refcode": refcode, "funcname": funcname, "kwargs": kwargs, "max_events": max_events},
+        {
+            "refcode": refcode,
+            "funcname": funcname,
+            "kwargs": kwargs,
+            "max_events": max_events,
+            "prelude": REFCODE_PRELUDE,
+        },
         limits=limits,
     )
     if result.ok and isinstance(result.value, dict):
@@ -86,7 +95,7 @@ def run_trace(
     plain = sandbox.run(
         _PLAIN_SOURCE,
         "codeio_plain_call",
-        {"refcode": refcode, "funcname": funcname, "kwargs": kwargs},
+        {"refcode": refcode, "funcname": funcname, "kwargs": kwargs, "prelude": REFCODE_PRELUDE},
         limits=limits,
     )
     if plain.ok and isinstance(plain.value, dict):

@@ -370,10 +370,13 @@ class Tracer:
         del self.frames[frame]
 
 
-def _load(refcode: str) -> dict[str, Any]:
+def _load(refcode: str, prelude: str = "") -> dict[str, Any]:
     # A real module in sys.modules, so dataclasses, pickle and typing resolve the code's names.
     module = types.ModuleType("codeio_refcode")
     sys.modules[module.__name__] = module
+    if prelude:
+        # Its own filename keeps the prelude's lines out of the trace.
+        exec(compile(prelude, "<prelude>", "exec"), module.__dict__)
     exec(compile(refcode, REF_FILENAME, "exec"), module.__dict__)
     return module.__dict__
 
@@ -391,9 +394,10 @@ def codeio_trace(
     loop_detail: int = 3,
     max_depth: int = 40,
     max_chars: int = 400_000,
+    prelude: str = "",
 ) -> dict[str, Any]:
     """Run ``funcname(**kwargs)`` from ``refcode`` under the tracer; the sandbox entry point."""
-    func = _load(refcode)[funcname]
+    func = _load(refcode, prelude)[funcname]
     tracer = Tracer(
         _loop_spans(refcode),
         max_events=max_events,
@@ -417,7 +421,7 @@ def codeio_trace(
         # The tracer adds stack depth and time; a failure it caused is not the function's.
         # Confirm untraced in a fresh module; if that succeeds, keep its value, not the story.
         try:
-            value = _load(refcode)[funcname](**kwargs)
+            value = _load(refcode, prelude)[funcname](**kwargs)
             error, events = None, []
         except BaseException:
             pass

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_dir", "atomic_path", "write_jsonl"]
+__all__ = ["atomic_dir", "atomic_path", "json_line", "write_jsonl"]
 
 
 @contextmanager
@@ -51,13 +51,16 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def json_line(row: dict[str, Any]) -> str:
+    """One JSONL line; allow_nan because real functions return NaN/inf (json.loads reads them)."""
+    return json.dumps(row, ensure_ascii=False, allow_nan=True) + "\n"
+
+
 def write_jsonl(path: Path | str, rows: Iterable[dict[str, Any]]) -> int:
     """Write one JSON object per line, atomically; returns the number of rows."""
     count = 0
     with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
         for row in rows:
-            # allow_nan: real functions return NaN/inf; json.loads reads them back.
-            handle.write(json.dumps(row, ensure_ascii=False, allow_nan=True))
-            handle.write("\n")
+            handle.write(json_line(row))
             count += 1
     return count

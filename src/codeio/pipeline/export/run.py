@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -10,7 +10,7 @@ from typing import Any, Literal
 from codeio.errors import ConfigError
 from codeio.pipeline.export.codeio_layout import codeio_row
 from codeio.pipeline.export.dpo import dpo_rows
-from codeio.pipeline.export.files import write_jsonl
+from codeio.pipeline.export.files import atomic_path, json_line, write_jsonl
 from codeio.pipeline.export.messages import messages_row
 from codeio.pipeline.export.sharegpt import sharegpt_row
 from codeio.pipeline.export.split import holdout_functions, holdout_row
@@ -27,9 +27,9 @@ __all__ = [
     "selected",
 ]
 
-ExportFormat = Literal["messages", "sharegpt", "codeio", "parquet", "hf"]
+ExportFormat = Literal["messages", "sharegpt", "codeio", "parquet", "hf", "llamafactory"]
 Include = Literal["correct", "wrong", "all"]
-FORMATS: tuple[str, ...] = ("messages", "sharegpt", "codeio", "parquet", "hf")
+FORMATS: tuple[str, ...] = ("messages", "sharegpt", "codeio", "parquet", "hf", "llamafactory")
 
 _ROW_BUILDERS: dict[str, Callable[[Sample], dict[str, Any]]] = {
     "messages": messages_row,
@@ -37,6 +37,7 @@ _ROW_BUILDERS: dict[str, Callable[[Sample], dict[str, Any]]] = {
     "codeio": codeio_row,
     "parquet": messages_row,
     "hf": messages_row,
+    "llamafactory": messages_row,
 }
 _SUFFIX = {"messages": ".jsonl", "sharegpt": ".jsonl", "codeio": ".jsonl", "parquet": ".parquet"}
 
@@ -81,56 +82,108 @@ def export_samples(
     tasks: Iterable[PredictionTask] = (),
     holdout: float = 0.0,
     seed: int = 0,
+    presorted: bool = False,
+    func_ids: Iterable[str] | None = None,
 ) -> ExportResult:
     """Write SFT rows (sorted by task id) to ``out``, DPO pairs and held-out tasks beside it.
 
-    With ``holdout > 0`` a seeded fraction of the functions (over every sample's and task's
-    function) goes to ``holdout.jsonl`` as tasks, and none of their samples enters the SFT or
-    DPO files. ``tasks`` supplies the held-out tasks' pairs and code.
+    With ``holdout > 0`` a seeded fraction of the functions (``func_ids``, or every sample's and
+    task's function) goes to ``holdout.jsonl`` as tasks, and none of their samples enters the
+    SFT or DPO files. ``tasks`` supplies the held-out tasks' pairs and code.
+
+    ``presorted=True`` streams: ``samples`` must already come in task-id order (a run store
+    pages them so), and memory stays flat however large the run; otherwise they are sorted here.
     """
     if fmt not in _ROW_BUILDERS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if include not in ("correct", "wrong", "all"):
         raise ConfigError(f"unknown --include {include!r}; choose correct, wrong or all")
     out = Path(out)
-    ordered = sorted(samples, key=lambda s: s.task_id)
-    task_list = sorted(tasks, key=lambda t: t.id)
+    if presorted:
+        stream: Iterable[Sample] = _in_task_order(samples)
+        task_iter: Iterable[PredictionTask] = tasks
+    else:
+        listed = sorted(samples, key=lambda s: s.task_id)
+        task_iter = sorted(tasks, key=lambda t: t.id)
+        stream = listed
+        if func_ids is None and holdout > 0:
+            func_ids = {s.func_id for s in listed} | {t.func_id for t in task_iter}
     held: set[str] = set()
     if holdout > 0:
-        if not task_list:
+        if func_ids is None:
+            raise ConfigError("a streamed held-out split needs the run's function ids")
+        ids = set(func_ids)
+        if not ids:
             raise ConfigError("a held-out split needs the run's prediction tasks")
-        func_ids = {s.func_id for s in ordered} | {t.func_id for t in task_list}
-        held = holdout_functions(func_ids, holdout, seed)
-    train = [s for s in ordered if s.func_id not in held]
-    chosen = [s for s in train if selected(s, include)]
-    skipped = {"holdout": len(ordered) - len(train), "include": len(train) - len(chosen)}
+        held = holdout_functions(ids, holdout, seed)
 
-    build = _ROW_BUILDERS[fmt]
-    rows = (build(sample) for sample in chosen)
-    if fmt == "parquet":
-        from codeio.pipeline.export.parquet import write_parquet
-
-        count = write_parquet(out, rows)
-    elif fmt == "hf":
-        from codeio.pipeline.export.hf import write_hf
-
-        count = write_hf(out, rows)
-    else:
-        count = write_jsonl(out, rows)
-
-    # Preference pairs come from every training sample, whatever ``include`` kept for SFT.
+    skipped = {"holdout": 0, "include": 0}
     dpo_path = out.parent / DPO_FILENAME
-    dpo_count = write_jsonl(dpo_path, (row for s in train for row in dpo_rows(s)))
+    dpo_count = 0
+    build = _ROW_BUILDERS[fmt]
+    with atomic_path(dpo_path) as dpo_tmp, dpo_tmp.open("w", encoding="utf-8") as dpo_handle:
+
+        def rows() -> Iterator[dict[str, Any]]:
+            # One pass feeds both files, so a streamed run is read once.
+            nonlocal dpo_count
+            for sample in stream:
+                if sample.func_id in held:
+                    skipped["holdout"] += 1
+                    continue
+                # Preference pairs come from every training sample, whatever ``include`` keeps.
+                for row in dpo_rows(sample):
+                    dpo_handle.write(json_line(row))
+                    dpo_count += 1
+                if not selected(sample, include):
+                    skipped["include"] += 1
+                    continue
+                yield build(sample)
+
+        if fmt == "parquet":
+            from codeio.pipeline.export.parquet import write_parquet
+
+            count = write_parquet(out, rows())
+        elif fmt == "hf":
+            from codeio.pipeline.export.hf import write_hf
+
+            count = write_hf(out, rows())
+        elif fmt == "llamafactory":
+            from codeio.train.formats import write_llamafactory
+
+            written = 0
+
+            def counted() -> Iterator[dict[str, Any]]:
+                nonlocal written
+                for row in rows():
+                    written += 1
+                    yield row
+
+            write_llamafactory(counted(), out, name="codeio")
+            count = written
+        else:
+            count = write_jsonl(out, rows())
     result = ExportResult(
         path=out, rows=count, dpo_path=dpo_path, dpo_rows=dpo_count, skipped=skipped
     )
     if holdout > 0:
         result.holdout_path = out.parent / HOLDOUT_FILENAME
         result.holdout_rows = write_jsonl(
-            result.holdout_path, (holdout_row(t) for t in task_list if t.func_id in held)
+            result.holdout_path, (holdout_row(t) for t in task_iter if t.func_id in held)
         )
         result.holdout_functions = sorted(held)
     return result
+
+
+def _in_task_order(samples: Iterable[Sample]) -> Iterator[Sample]:
+    last = ""
+    for sample in samples:
+        if sample.task_id < last:
+            raise ConfigError(
+                f"samples are not in task-id order ({sample.task_id} after {last}); "
+                "pass presorted=False"
+            )
+        last = sample.task_id
+        yield sample
 
 
 def export_run(
@@ -155,4 +208,6 @@ def export_run(
             tasks=source.tasks() if holdout > 0 else (),
             holdout=holdout,
             seed=seed,
+            presorted=True,
+            func_ids={t.func_id for t in source.tasks()} if holdout > 0 else None,
         )

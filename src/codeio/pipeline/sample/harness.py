@@ -24,41 +24,13 @@ from __future__ import annotations
 import functools
 import inspect
 
+from codeio.pipeline.prelude import REFCODE_PRELUDE as NAMESPACE_PRELUDE
 from codeio.pipeline.sample import sizes
 
 __all__ = ["NAMESPACE_PRELUDE", "REPLAY_ENTRY", "SAMPLE_ENTRY", "harness_code"]
 
 SAMPLE_ENTRY = "codeio_sample_entry"
 REPLAY_ENTRY = "codeio_replay_entry"
-
-NAMESPACE_PRELUDE = """\
-import bisect, collections, copy, datetime, functools, heapq, itertools, json, math, operator
-import random, re, string, sys
-import numpy as np
-from bisect import bisect, bisect_left, bisect_right, insort
-from collections import Counter, OrderedDict, defaultdict, deque
-from copy import deepcopy
-from functools import cache, cmp_to_key, lru_cache, partial, reduce
-from heapq import heapify, heappop, heappush, heapreplace, merge, nlargest
-from itertools import (accumulate, chain, combinations, count, cycle, groupby, islice, pairwise,
-                       permutations, product, repeat, zip_longest)
-from math import (atan2, ceil, comb, dist, factorial, floor, gcd, hypot, inf, isqrt, lcm, log,
-                  log2, log10, pi, prod, sqrt)
-from operator import and_, itemgetter, or_, sub, xor
-from os.path import commonprefix
-from random import randint, randrange, shuffle
-from re import search as re_search
-from string import ascii_lowercase, ascii_uppercase
-from typing import (Any, Callable, Dict, Generator, Iterable, Iterator, List, Optional, Set,
-                    Tuple, Union)
-"""
-"""Names every reference-generated ``refcode`` may use without importing them.
-
-The reference pipeline prepends a block of imports to each function before running it, and the
-LLM-written functions of its corpus lean on it; running them without these names would flag
-good functions as broken. Executed in each fresh module namespace (the modules themselves are
-already imported by the warm worker, so this costs microseconds).
-"""
 
 _CHILD_SOURCE = r'''
 

@@ -74,8 +74,15 @@ class UnifyParseError(CodeioError):
         super().__init__(message)
 
 
+REFUSAL_MARKER = "[teacher_cannot_unify]"
+
+
 def parse_unify_response(text: str) -> UnifiedParts:
     """Split ``text`` into the four sections and validate both code parts with ``ast``."""
+    if REFUSAL_MARKER in text:
+        # The offline teacher says so when a file is not already in unified form; counting it
+        # apart from malformed answers keeps the funnel honest about why records were lost.
+        raise UnifyParseError("teacher_cannot_unify", text.strip()[:500])
     sections = _split_sections(text)
     missing = [SECTIONS[key] for key in SECTIONS if key not in sections]
     if missing:

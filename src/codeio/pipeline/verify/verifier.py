@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from codeio.errors import ConfigError, SandboxError
 from codeio.exec.result import ExecResult, Status
+from codeio.pipeline.prelude import REFCODE_PRELUDE, with_prelude
 from codeio.pipeline.verify import feedback
 from codeio.pipeline.verify.compare import values_equal
 from codeio.pipeline.verify.extract import Extracted, extract_answer
@@ -52,10 +53,13 @@ class Verifier:
         retries: int = 2,
         limits: ExecLimits | None = None,
         batch_size: int = 1024,
+        prelude: str = REFCODE_PRELUDE,
     ) -> None:
         if retries < 0 or batch_size < 1:
             raise ConfigError("retries must be >= 0 and batch_size >= 1")
         self.sandbox = sandbox
+        # Predicted inputs must run with the same names in scope as the sampled ones did.
+        self.prelude = prelude
         self.rel_tol = rel_tol
         self.abs_tol = abs_tol
         self.retries = retries
@@ -137,7 +141,7 @@ class Verifier:
         sandbox = self._need_sandbox()
         jobs = [
             ExecTask(
-                code=item.task.refcode,
+                code=with_prelude(item.task.refcode, self.prelude),
                 entry=item.task.funcname,
                 kwargs=item.kwargs,
                 limits=self.limits,
@@ -215,7 +219,10 @@ class Verifier:
         result: ExecResult | None = None
         for _ in range(self.retries + 1):
             result = sandbox.run(
-                task.refcode, entry=task.funcname, kwargs=kwargs, limits=self.limits
+                with_prelude(task.refcode, self.prelude),
+                entry=task.funcname,
+                kwargs=kwargs,
+                limits=self.limits,
             )
             if result.status is not Status.SANDBOX_ERROR:
                 return result

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ __all__ = ["RayRunner"]
 log = logging.getLogger(__name__)
 
 WORKER_CRASHED = "worker_crashed"
+WORKER_TIMEOUT = "worker_timeout"
+# Replacements that die before they ever start, in a row, before the runner gives up: a stage
+# whose setup kills its process (or a cluster with no usable node) must not spin forever.
+MAX_START_DEATHS = 8
 
 
 @dataclass
@@ -50,6 +55,8 @@ class _Piece:
     records: list[BaseModel]
     deaths: int = 0
     errors: list[str] = field(default_factory=list)
+    hung: bool = False
+    """The last death was a kill for running past ``batch_timeout_s``."""
 
 
 @dataclass
@@ -68,6 +75,8 @@ class _Pool:
         self._stage = stage
         self._options = options
         self._limiter = limiter
+        self.stage_name = stage.name
+        self.start_deaths = 0
         self.starting: dict[ObjectRef[tuple[str, str]], ActorHandle] = {}
         self.idle: list[ActorHandle] = []
         self.nodes: dict[ActorHandle, str] = {}
@@ -132,6 +141,8 @@ class RayRunner(Runner):
         max_attempts: deaths a single record may cause before it becomes a Failure.
         batch_retries: deaths a multi-record batch may see before it is split into records.
         llm_rpm: optional cluster-wide requests-per-minute budget for LLM stages.
+        batch_timeout_s: a batch running longer than this has its worker killed and counts as
+            a death (so a record that hangs its worker ends like one that crashes it).
         init_options: extra ``ray.init`` keywords (e.g. ``runtime_env``) when this runner connects.
     """
 
@@ -147,6 +158,7 @@ class RayRunner(Runner):
         max_attempts: int = 3,
         batch_retries: int = 1,
         llm_rpm: float | None = None,
+        batch_timeout_s: float | None = None,
         init_options: dict[str, Any] | None = None,
     ) -> None:
         require("ray", "ray", "the Ray runner")
@@ -161,6 +173,7 @@ class RayRunner(Runner):
         self.max_attempts = max_attempts
         self.batch_retries = batch_retries
         self.llm_rpm = llm_rpm
+        self.batch_timeout_s = batch_timeout_s
         self.init_options = dict(init_options or {})
         self.stats: dict[str, int] = {"worker_deaths": 0, "splits": 0, "crash_failures": 0}
         """Counters over this runner's life (deaths seen, batches split, records failed)."""
@@ -218,9 +231,16 @@ class RayRunner(Runner):
         return dict(ray.get(self._limiter.stats.remote()))
 
     def busy_nodes(self) -> set[str]:
-        """Node ids where a batch of the current stage is running right now."""
+        """Node ids where a batch of the current stage is running right now (not yet returned)."""
         pool = self._pool
-        return {pool.nodes[a] for a in pool.busy if a in pool.nodes} if pool else set()
+        if pool is None or not pool.busy:
+            return set()
+        import ray
+
+        refs = list(pool.busy.values())
+        finished, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        done = set(finished)
+        return {pool.nodes[a] for a, r in pool.busy.items() if r not in done and a in pool.nodes}
 
     # -- running ------------------------------------------------------------------------------
     def map_batches(
@@ -256,6 +276,8 @@ class RayRunner(Runner):
         states: dict[int, _BatchState] = {}
         queue: deque[_Piece] = deque()
         running: dict[ObjectRef[list[Outcome]], tuple[_Piece, ActorHandle]] = {}
+        started: dict[ObjectRef[list[Outcome]], float] = {}
+        timed_out: set[ObjectRef[list[Outcome]]] = set()
         while True:
             # Retries go first; new input is read only when a worker is free for it.
             while pool.idle:
@@ -280,23 +302,30 @@ class RayRunner(Runner):
                 ref = actor.process.remote(piece.records)
                 pool.busy[actor] = ref
                 running[ref] = (piece, actor)
+                started[ref] = time.monotonic()
             if not running and not queue and exhausted and not states:
                 return
             waiting = list(running) + list(pool.starting)
             if not waiting:  # pragma: no cover - the pool always has live or starting actors
                 raise RuntimeError("ray runner: no workers left and none starting")
-            done, _ = ray.wait(waiting, num_returns=1)
+            done, _ = ray.wait(waiting, num_returns=1, timeout=self._wait_s(started))
+            if not done:
+                self._kill_overdue(ray, running, started, timed_out)
+                continue
             ref = done[0]
             if ref in pool.starting:
                 self._on_started(ray, pool, ref)
                 continue
             piece, actor = running.pop(ref)
+            started.pop(ref, None)
             try:
                 outcomes: list[Outcome] = ray.get(ref)
             except Exception as exc:
                 if _is_stage_error(ray, exc):
                     raise exc.as_instanceof_cause() from None  # type: ignore[attr-defined]
-                self._on_death(pool, actor, piece, queue, states, stage, exc)
+                hung = ref in timed_out
+                timed_out.discard(ref)
+                self._on_death(pool, actor, piece, queue, states, stage, exc, hung)
             else:
                 pool.busy.pop(actor, None)
                 pool.idle.append(actor)
@@ -307,13 +336,41 @@ class RayRunner(Runner):
                 state = states.pop(index)
                 yield index, [o for o in state.slots if o is not None]
 
+    def _wait_s(self, started: dict[Any, float]) -> float | None:
+        if self.batch_timeout_s is None or not started:
+            return None
+        oldest = min(started.values())
+        return max(0.0, oldest + self.batch_timeout_s - time.monotonic()) + 0.05
+
+    def _kill_overdue(
+        self,
+        ray: Any,
+        running: dict[Any, tuple[_Piece, ActorHandle]],
+        started: dict[Any, float],
+        timed_out: set[Any],
+    ) -> None:
+        """Kill the workers of batches past their deadline; their refs then fail as deaths."""
+        assert self.batch_timeout_s is not None
+        now = time.monotonic()
+        for ref, t0 in list(started.items()):
+            if now - t0 >= self.batch_timeout_s and ref not in timed_out:
+                timed_out.add(ref)
+                ray.kill(running[ref][1], no_restart=True)
+
     def _on_started(self, ray: Any, pool: _Pool, ref: ObjectRef[tuple[str, str]]) -> None:
         try:
             pool.started(ref)
+            pool.start_deaths = 0
         except Exception as exc:
             if _is_stage_error(ray, exc):
                 raise exc.as_instanceof_cause() from None  # type: ignore[attr-defined]
             # Died while starting (its node went away): try again elsewhere.
+            pool.start_deaths += 1
+            if pool.start_deaths > MAX_START_DEATHS:
+                raise CodeioError(
+                    f"ray runner: {pool.start_deaths} workers for stage {pool.stage_name!r} died"
+                    f" before they started; last: {_short(exc)}"
+                ) from exc
             self.stats["worker_deaths"] += 1
             log.warning("ray worker died while starting: %s", _short(exc))
             actor = pool.starting.pop(ref, None)
@@ -329,6 +386,7 @@ class RayRunner(Runner):
         states: dict[int, _BatchState],
         stage: Stage,
         exc: BaseException,
+        hung: bool = False,
     ) -> None:
         self.stats["worker_deaths"] += 1
         log.warning(
@@ -339,7 +397,10 @@ class RayRunner(Runner):
         )
         pool.lost(actor)
         piece.deaths += 1
-        piece.errors.append(_short(exc))
+        piece.errors.append(
+            f"killed after batch_timeout_s={self.batch_timeout_s}" if hung else _short(exc)
+        )
+        piece.hung = hung
         if len(piece.records) > 1:
             if piece.deaths > self.batch_retries:
                 # Dying twice points at a record, not a node: isolate it.
@@ -358,7 +419,7 @@ class RayRunner(Runner):
         failure = Failure(
             stage=stage.name,
             record_id=rid,
-            reason=WORKER_CRASHED,
+            reason=WORKER_TIMEOUT if piece.hung else WORKER_CRASHED,
             detail=f"the worker process died {piece.deaths} times while processing this record;"
             f" last: {piece.errors[-1]}",
         )
