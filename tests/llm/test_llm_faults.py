@@ -66,7 +66,7 @@ def _client(base_url: str, cache: Path, transport: str):  # type: ignore[no-unty
     )
 
 
-@pytest.mark.parametrize("transport", ["sdk", "httpx"])
+@pytest.mark.parametrize("transport", ["sdk", "httpx", "fast"])
 def test_faults_end_once_with_reason_and_rerun_pays_only_failures(
     tmp_path: Path, transport: str
 ) -> None:

@@ -118,20 +118,25 @@ def test_offline_demo_on_ray_matches_local(
 class _KillBusyWorkerNode:
     """Progress sink that removes a worker node (not the head) while it runs a batch.
 
-    It strikes at the first commit of a stage where a worker node has a batch in flight, so
-    the kill lands mid-stage on work that must then be redone elsewhere.
+    It strikes at a commit in the first half of a stage while a worker node has a batch
+    running, so the kill lands mid-stage: that batch, and the next one sent to the dead worker,
+    must be redone elsewhere.
     """
 
     def __init__(self, cluster: Cluster, runner: RayRunner) -> None:
         self.cluster = cluster
         self.runner = runner
         self.killed_in: str | None = None
+        self.total: dict[str, int] = {}
+        self.done: dict[str, int] = {}
 
     def start(self, stage: str, total: int | None) -> None:
-        pass
+        self.total[stage] = total or 0
+        self.done[stage] = 0
 
     def advance(self, stage: str, n: int) -> None:
-        if stage == "ingest" or self.killed_in:
+        self.done[stage] += n
+        if stage == "ingest" or self.killed_in or 2 * self.done[stage] > self.total[stage]:
             return
         busy = self.runner.busy_nodes()
         for node in self.cluster.worker_nodes:

@@ -121,6 +121,7 @@ def print_funnel(data: dict[str, Any], console: Console) -> None:
             reasons,
         )
     console.print(table)
+    _print_input_problems(data, console)
     uni = data.get("unify") or {}
     if uni.get("repaired"):
         console.print(f"unify: {uni['repaired']} records recovered by the repair loop")
@@ -139,6 +140,18 @@ def print_funnel(data: dict[str, Any], console: Console) -> None:
         for kind, v in ver["by_kind"].items():
             k_rates = ", ".join(f"turn {r['turn']}: {r['rate']:.1%}" for r in v["by_turn"])
             console.print(f"  {kind}-prediction ({v['samples']}): {k_rates}")
+
+
+def _print_input_problems(data: dict[str, Any], console: Console) -> None:
+    """Name the bad input lines (``path:line: why``), so a user can find and fix them."""
+    row = next((r for r in data["stages"] if r["stage"] == "ingest"), None)
+    if row is None or not row["failed"]:
+        return
+    console.print(f"ingest: {row['failed']} input item(s) skipped; examples:")
+    for reason, details in (row.get("failure_examples") or {}).items():
+        for detail in details:
+            # soft_wrap: a long path must stay on one line to be copy-pasteable.
+            console.print(f"  {reason}: {escape(detail)}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,9 @@ Tables (named so they can share a file with the run store's own tables):
                   stage, created)
     llm_usage_totals(stage, model, <every Counters field>, failures_json)
 An answer and its accounting are written in one transaction, so after a kill a response is
-either cached and counted, or neither (and will be asked again).
+either cached and counted, or neither (and will be asked again). Writes may be deferred and
+committed in batches (``record(defer=True)`` + ``flush()``): a kill -9 then loses at most the
+batch not yet committed, whose requests are simply asked again by the next run.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ CREATE TABLE IF NOT EXISTS llm_usage_totals (
 ) WITHOUT ROWID;
 """
 
+_REQUESTS = COUNTERS.index("requests")
 _UPSERT = (
     f"INSERT INTO llm_usage_totals(stage, model, {', '.join(COUNTERS)}) "
     f"VALUES (?, ?, {', '.join('?' for _ in COUNTERS)}) "
@@ -80,17 +83,25 @@ class ResponseCache:
         # Losing the last commits to a power cut only means asking those requests again.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        # Deferred writes (see ``record``): rows by key, summed counters and failure counts.
+        self._rows: dict[str, tuple[Any, ...]] = {}
+        self._sums: dict[tuple[str, str], list[Any]] = {}
+        self._fails: dict[tuple[str, str], dict[str, int]] = {}
 
     def get(self, key: str) -> Completion | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT text, finish_reason, prompt_tokens, completion_tokens, model "
-                "FROM llm_responses WHERE key = ?",
-                (key,),
-            ).fetchone()
-        if row is None:
-            return None
-        text, finish, pt, ct, model = row
+            pending = self._rows.get(key)
+            if pending is not None:  # answered, not committed yet: still a hit
+                _, _, model, text, finish, pt, ct, _, _ = pending
+            else:
+                row = self._db.execute(
+                    "SELECT text, finish_reason, prompt_tokens, completion_tokens, model "
+                    "FROM llm_responses WHERE key = ?",
+                    (key,),
+                ).fetchone()
+                if row is None:
+                    return None
+                text, finish, pt, ct, model = row
         return Completion(
             text=text, finish_reason=finish, prompt_tokens=pt, completion_tokens=ct,
             model=model, cached=True,
@@ -104,27 +115,61 @@ class ResponseCache:
         *,
         failure_reason: str | None = None,
         store: tuple[str, str, Completion] | None = None,
+        defer: bool = False,
     ) -> None:
-        """Add ``delta`` to the totals and, with ``store=(key, backend, completion)``, cache it."""
-        values = [getattr(delta, n) for n in COUNTERS]
+        """Add ``delta`` to the totals and, with ``store=(key, backend, completion)``, cache it.
+
+        With ``defer`` the write waits in memory for the next ``flush()`` (one transaction for
+        many requests: a commit per request is most of the client's CPU at high throughput);
+        ``get`` already sees it. An answer and its accounting always land in the same commit.
+        """
         with self._lock:
+            if store is not None:
+                key, backend, c = store
+                self._rows[key] = (
+                    key, backend, c.model or model, c.text, c.finish_reason,
+                    c.prompt_tokens, c.completion_tokens, stage, time.time(),
+                )  # fmt: skip
+            sums = self._sums.get((stage, model))
+            if sums is None:
+                self._sums[(stage, model)] = [getattr(delta, n) for n in COUNTERS]
+            else:
+                for i, n in enumerate(COUNTERS):
+                    sums[i] += getattr(delta, n)
+            if failure_reason is not None:
+                fails = self._fails.setdefault((stage, model), {})
+                fails[failure_reason] = fails.get(failure_reason, 0) + 1
+        if not defer:
+            self.flush()
+
+    @property
+    def pending(self) -> int:
+        """Requests recorded but not yet committed."""
+        with self._lock:
+            return int(sum(s[_REQUESTS] for s in self._sums.values()))
+
+    def flush(self) -> None:
+        """Commit every deferred write in one transaction (kept for the next try if it fails)."""
+        with self._lock:
+            if not self._sums and not self._rows:
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                if store is not None:
-                    key, backend, c = store
-                    self._db.execute(
+                if self._rows:
+                    self._db.executemany(
                         "INSERT OR REPLACE INTO llm_responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (key, backend, c.model or model, c.text, c.finish_reason,
-                         c.prompt_tokens, c.completion_tokens, stage, time.time()),
-                    )  # fmt: skip
-                self._db.execute(_UPSERT, (stage, model, *values))
-                if failure_reason is not None:
+                        self._rows.values(),
+                    )
+                for (stage, model), values in self._sums.items():
+                    self._db.execute(_UPSERT, (stage, model, *values))
+                for (stage, model), fails in self._fails.items():
                     (raw,) = self._db.execute(
                         "SELECT failures_json FROM llm_usage_totals WHERE stage = ? AND model = ?",
                         (stage, model),
                     ).fetchone()
                     failures = json.loads(raw)
-                    failures[failure_reason] = failures.get(failure_reason, 0) + 1
+                    for reason, n in fails.items():
+                        failures[reason] = failures.get(reason, 0) + n
                     self._db.execute(
                         "UPDATE llm_usage_totals SET failures_json = ? WHERE stage = ? AND model = ?",
                         (json.dumps(failures, sort_keys=True), stage, model),
@@ -133,20 +178,29 @@ class ResponseCache:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            self._rows.clear()
+            self._sums.clear()
+            self._fails.clear()
 
     def __len__(self) -> int:
+        self.flush()
         with self._lock:
             (n,) = self._db.execute("SELECT COUNT(*) FROM llm_responses").fetchone()
         return int(n)
 
     def usage(self) -> dict[str, Any]:
         """Totals over every session that used this file (all runs, all resumes)."""
+        self.flush()
         with self._lock:
             return _usage_from(self._db)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Commit deferred writes, then close the file."""
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._db.close()
 
 
 def _usage_from(db: sqlite3.Connection) -> dict[str, Any]:

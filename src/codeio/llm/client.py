@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import logging
 import random
+import sys
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
@@ -33,6 +34,11 @@ Progress = Callable[[int, int], None]
 """``progress(done, total)``, called on the client's loop thread after each request ends."""
 ResultCallback = Callable[[int, Result], None]
 """``on_result(index, result)``, called on the client's loop thread as each request ends."""
+
+CACHE_FLUSH_S = 0.25
+"""Cache writes are committed in batches at most this old (and when a blocking call returns,
+and on close). One commit per request was most of the client's CPU at a few thousand requests
+per second; a kill -9 loses at most this window of answers, which the next run asks again."""
 
 
 class _LoopThread:
@@ -111,6 +117,7 @@ class LLMClient:
         self._sem = asyncio.Semaphore(concurrency)
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
         self._started: asyncio.Future[None] | None = None
+        self._flush_timer: asyncio.TimerHandle | None = None
         self._loop_thread: _LoopThread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
@@ -137,7 +144,7 @@ class LLMClient:
 
     def complete(self, request: LLMRequest) -> Completion:
         """Blocking ``acomplete``; works with or without an event loop in the calling thread."""
-        return self._loop().submit(self._complete_one(request)).result()
+        return self._loop().submit(self._complete_one_flushed(request)).result()
 
     def complete_many(
         self,
@@ -169,8 +176,12 @@ class LLMClient:
             except Exception:  # closing must not mask the caller's own error
                 log.exception("closing the LLM backend failed")
             self._loop_thread.stop()
-        if self._owns_cache and self.cache is not None:
-            self.cache.close()
+        if self.cache is not None:
+            # The loop is stopped: nothing records any more, commit what is deferred.
+            if self._owns_cache:
+                self.cache.close()
+            else:
+                self.cache.flush()
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
@@ -225,8 +236,33 @@ class LLMClient:
                     except Exception:
                         log.exception("LLM progress callback failed")
 
-        await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+        try:
+            await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+        finally:
+            self._flush_cache()  # a returned batch is on disk, for other readers of the file
         return [r for r in results if r is not None]
+
+    async def _complete_one_flushed(self, request: LLMRequest) -> Completion:
+        try:
+            return await self._complete_one(request)
+        finally:
+            self._flush_cache()
+
+    def _flush_cache(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if self.cache is not None:
+            try:
+                self.cache.flush()
+            except Exception:  # e.g. the file is locked for long: keep the batch, try later
+                log.exception("committing the LLM cache failed; will retry")
+                self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is None:
+            loop = asyncio.get_running_loop()
+            self._flush_timer = loop.call_later(CACHE_FLUSH_S, self._flush_cache)
 
     async def _complete_one(self, request: LLMRequest) -> Completion:
         key = cache_key(self.backend, request)
@@ -320,6 +356,10 @@ class LLMClient:
     async def _attempt(self, request: LLMRequest) -> Completion:
         try:
             if self.backend.remote:
+                if _HAS_TIMEOUT_CM:
+                    # No extra task per attempt, unlike wait_for on Python 3.11.
+                    async with asyncio.timeout(self.timeout_s):  # type: ignore[attr-defined]
+                        return await self.backend.acomplete(request)
                 return await asyncio.wait_for(self.backend.acomplete(request), self.timeout_s)
             return await self.backend.acomplete(request)
         except LLMError:
@@ -353,7 +393,13 @@ class LLMClient:
             store = None
             if key is not None and completion is not None:
                 store = (key, self.backend.kind, completion)
-            self.cache.record(request.stage, model, delta, failure_reason=reason, store=store)
+            self.cache.record(
+                request.stage, model, delta, failure_reason=reason, store=store, defer=True
+            )
+            self._schedule_flush()
+
+
+_HAS_TIMEOUT_CM = sys.version_info >= (3, 11)
 
 
 def _estimate_tokens(request: LLMRequest) -> int:

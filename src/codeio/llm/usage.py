@@ -55,8 +55,9 @@ class Counters:
     cost_usd: float = 0.0
 
     def add(self, other: Counters) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        # COUNTERS, not dataclasses.fields(): fields() rebuilds its tuple on every call.
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 COUNTERS: tuple[str, ...] = tuple(f.name for f in fields(Counters))

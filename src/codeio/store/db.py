@@ -155,47 +155,58 @@ class RunStore:
 
     # -- writing ------------------------------------------------------------------------------
     def commit_outcomes(self, stage: str, outcomes: Sequence[Outcome]) -> None:
-        """Write one batch atomically: outputs, done rows, failures, stats and LLM usage."""
+        """Write one batch atomically: outputs, done rows, failures, stats and LLM usage.
+
+        Rows are gathered first and written with one ``executemany`` per table, so a batch
+        costs a handful of statements and one commit, not several statements per record.
+        """
+        records: list[tuple[str, str, str]] = []
+        done: list[tuple[str, str, int, int]] = []
+        failures: list[tuple[str, str, str, str]] = []
+        stats: list[tuple[str, str, str, float]] = []
+        usage: list[tuple[str, str, int, str, int, int, int]] = []
+        for oc in outcomes:
+            records.extend((stage, rec.id, _dump(rec)) for rec in oc.outputs)  # type: ignore[attr-defined]
+            done.append((stage, oc.input_id, int(oc.ok), len(oc.outputs)))
+            if oc.failure is not None:
+                f = oc.failure
+                failures.append((stage, oc.input_id, f.reason, f.detail[:4000]))
+            stats.extend((stage, oc.input_id, k, float(v)) for k, v in oc.stats.items())
+            usage.extend(
+                (
+                    stage,
+                    oc.input_id,
+                    i,
+                    u.model,
+                    u.prompt_tokens,
+                    u.completion_tokens,
+                    int(u.cached),
+                )
+                for i, u in enumerate(oc.usage)
+            )
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
-            for oc in outcomes:
-                # OR IGNORE: ids are content hashes, so an output two inputs share is one row.
-                cur.executemany(
-                    "INSERT OR IGNORE INTO records(stage, id, payload) VALUES (?, ?, ?)",
-                    [(stage, rec.id, _dump(rec)) for rec in oc.outputs],  # type: ignore[attr-defined]
-                )
-                cur.execute(
-                    "INSERT OR REPLACE INTO done(stage, id, ok, n_out) VALUES (?, ?, ?, ?)",
-                    (stage, oc.input_id, int(oc.ok), len(oc.outputs)),
-                )
-                if oc.failure is not None:
-                    f = oc.failure
-                    cur.execute(
-                        "INSERT OR REPLACE INTO failures(stage, record_id, reason, detail)"
-                        " VALUES (?, ?, ?, ?)",
-                        (stage, oc.input_id, f.reason, f.detail[:4000]),
-                    )
-                cur.executemany(
-                    "INSERT OR REPLACE INTO stats(stage, id, key, value) VALUES (?, ?, ?, ?)",
-                    [(stage, oc.input_id, k, float(v)) for k, v in oc.stats.items()],
-                )
-                cur.executemany(
-                    "INSERT OR REPLACE INTO llm_usage(stage, id, call, model, prompt_tokens,"
-                    " completion_tokens, cached) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            stage,
-                            oc.input_id,
-                            i,
-                            u.model,
-                            u.prompt_tokens,
-                            u.completion_tokens,
-                            int(u.cached),
-                        )
-                        for i, u in enumerate(oc.usage)
-                    ],
-                )
+            # OR IGNORE: ids are content hashes, so an output two inputs share is one row.
+            cur.executemany(
+                "INSERT OR IGNORE INTO records(stage, id, payload) VALUES (?, ?, ?)", records
+            )
+            cur.executemany(
+                "INSERT OR REPLACE INTO done(stage, id, ok, n_out) VALUES (?, ?, ?, ?)", done
+            )
+            cur.executemany(
+                "INSERT OR REPLACE INTO failures(stage, record_id, reason, detail)"
+                " VALUES (?, ?, ?, ?)",
+                failures,
+            )
+            cur.executemany(
+                "INSERT OR REPLACE INTO stats(stage, id, key, value) VALUES (?, ?, ?, ?)", stats
+            )
+            cur.executemany(
+                "INSERT OR REPLACE INTO llm_usage(stage, id, call, model, prompt_tokens,"
+                " completion_tokens, cached) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                usage,
+            )
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")

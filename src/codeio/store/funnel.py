@@ -39,6 +39,7 @@ def _funnel(store: RunStore) -> dict[str, Any]:
         "SELECT stage, reason, COUNT(*) FROM failures GROUP BY stage, reason ORDER BY stage, 3 DESC"
     ):
         reasons[s][reason] = n
+    examples = _failure_examples(store)
     stats: dict[str, dict[str, float]] = defaultdict(dict)
     for s, key, total in store.query(
         "SELECT stage, key, SUM(value) FROM stats GROUP BY stage, key"
@@ -59,6 +60,7 @@ def _funnel(store: RunStore) -> dict[str, Any]:
                 "out": outs.get(s, 0),
                 "complete": bool(complete.get(s, 0)),
                 "failures": reasons.get(s, {}),
+                "failure_examples": examples.get(s, {}),
                 "stats": stats.get(s, {}),
             }
         )
@@ -69,10 +71,7 @@ def _funnel(store: RunStore) -> dict[str, Any]:
         "input_kind": store.get_meta("input_kind"),
         "seed": store.get_meta("seed"),
         "stages": stages,
-        "unify": {
-            "repaired": int(stats.get("unify", {}).get("repaired", 0)),
-            "repair_tried_failed": int(stats.get("unify", {}).get("repair_tried", 0)),
-        },
+        "unify": _repair_yield(stats.get("unify", {}), done.get("unify", (0, 0))[1]),
         "llm": llm,
         "verified": verified,
         "export": store.get_meta("export"),
@@ -81,6 +80,39 @@ def _funnel(store: RunStore) -> dict[str, Any]:
     if llm.get("cost") is not None and correct:
         llm["cost_per_verified_sample"] = llm["cost"] / correct
     return result
+
+
+def _repair_yield(unify_stats: dict[str, float], passed: int | None) -> dict[str, Any]:
+    """How much the repair loop recovered: ``recovered_share`` is the part of unify's output
+    that only exists because a repair worked."""
+    repaired = int(unify_stats.get("repaired", 0))
+    failed = int(unify_stats.get("repair_tried", 0))
+    passed = int(passed or 0)
+    return {
+        "repaired": repaired,
+        "repair_tried_failed": failed,
+        "tried": repaired + failed,
+        "recovered_share": repaired / passed if passed else 0.0,
+    }
+
+
+_EXAMPLES_PER_REASON = 5
+
+
+def _failure_examples(store: RunStore) -> dict[str, dict[str, list[str]]]:
+    """The first few failure details per stage and reason (ingest's name ``path:line``).
+
+    Bounded by a window query, so a run with millions of failures still answers with a handful.
+    """
+    out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for s, reason, detail in store.query(
+        "SELECT stage, reason, detail FROM (SELECT stage, reason, detail, ROW_NUMBER() OVER"
+        " (PARTITION BY stage, reason ORDER BY record_id) AS n FROM failures) WHERE n <= ?"
+        " ORDER BY stage, reason, n",
+        (_EXAMPLES_PER_REASON,),
+    ):
+        out[s][reason].append(detail[:300])
+    return {s: dict(r) for s, r in out.items()}
 
 
 def _llm(store: RunStore, prices: dict[str, float] | None) -> dict[str, Any]:

@@ -246,3 +246,18 @@ def test_presorted_streaming_gives_the_same_files_and_rejects_disorder(tmp_path:
     assert (a.rows, a.dpo_rows, a.skipped) == (b.rows, b.dpo_rows, b.skipped)
     with pytest.raises(Exception, match="task-id order"):
         export_samples(reversed(ordered), tmp_path / "c.jsonl", include="all", presorted=True)
+
+
+def test_export_run_honours_decontamination_exclusions(tmp_path: Path) -> None:
+    samples = _store_run(tmp_path / "run")
+    baseline = export_run(tmp_path / "run", include="all", out=tmp_path / "all.jsonl")
+    victim = samples[0].func_id
+    (tmp_path / "run" / "decontam_exclude.json").write_text(
+        json.dumps({"n": 13, "against": ["x.jsonl"], "func_ids": [victim], "task_ids": []})
+    )
+    result = export_run(tmp_path / "run", include="all", out=tmp_path / "clean.jsonl")
+    kept = _read_jsonl(tmp_path / "clean.jsonl")
+    dropped = sum(1 for s in samples if s.func_id == victim)
+    assert dropped > 0 and result.skipped["decontaminated"] == dropped
+    assert result.rows == baseline.rows - dropped
+    assert all(row["func_id"] != victim for row in kept)

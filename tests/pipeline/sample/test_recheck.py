@@ -17,6 +17,7 @@ NOT_REPRODUCIBLE = {
     340: "differs_between_runs",  # seeds its own generator from time.time()
     346: "differs_between_runs",  # random pivot changes the comparison count
     416: "stored_output_differs",  # sorts its input in place
+    200: "stored_output_differs",  # a global call counter: outputs depend on earlier calls
 }
 REPRODUCIBLE = [0, 1, 2, 145, 227, 236, 302]  # 227: numpy float noise, 302: harmless mutation
 
@@ -100,3 +101,22 @@ def test_floats_get_a_tight_tolerance_against_stored_outputs_only() -> None:
     assert judge(record, close, close).deterministic
     other = Replay(results=[{"status": "ok", "output": [16.4562000001]}])
     assert judge(record, close, other).reason == "differs_between_runs"  # run vs run is exact
+
+
+def test_state_left_by_earlier_calls_is_flagged(sandboxes) -> None:
+    # Both re-runs replay the pairs in the stored order, so they agree with each other and with
+    # the stored outputs unless every pair starts from a fresh module, as a verifier's re-run does.
+    code = (
+        "CALLS = []\n"
+        "def main_solution(x):\n"
+        "    CALLS.append(x)\n"
+        "    return x + len(CALLS)\n"
+    )
+    fn = FunctionRecord(
+        id="stateful",
+        refcode=code,
+        ios=[IOPair(input={"x": 1}, output=2), IOPair(input={"x": 5}, output=7)],
+    )
+    (result,) = recheck([fn], *sandboxes)
+    assert not result.deterministic and result.reason == "stored_output_differs"
+    assert [c.reproducible for c in result.pairs] == [True, False]

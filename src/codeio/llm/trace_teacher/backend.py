@@ -8,8 +8,11 @@ so it runs in a worker thread and the client's event loop stays free.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import threading
+from collections import OrderedDict
+from concurrent.futures import Future
 from typing import Any, ClassVar
 
 from codeio.errors import LLMError
@@ -30,6 +33,52 @@ from codeio.llm.trace_teacher.unify import unify_answer
 __all__ = ["TraceTeacherBackend"]
 
 _SLIP_TRIES = 6
+
+TRACE_CACHE_SIZE = 4096
+"""Traced calls remembered per process. The output- and the input-prediction task of one pair,
+and its revision turns, need the same trace; their ids are content hashes, so a pipeline reaches
+them far apart. An entry keeps the value and the narrated story but not the raw events (a few
+KB), so the bound keeps memory flat however large the run is."""
+
+
+class _TraceCache:
+    """Bounded LRU of ``key -> Future[(trace, story)]``; a request that arrives while the same
+    trace is running waits for it instead of running the sandbox a second time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, Future[tuple[Trace, str]]] = OrderedDict()
+
+    def claim(self, key: str) -> tuple[Future[tuple[Trace, str]], bool]:
+        """The entry's future, and whether the caller must compute it (it was missing)."""
+        with self._lock:
+            fut = self._items.get(key)
+            if fut is not None:
+                self._items.move_to_end(key)
+                return fut, False
+            fut = Future()
+            self._items[key] = fut
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return fut, True
+
+    def forget(self, key: str, fut: Future[tuple[Trace, str]]) -> None:
+        with self._lock:
+            if self._items.get(key) is fut:
+                del self._items[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# Process-wide: generate and revise open separate clients (and backends) in one process, and
+# revise re-asks about the very calls generate traced.
+_TRACES = _TraceCache(TRACE_CACHE_SIZE)
 
 
 class TraceTeacherBackend(LLMBackend):
@@ -77,6 +126,8 @@ class TraceTeacherBackend(LLMBackend):
         self._sandbox = sandbox
         self._owns_sandbox = sandbox is None
         self._lock = threading.Lock()
+        self.trace_runs = 0
+        """Traced sandbox executions actually run (cache misses); for tests and benchmarks."""
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -137,10 +188,9 @@ class TraceTeacherBackend(LLMBackend):
             raise LLMError(f"unknown prediction kind {kind!r}", reason=Reason.BAD_REQUEST)
         turn = int(context.get("turn") or 1)
         feedback = context.get("feedback")
-        trace = run_trace(self.sandbox, refcode, funcname, kwargs, limits=self.limits)
+        trace, story = self._trace(refcode, funcname, kwargs)
         if trace.failure is not None:
             raise LLMError(f"tracing failed: {trace.failure}", reason=Reason.BACKEND)
-        story = narrate_trace(refcode, trace.as_dict(), budget=self.budget)
         if turn == 1 and not feedback and self._slips(context):
             slip = self._slip(kind, refcode, funcname, kwargs, trace)
             if slip is not None:
@@ -155,6 +205,38 @@ class TraceTeacherBackend(LLMBackend):
         return input_rationale(
             funcname, refcode, kwargs, target, story, matches=matches, opening=opening
         )
+
+    def _trace(self, refcode: str, funcname: str, kwargs: dict[str, Any]) -> tuple[Trace, str]:
+        """(trace, narrated story) through a bounded cache keyed by (refcode, funcname, input).
+
+        Rechecked functions are deterministic, so the trace of one call is reusable, and so is
+        its narration (the costliest pure-Python step); a failed trace (timeout, sandbox error)
+        is not cached, so a retry really runs again. Limits and budget are part of the key: they
+        change whether a trace fails and what the story says.
+        """
+        key = content_id(
+            "trace", refcode, funcname, kwargs, repr(self.limits), self.budget, length=32
+        )
+        fut, owner = _TRACES.claim(key)
+        if not owner:
+            return fut.result()
+        try:
+            trace = run_trace(self.sandbox, refcode, funcname, kwargs, limits=self.limits)
+            story = ""
+            if trace.failure is None:
+                story = narrate_trace(refcode, trace.as_dict(), budget=self.budget)
+                # The events are only the narration's input: dropping them keeps entries small.
+                trace = dataclasses.replace(trace, events=[])
+        except BaseException as exc:
+            _TRACES.forget(key, fut)
+            fut.set_exception(exc)
+            raise
+        with self._lock:  # several request threads finish traces at once
+            self.trace_runs += 1
+        if trace.failure is not None:
+            _TRACES.forget(key, fut)
+        fut.set_result((trace, story))
+        return trace, story
 
     # -- deliberate mistakes -------------------------------------------------------------------
     def _rng(self, context: dict[str, Any]) -> random.Random:

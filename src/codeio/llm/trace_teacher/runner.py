@@ -26,7 +26,16 @@ def codeio_plain_call(refcode, funcname, kwargs, prelude=""):
     if prelude:
         exec(compile(prelude, "<prelude>", "exec"), module.__dict__)
     exec(compile(refcode, "<refcode>", "exec"), module.__dict__)
-    return {"value": module.__dict__[funcname](**kwargs)}
+    value = module.__dict__[funcname](**kwargs)
+    import json as _json
+    try:
+        _json.dumps(value, allow_nan=True)
+        plain = value
+    except (TypeError, ValueError):
+        plain = None
+    literal = repr(value)
+    return {"value": plain, "literal": literal if len(literal) <= 20000 else None,
+            "json_ok": plain is not None or value is None}
 """
 
 
@@ -44,6 +53,8 @@ class Trace:
     value: Any = None
     value_ok: bool = False
     value_repr: str | None = None
+    value_literal: str | None = None
+    """Full ``repr`` of the return value (None if too long); for Python-literal answers."""
     error: dict[str, str] | None = None
     cut: str | None = None
     traced: bool = True
@@ -89,6 +100,7 @@ def run_trace(
             value=data.get("value"),
             value_ok=bool(data.get("value_ok")),
             value_repr=data.get("value_repr"),
+            value_literal=data.get("value_literal"),
             error=data.get("error"),
             cut=data.get("cut"),
         )
@@ -101,8 +113,9 @@ def run_trace(
     if plain.ok and isinstance(plain.value, dict):
         return Trace(
             value=plain.value.get("value"),
-            value_ok=True,
+            value_ok=bool(plain.value.get("json_ok", True)),
             value_repr=tracer.short_repr(plain.value.get("value")),
+            value_literal=plain.value.get("literal"),
             traced=False,
         )
     if (

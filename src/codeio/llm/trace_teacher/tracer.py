@@ -381,6 +381,15 @@ def _load(refcode: str, prelude: str = "") -> dict[str, Any]:
     return module.__dict__
 
 
+def _literal(value: Any, limit: int = 20_000) -> str | None:
+    """The full ``repr`` of the return value, for answers in Python-literal form (tuples, sets)."""
+    try:
+        text = repr(value)
+    except Exception:  # a broken user __repr__: there is no literal to give
+        return None
+    return text if len(text) <= limit else None
+
+
 def _describe(exc: BaseException) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": short_repr(str(exc), 200)}
 
@@ -436,6 +445,7 @@ def codeio_trace(
         "value": value if value_ok else None,
         "value_ok": value_ok,
         "value_repr": short_repr(value) if error is None else None,
+        "value_literal": _literal(value) if error is None else None,
         "error": error,
         "cut": tracer.cut,
         "lines": tracer.lines,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ _ROW_BUILDERS: dict[str, Callable[[Sample], dict[str, Any]]] = {
 _SUFFIX = {"messages": ".jsonl", "sharegpt": ".jsonl", "codeio": ".jsonl", "parquet": ".parquet"}
 
 DPO_FILENAME = "dpo.jsonl"
+DECONTAM_EXCLUDE_FILE = "decontam_exclude.json"  # written by ``codeio decontaminate --exclude``
 HOLDOUT_FILENAME = "holdout.jsonl"
 
 
@@ -84,6 +86,7 @@ def export_samples(
     seed: int = 0,
     presorted: bool = False,
     func_ids: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
 ) -> ExportResult:
     """Write SFT rows (sorted by task id) to ``out``, DPO pairs and held-out tasks beside it.
 
@@ -93,6 +96,8 @@ def export_samples(
 
     ``presorted=True`` streams: ``samples`` must already come in task-id order (a run store
     pages them so), and memory stays flat however large the run; otherwise they are sorted here.
+    ``exclude`` lists function or task ids to leave out everywhere (benchmark overlaps found by
+    ``codeio decontaminate --exclude``).
     """
     if fmt not in _ROW_BUILDERS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -117,7 +122,8 @@ def export_samples(
             raise ConfigError("a held-out split needs the run's prediction tasks")
         held = holdout_functions(ids, holdout, seed)
 
-    skipped = {"holdout": 0, "include": 0}
+    excluded = set(exclude)
+    skipped = {"holdout": 0, "include": 0, "decontaminated": 0}
     dpo_path = out.parent / DPO_FILENAME
     dpo_count = 0
     build = _ROW_BUILDERS[fmt]
@@ -127,6 +133,9 @@ def export_samples(
             # One pass feeds both files, so a streamed run is read once.
             nonlocal dpo_count
             for sample in stream:
+                if sample.func_id in excluded or sample.task_id in excluded:
+                    skipped["decontaminated"] += 1
+                    continue
                 if sample.func_id in held:
                     skipped["holdout"] += 1
                     continue
@@ -168,7 +177,12 @@ def export_samples(
     if holdout > 0:
         result.holdout_path = out.parent / HOLDOUT_FILENAME
         result.holdout_rows = write_jsonl(
-            result.holdout_path, (holdout_row(t) for t in task_iter if t.func_id in held)
+            result.holdout_path,
+            (
+                holdout_row(t)
+                for t in task_iter
+                if t.func_id in held and t.func_id not in excluded and t.id not in excluded
+            ),
         )
         result.holdout_functions = sorted(held)
     return result
@@ -199,6 +213,7 @@ def export_run(
     from codeio.pipeline.export.source import RunSource
 
     target = Path(out) if out is not None else default_output(Path(run_dir) / "export", fmt)
+    exclude = _decontam_exclusions(Path(run_dir))
     with RunSource(run_dir) as source:
         return export_samples(
             source.samples(),
@@ -210,4 +225,17 @@ def export_run(
             seed=seed,
             presorted=True,
             func_ids={t.func_id for t in source.tasks()} if holdout > 0 else None,
+            exclude=exclude,
         )
+
+
+def _decontam_exclusions(run_dir: Path) -> set[str]:
+    """Ids that ``codeio decontaminate RUN --exclude`` found overlapping a benchmark."""
+    path = run_dir / DECONTAM_EXCLUDE_FILE
+    if not path.exists():
+        return set()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the decontamination exclusions: {exc}") from exc
+    return {str(i) for key in ("func_ids", "task_ids") for i in data.get(key, [])}

@@ -248,12 +248,14 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
 def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude=""):
     results = []
     with _Muted(), _Timer(call_timeout_s) as timer:
-        try:
-            main = _load(refcode, "refcode", funcname, prelude)
-        except BaseException as exc:
-            return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
         _seed_globals(seed)
         for text in inputs:
+            # A fresh module per pair, as a verifier or a user would run it: an output that
+            # depends on state left by earlier calls (a global memo, a counter) must show here.
+            try:
+                main = _load(refcode, "refcode", funcname, prelude)
+            except BaseException as exc:
+                return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
             kwargs = _json.loads(text)  # a fresh copy per call, decoded exactly as stored
             try:
                 output = timer.call(main, **kwargs)

@@ -18,6 +18,9 @@ from codeio.llm.base import Completion, LLMBackend, LLMRequest
 
 __all__ = ["LLMLimiter", "LimitedBackend", "install_limiter"]
 
+ACQUIRE_PATIENCE_S = 120.0
+"""How long a worker waits for a restarting limiter before failing the attempt."""
+
 
 class LLMLimiter:
     """Counting semaphore plus a requests-per-minute pacer; runs as one async Ray actor."""
@@ -118,9 +121,28 @@ class LimitedBackend(LLMBackend):
     async def aclose(self) -> None:
         await self.inner.aclose()
 
+    async def _acquire(self) -> int:
+        """A lease from the limiter, waiting out its restart if its node went away."""
+        from ray.exceptions import RayActorError
+
+        from codeio.errors import LLMError
+        from codeio.llm.base import Reason
+
+        deadline = time.monotonic() + ACQUIRE_PATIENCE_S
+        while True:
+            ref = self._limiter.acquire.remote(self._holder)
+            try:
+                return int(await asyncio.wrap_future(ref.future()))
+            except RayActorError as exc:
+                if time.monotonic() > deadline:
+                    # Retryable: the client backs off and asks again, like a dropped connection.
+                    raise LLMError(
+                        f"the cluster's LLM limiter is unreachable: {exc}", reason=Reason.CONNECTION
+                    ) from exc
+                await asyncio.sleep(1.0)
+
     async def acomplete(self, request: LLMRequest) -> Completion:
-        ref = self._limiter.acquire.remote(self._holder)
-        lease = await asyncio.wrap_future(ref.future())
+        lease = await self._acquire()
         try:
             if self.inner.remote:
                 return await asyncio.wait_for(self.inner.acomplete(request), self._timeout_s)

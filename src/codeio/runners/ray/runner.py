@@ -208,8 +208,8 @@ class RayRunner(Runner):
 
             from codeio.runners.ray.limiter import LLMLimiter
 
-            here = ray.get_runtime_context().get_node_id()
-            # On the driver's node: losing a worker node must not lose the permits' owner.
+            here = _head_node(ray) or ray.get_runtime_context().get_node_id()
+            # On the head node: losing a worker node must not lose the permits' owner.
             self._limiter = (
                 ray.remote(LLMLimiter)
                 .options(
@@ -449,6 +449,13 @@ class RayRunner(Runner):
 
             ray.shutdown()
             self._owns_ray = False
+
+
+def _head_node(ray: Any) -> str | None:
+    for node in ray.nodes():
+        if node.get("Alive") and "node:__internal_head__" in node.get("Resources", {}):
+            return str(node["NodeID"])
+    return None
 
 
 def _llm_concurrency(stage: Stage) -> int:

@@ -7,6 +7,7 @@ which records were on it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,8 @@ class StageWorker:
     def __init__(self, stage: Stage, limiter: Any = None) -> None:
         self._stage = stage
         self._limiter = limiter
+        # Ray workers are children of their node's raylet.
+        self._raylet_pid = os.getppid()
 
     def ready(self) -> tuple[str, str]:
         """Open the stage's resources here; returns this worker's (node id, actor id).
@@ -43,7 +46,13 @@ class StageWorker:
         return str(ctx.get_node_id()), actor_id
 
     def process(self, records: Sequence[BaseModel]) -> list[Outcome]:
-        return self._stage.process_batch(records)
+        outcomes = self._stage.process_batch(records)
+        if os.getppid() != self._raylet_pid:
+            # Our node died while we worked: the sandbox, the limiter or the network may have
+            # vanished under the batch, so its failures are the node's, not the records'. Die
+            # instead of answering, and the driver redoes the batch on a live node.
+            os._exit(75)
+        return outcomes
 
     def close(self) -> None:
         self._stage.close()
