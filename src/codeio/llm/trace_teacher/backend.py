@@ -201,10 +201,14 @@ class TraceTeacherBackend(LLMBackend):
             # Answer with the stored value when the run reproduces it (exact JSON the verifier
             # expects); otherwise honestly with what the traced run returned.
             answer = target if matches else (trace.value if trace.value_ok else None)
-            return output_rationale(funcname, kwargs, story, answer, opening=opening)
-        return input_rationale(
-            funcname, refcode, kwargs, target, story, matches=matches, opening=opening
-        )
+            text = output_rationale(funcname, kwargs, story, answer, opening=opening)
+        else:
+            text = input_rationale(
+                funcname, refcode, kwargs, target, story, matches=matches, opening=opening
+            )
+        if context.get("answer_format") == "python":
+            return _python_answer(text, kind, context, trace)
+        return text
 
     def _trace(self, refcode: str, funcname: str, kwargs: dict[str, Any]) -> tuple[Trace, str]:
         """(trace, narrated story) through a bounded cache keyed by (refcode, funcname, input).
@@ -272,6 +276,27 @@ class TraceTeacherBackend(LLMBackend):
             if other.error is not None or not other.value_ok or not _same(other.value, trace.value):
                 return candidate
         return None
+
+
+def _python_answer(text: str, kind: str, context: dict[str, Any], trace: Trace) -> str:
+    """End with a CRUXEval-style ``[ANSWER]`` block holding a Python literal instead of JSON.
+
+    Benchmarks such as CRUXEval compare Python values (tuples, sets, bytes, int-keyed dicts)
+    that JSON cannot carry, so the answer is the full ``repr`` computed in the sandbox (for an
+    output) or the given argument list (for an input).
+    """
+    if kind == "output":
+        literal = trace.value_literal
+    else:
+        args = context.get("args_literal")
+        # CRUXEval's function is always ``f``; the context's funcname may be a call wrapper.
+        name = "f" if context.get("benchmark") == "cruxeval" else context.get("funcname") or "f"
+        literal = f"{name}({args})" if args is not None else None
+    if literal is None:
+        return text
+    head, fence, _ = text.rpartition("```json")
+    body = head.rstrip() if fence else text.rstrip()
+    return f"{body}\n\n[ANSWER]\n{literal}\n[/ANSWER]"
 
 
 def _same(a: Any, b: Any) -> bool:
