@@ -54,10 +54,27 @@ def test_slices_and_rerun_resume(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_runs_offline(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    res = run_codeio("demo", "--out", str(out), "--workers", "2")
+    prices = "llm.prices={input: 0.27, output: 1.1}"
+    res = run_codeio("demo", "--out", str(out), "--workers", "2", "--set", prices)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "funnel" in res.stdout
+    flat = "".join(res.stdout.split())  # rich may wrap a long path across lines
+    for name in ("export/messages.jsonl", "report.html"):
+        assert (out / name).is_file()
+        assert "".join(str(out / name).split()) in flat, name
     data = status_json(out)
+    llm = data["llm"]
+    assert llm["calls"] > 0 and llm["prompt_tokens"] > 0 and llm["completion_tokens"] > 0
+    assert llm["cost"] > 0
+    correct = data["verified"]["final_correct"]
+    assert correct > 0
+    assert llm["cost_per_verified_sample"] == pytest.approx(llm["cost"] / correct)
+    by_turn = data["verified"]["by_turn"]
+    assert [t["turn"] for t in by_turn] == [1, 2]  # revise.rounds 1: two turns
+    assert by_turn[0]["rate"] <= by_turn[1]["rate"]  # cumulative: revision only adds
+    assert set(data["verified"]["by_kind"]) == {"input", "output"}
+    for kind in data["verified"]["by_kind"].values():
+        assert len(kind["by_turn"]) == 2
     stages = {s["stage"]: s for s in data["stages"]}
     assert stages["ingest"]["out"] >= 20
     assert stages["unify"]["failed"] + stages["sample"]["failed"] >= 1

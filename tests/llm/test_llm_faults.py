@@ -139,3 +139,48 @@ def test_faults_end_once_with_reason_and_rerun_pays_only_failures(
     assert persisted["attempts"] == len(state.log)
     assert persisted["answered"] == len(requests)
     assert persisted["cache_hits"] == n_ok
+
+
+def test_batched_cache_writes_are_on_disk_when_calls_return_and_a_kill_loses_only_the_batch(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    from codeio.llm import ResponseCache
+
+    cache = tmp_path / "llm_cache.sqlite"
+    with FakeOpenAIServer() as srv, _client(srv.base_url, cache, "fast") as client:
+        reqs = [r for r in _requests() if "plain" in r.messages[-1].content]
+        results = client.complete_many(reqs)
+        assert all(isinstance(r, Completion) for r in results)
+        # Another reader of the file already sees the whole batch, before close.
+        assert read_usage(cache)["total"] == client.usage()["total"]
+
+    # A process killed between commits keeps every committed answer with its accounting and
+    # loses only the uncommitted batch, never one without the other.
+    script = textwrap.dedent(
+        f"""
+        import os
+        from codeio.llm import Completion, ResponseCache
+        from codeio.llm.usage import Counters
+        c = ResponseCache({str(tmp_path / "kill.sqlite")!r})
+        def rec(k):
+            ans = Completion(text=k, finish_reason="stop", prompt_tokens=1, completion_tokens=1)
+            c.record("s", "m", Counters(requests=1, answered=1, attempts=1), store=(k, "openai", ans), defer=True)
+        for k in ("a", "b", "c"):
+            rec(k)
+        c.flush()
+        rec("d")
+        assert c.get("d") is not None and c.get("d").cached  # pending rows are hits already
+        os._exit(0)  # like kill -9: no close, no flush
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    kept = ResponseCache(tmp_path / "kill.sqlite")
+    try:
+        assert len(kept) == 3 and kept.get("c") is not None and kept.get("d") is None
+        assert kept.usage()["total"]["answered"] == 3
+    finally:
+        kept.close()

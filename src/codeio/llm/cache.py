@@ -47,7 +47,6 @@ CREATE TABLE IF NOT EXISTS llm_usage_totals (
 ) WITHOUT ROWID;
 """
 
-_REQUESTS = COUNTERS.index("requests")
 _UPSERT = (
     f"INSERT INTO llm_usage_totals(stage, model, {', '.join(COUNTERS)}) "
     f"VALUES (?, ?, {', '.join('?' for _ in COUNTERS)}) "
@@ -141,12 +140,6 @@ class ResponseCache:
                 fails[failure_reason] = fails.get(failure_reason, 0) + 1
         if not defer:
             self.flush()
-
-    @property
-    def pending(self) -> int:
-        """Requests recorded but not yet committed."""
-        with self._lock:
-            return int(sum(s[_REQUESTS] for s in self._sums.values()))
 
     def flush(self) -> None:
         """Commit every deferred write in one transaction (kept for the next try if it fails)."""

@@ -29,6 +29,7 @@ from codeio.errors import CodeioError, require
 from codeio.pipeline.base import Stage
 from codeio.records import Failure
 from codeio.runners.base import Batch, Runner, check_outcomes
+from codeio.runners.ray.pool import WorkerPool
 from codeio.store.db import Outcome
 
 if TYPE_CHECKING:
@@ -64,68 +65,6 @@ class _BatchState:
     records: list[BaseModel]
     slots: list[Outcome | None]
     missing: int
-
-
-class _Pool:
-    """Actors of one stage: starting, idle or busy; dead ones are replaced."""
-
-    def __init__(self, ray: Any, stage: Stage, size: int, options: dict[str, Any], limiter: Any):
-        self._ray = ray
-        self._cls = ray.remote(_worker_class())
-        self._stage = stage
-        self._options = options
-        self._limiter = limiter
-        self.stage_name = stage.name
-        self.start_deaths = 0
-        self.starting: dict[ObjectRef[tuple[str, str]], ActorHandle] = {}
-        self.idle: list[ActorHandle] = []
-        self.nodes: dict[ActorHandle, str] = {}
-        self.ids: dict[ActorHandle, str] = {}
-        self.busy: dict[ActorHandle, ObjectRef[list[Outcome]]] = {}
-        self.all: list[ActorHandle] = []
-        for _ in range(size):
-            self.spawn()
-
-    def spawn(self) -> None:
-        actor = self._cls.options(**self._options).remote(self._stage, self._limiter)
-        self.all.append(actor)
-        self.starting[actor.ready.remote()] = actor
-
-    def started(self, ref: ObjectRef[tuple[str, str]]) -> None:
-        node, actor_id = self._ray.get(ref)
-        actor = self.starting.pop(ref)
-        self.nodes[actor], self.ids[actor] = node, actor_id
-        self.idle.append(actor)
-
-    def lost(self, actor: ActorHandle) -> None:
-        """Forget a dead actor, give back its LLM permits, and ask for a replacement."""
-        self.busy.pop(actor, None)
-        self.nodes.pop(actor, None)
-        holder = self.ids.pop(actor, None)
-        if actor in self.idle:
-            self.idle.remove(actor)
-        if self._limiter is not None and holder:
-            self._limiter.release_holder.remote(holder)
-        self._ray.kill(actor, no_restart=True)
-        self.spawn()
-
-    def shutdown(self) -> None:
-        # Let live workers close their sandboxes and clients before the actors go.
-        closing = [a.close.remote() for a in self.idle]
-        if closing:
-            try:
-                self._ray.wait(closing, num_returns=len(closing), timeout=30)
-            except Exception:  # a worker that cannot close cleanly is killed below anyway
-                log.debug("closing workers failed", exc_info=True)
-        for actor in self.all:
-            self._ray.kill(actor, no_restart=True)
-        self.all.clear()
-
-
-def _worker_class() -> type:
-    from codeio.runners.ray.worker import StageWorker
-
-    return StageWorker
 
 
 class RayRunner(Runner):
@@ -181,7 +120,7 @@ class RayRunner(Runner):
         """Node ids where at least one batch finished."""
         self._owns_ray = False
         self._limiter: ActorHandle | None = None
-        self._pool: _Pool | None = None
+        self._pool: WorkerPool | None = None
 
     # -- connection ---------------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -199,7 +138,7 @@ class RayRunner(Runner):
         return max(1, int(cpus // self.cpus_per_worker)) if self.cpus_per_worker else 1
 
     def limiter(self, stage: Stage) -> ActorHandle | None:
-        """The run's one LLM limiter actor (made on first use), on the driver's node."""
+        """The run's one LLM limiter actor (made on first use), pinned to the head node."""
         if not stage.uses_llm:
             return None
         if self._limiter is None:
@@ -249,7 +188,7 @@ class RayRunner(Runner):
         ray = self._connect()
         size = self._worker_count(ray)
         options = {"num_cpus": self.cpus_per_worker, "max_restarts": 0, "max_task_retries": 0}
-        pool = _Pool(ray, self._remote_stage(stage), size, options, self.limiter(stage))
+        pool = WorkerPool(ray, self._remote_stage(stage), size, options, self.limiter(stage))
         self._pool = pool
         try:
             yield from self._drive(ray, pool, stage, batches, self.max_in_flight or 2 * size)
@@ -269,7 +208,7 @@ class RayRunner(Runner):
         return shipped
 
     def _drive(
-        self, ray: Any, pool: _Pool, stage: Stage, batches: Iterable[Batch], max_in_flight: int
+        self, ray: Any, pool: WorkerPool, stage: Stage, batches: Iterable[Batch], max_in_flight: int
     ) -> Iterator[tuple[int, list[Outcome]]]:
         source = enumerate(batches)
         exhausted = False
@@ -357,7 +296,7 @@ class RayRunner(Runner):
                 timed_out.add(ref)
                 ray.kill(running[ref][1], no_restart=True)
 
-    def _on_started(self, ray: Any, pool: _Pool, ref: ObjectRef[tuple[str, str]]) -> None:
+    def _on_started(self, ray: Any, pool: WorkerPool, ref: ObjectRef[tuple[str, str]]) -> None:
         try:
             pool.started(ref)
             pool.start_deaths = 0
@@ -379,7 +318,7 @@ class RayRunner(Runner):
 
     def _on_death(
         self,
-        pool: _Pool,
+        pool: WorkerPool,
         actor: ActorHandle,
         piece: _Piece,
         queue: deque[_Piece],
