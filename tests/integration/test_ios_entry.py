@@ -14,6 +14,8 @@ from runhelp import PARSED, run_codeio, status_json, write_config  # type: ignor
 
 pytestmark = [
     pytest.mark.slow,
+    # ~7 min measured on the loaded 2-core dev box (most of it recheck and generate)
+    pytest.mark.timeout(1500),
     pytest.mark.skipif(not PARSED.exists(), reason="shared demo data not present"),
 ]
 

@@ -18,6 +18,7 @@ from runhelp import (  # type: ignore[import-not-found]
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(900),  # a loaded machine can stretch a kill + resume well past 300 s
     pytest.mark.skipif(not PARSED.exists(), reason="shared demo data not present"),
 ]
 
