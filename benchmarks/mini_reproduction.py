@@ -13,10 +13,10 @@ Not a CI test. Fully offline:
 
 Two profiles (``--profile auto`` picks gpu when CUDA is available):
 
-* cpu: rows longer than ``--max-length`` (1024) tokens are dropped, ``--steps`` (16) optimizer
-  steps of ``--global-batch`` (4) rows, micro-batch 2, fp32, no gradient checkpointing,
+* cpu: rows longer than ``--max-length`` (1024) tokens are dropped, ``--steps`` (12) optimizer
+  steps of ``--global-batch`` (2) rows, micro-batch 2, fp32, no gradient checkpointing,
   constant LR 5e-5 (a deviation from the paper's 1e-5, which moves a model too little in a
-  few dozen steps). About 25 minutes on 2 shared CPU cores.
+  few dozen steps). About 25-30 minutes on 2 shared CPU cores (see docs/TRAINING.md).
 * gpu: the paper's stage 1: LR 1e-5 constant, max length 4096, one epoch over every row, bf16,
   micro-batch 16, global batch 64 (the paper's 1024 would be a handful of steps on this data).
 
@@ -48,8 +48,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "functions": 20,
         "lr": 5e-5,
         "max_length": 1024,
-        "steps": 16,
-        "global_batch": 4,
+        "steps": 12,
+        "global_batch": 2,
         "per_device_batch": 2,
         "gradient_checkpointing": False,
     },
@@ -84,6 +84,11 @@ def main() -> int:
     p.add_argument("--cot", action="store_true", help="CoT prompts (default: --direct).")
     p.add_argument("--base-model", type=Path, default=None, help="Reuse a materialised folder.")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--keep-eval-before",
+        action="store_true",
+        help="Resume OUT/eval_before (same base model and settings) instead of redoing it.",
+    )
     args = p.parse_args()
 
     t0 = time.perf_counter()
@@ -109,7 +114,7 @@ def main() -> int:
     subset = _cruxeval_subset(args.cruxeval, args.limit, args.seed, out / "cruxeval_subset.jsonl")
     data, data_info = _codeio_data(args, out, base)
     t = lap("data", t)
-    before = _evaluate(args, base, subset, out / "eval_before")
+    before = _evaluate(args, base, subset, out / "eval_before", keep=args.keep_eval_before)
     t = lap("eval_before", t)
     train = _train(args, base, data, out / "train")
     t = lap("train", t)
@@ -251,8 +256,11 @@ def _codeio_data(args: argparse.Namespace, out: Path, base: Path) -> tuple[Path,
     }
 
 
-def _evaluate(args: argparse.Namespace, model: Path | str, subset: Path, out: Path) -> dict:
-    if out.exists():
+def _evaluate(
+    args: argparse.Namespace, model: Path | str, subset: Path, out: Path, keep: bool = False
+) -> dict:
+    # codeio eval resumes from results.jsonl and refuses other settings in the same dir.
+    if out.exists() and not keep:
         shutil.rmtree(out)
     _codeio(
         "eval", "--benchmark", "cruxeval-o", "--data", str(subset),

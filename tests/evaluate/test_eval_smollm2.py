@@ -14,17 +14,13 @@ DATA = Path(__file__).resolve().parents[2] / "../shared/data/cruxeval/cruxeval.j
 @pytest.mark.slow
 @pytest.mark.needs_torch
 @pytest.mark.timeout(1500)
-def test_smollm2_runs_cruxeval_o_limit_20(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
+def test_smollm2_runs_cruxeval_o_limit_20(tmp_path: Path, smollm2_dir: Path) -> None:
     from codeio.cli.main import app
-    from codeio.llm.transformers_backend import find_smollm2_gguf
 
-    gguf = find_smollm2_gguf()
-    if gguf is None or not DATA.is_file():
-        pytest.skip("SmolLM2 GGUF or CRUXEval data not available")
+    if not DATA.is_file():
+        pytest.skip("CRUXEval data not available")
     out = tmp_path / "ev"
-    args = ["eval", "--benchmark", "cruxeval-o", "--llm", f"transformers:{gguf}", "--data", str(DATA),
+    args = ["eval", "--benchmark", "cruxeval-o", "--llm", f"transformers:{smollm2_dir}", "--data", str(DATA),
             "--limit", "20", "--direct", "--max-tokens", "48", "--out", str(out), "--workers", "2"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output

