@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from codeio.errors import ConfigError, InputError
 from codeio.evaluate.benchmarks.base import Benchmark, EvalItem, Judgement, read_jsonl
+from codeio.pipeline.prompt import teacher_context
 from codeio.records import IOPair, Message, PredictionTask
 
 if TYPE_CHECKING:
@@ -56,14 +57,7 @@ class HoldoutBenchmark(Benchmark):
                     messages=[Message(role="user", content=task.prompt)],
                     kind=task.kind,
                     group=task.id,
-                    context={
-                        "task": "predict",
-                        "kind": task.kind,
-                        "refcode": task.refcode,
-                        "funcname": task.funcname,
-                        "input": task.pair.input,
-                        "output": task.pair.output,
-                    },
+                    context=teacher_context(task),
                     truth={"task": task},
                 )
             )

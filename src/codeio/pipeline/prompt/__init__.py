@@ -5,6 +5,7 @@ from __future__ import annotations
 from codeio.pipeline.prompt.builders import (
     build_task,
     revision_message,
+    teacher_context,
     unify_messages,
     unify_repair_message,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "load_template",
     "render",
     "revision_message",
+    "teacher_context",
     "unify_messages",
     "unify_repair_message",
 ]

@@ -8,7 +8,13 @@ from typing import Any
 from codeio.pipeline.prompt.templates import render
 from codeio.records import FunctionRecord, Message, PredictionKind, PredictionTask, RawCode, Verdict
 
-__all__ = ["build_task", "revision_message", "unify_messages", "unify_repair_message"]
+__all__ = [
+    "build_task",
+    "teacher_context",
+    "revision_message",
+    "unify_messages",
+    "unify_repair_message",
+]
 
 _NO_PROBLEM = "Consider the function `{funcname}` and the values it takes and returns."
 _NO_IO_DESCRIPTION = (
@@ -49,6 +55,25 @@ def build_task(
         refcode=fn.refcode,
         funcname=fn.funcname,
     )
+
+
+def teacher_context(
+    task: PredictionTask, *, turn: int = 1, feedback: str | None = None
+) -> dict[str, Any]:
+    """The structured facts of a prediction request (``LLMRequest.context``).
+
+    Remote models never see it; offline backends such as the trace teacher answer from it.
+    """
+    return {
+        "task": "predict",
+        "kind": task.kind,
+        "refcode": task.refcode,
+        "funcname": task.funcname,
+        "input": task.pair.input,
+        "output": task.pair.output,
+        "turn": turn,
+        "feedback": feedback,
+    }
 
 
 def unify_messages(raw: RawCode) -> list[Message]:

@@ -29,14 +29,7 @@ def prediction_request(
     params = sampling_params(
         config, seed=request_seed(config.seed, task.id, turn), temperature=temperature
     )
-    context = {
-        "task": "predict",
-        "kind": task.kind,
-        "refcode": task.refcode,
-        "funcname": task.funcname,
-        "input": task.pair.input,
-        "output": task.pair.output,
-        "turn": turn,
-        "feedback": feedback,
-    }
+    from codeio.pipeline.prompt import teacher_context
+
+    context = teacher_context(task, turn=turn, feedback=feedback)
     return LLMRequest(messages=messages, params=params, stage=stage, context=context)
