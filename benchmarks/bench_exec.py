@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from codeio.exec import DEFAULT_PRELUDE, ExecLimits, ExecTask, Sandbox, Status
-from codeio.pipeline.prelude import warm_imports
 
 CORPUS = Path("../shared/data/codeio-demo/rawcode_1k_parsed.jsonl")
 TRIVIAL = "def f(x):\n    return x\n"
@@ -98,11 +97,7 @@ def main() -> None:
         pairs = pairs[: args.limit_pairs]
     limits = ExecLimits(timeout_s=args.timeout)
 
-    # The warm pool's point: a worker imports what the code needs once. Besides the reference's
-    # prelude (both sides), ours pre-imports the corpus's own top-level imports; the baseline,
-    # like the reference, pays for them in every check.
-    prelude = tuple(DEFAULT_PRELUDE) + tuple(warm_imports(r["refcode"] for r in records))
-    with Sandbox(workers=2, limits=limits, prelude=prelude) as sb:
+    with Sandbox(workers=2, limits=limits) as sb:
         # (a) overhead
         sb.run(TRIVIAL, "f", {"x": 0})
         tasks = [ExecTask(code=TRIVIAL, entry="f", kwargs={"x": i}) for i in range(args.trivial)]

@@ -1,22 +1,8 @@
-"""The refcode prelude and warm-import detection."""
+"""The refcode prelude shared by every stage that runs a unified function."""
 
 from __future__ import annotations
 
-from codeio.pipeline.prelude import REFCODE_PRELUDE, warm_imports, with_prelude
-
-
-def test_warm_imports_lists_installed_top_level_imports_by_use() -> None:
-    codes = [
-        "import numpy as np\nfrom json import dumps\n",
-        "import numpy\nimport no_such_module_codeio\n",
-        "def f():\n    import math  # inside a function: not warmed\n",
-        "this is not python (",
-    ]
-    warm = warm_imports(codes)
-    assert warm[0] == "numpy"  # used by two records
-    assert "json" in warm
-    assert "no_such_module_codeio" not in warm and "math" not in warm
-    assert warm_imports(codes, limit=1) == ["numpy"]
+from codeio.pipeline.prelude import REFCODE_PRELUDE, with_prelude
 
 
 def test_with_prelude_puts_the_reference_names_in_scope() -> None:

@@ -139,31 +139,12 @@ def _write(handle: TextIO, obj: dict[str, Any]) -> None:
     handle.write(json.dumps(obj, ensure_ascii=False, allow_nan=True) + "\n")
 
 
-def _code_fields(path: Path) -> Iterator[str]:
-    """The refcode and generator of every readable line (bad lines are reported later)."""
-    with path.open("rb") as handle:
-        for raw in handle:
-            try:
-                row = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(row, dict):
-                for key in ("refcode", "inputgen", "input_generator"):
-                    if isinstance(row.get(key), str):
-                        yield row[key]
+def _sandboxes(workers: int | None, hash_seed: int) -> tuple[Any, Any]:
+    from codeio.exec import Sandbox
 
-
-def _sandboxes(workers: int | None, hash_seed: int, records: Path) -> tuple[Any, Any]:
-    from codeio.exec import DEFAULT_PRELUDE, Sandbox
-    from codeio.pipeline.prelude import warm_imports
-
-    # Warm workers import what the records import (scipy, sklearn, ...) once, not per task.
-    prelude = tuple(DEFAULT_PRELUDE) + tuple(warm_imports(_code_fields(records)))
-    main = Sandbox(workers=workers, hash_seed=hash_seed, prelude=prelude)
+    main = Sandbox(workers=workers, hash_seed=hash_seed)
     try:
-        other = Sandbox(
-            workers=workers, hash_seed=hash_seed + _RECHECK_HASH_SEED_OFFSET, prelude=prelude
-        )
+        other = Sandbox(workers=workers, hash_seed=hash_seed + _RECHECK_HASH_SEED_OFFSET)
     except BaseException:
         main.close()
         raise
@@ -216,7 +197,7 @@ def sample_cmd(
     with ExitStack() as stack:
         out = stack.enter_context(output.open("w", encoding="utf-8"))
         fails = stack.enter_context(failures.open("w", encoding="utf-8")) if failures else None
-        main, other = _sandboxes(workers, 0, records)
+        main, other = _sandboxes(workers, 0)
         stack.callback(other.close)
         stack.callback(main.close)
         progress = stack.enter_context(_progress(console))
@@ -276,7 +257,7 @@ def recheck_cmd(
     run = _Run(records, recheck_record, console)
     with ExitStack() as stack:
         out = stack.enter_context(output.open("w", encoding="utf-8"))
-        main, other = _sandboxes(workers, 0, records)
+        main, other = _sandboxes(workers, 0)
         stack.callback(other.close)
         stack.callback(main.close)
         progress = stack.enter_context(_progress(console))

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-import importlib.util
-from collections import Counter
-from collections.abc import Iterable
-
-__all__ = ["REFCODE_PRELUDE", "warm_imports", "with_prelude"]
+__all__ = ["REFCODE_PRELUDE", "with_prelude"]
 
 REFCODE_PRELUDE = """\
 import bisect, collections, copy, datetime, functools, heapq, itertools, json, math, operator
@@ -42,40 +37,3 @@ already imported by the warm worker, so this costs microseconds).
 def with_prelude(code: str, prelude: str = REFCODE_PRELUDE) -> str:
     """``code`` preceded by the prelude, so it runs exactly as it did when its pairs were sampled."""
     return f"{prelude}\n{code}" if prelude else code
-
-
-def warm_imports(codes: Iterable[str], *, limit: int = 64) -> list[str]:
-    """Modules the given code imports at top level and that are installed, most used first.
-
-    Passing them to ``Sandbox(prelude=DEFAULT_PRELUDE + tuple(...))`` makes the warm worker
-    import them once, so no task pays for ``import scipy`` or ``import sklearn`` again: for
-    a corpus that leans on such libraries, that is most of the per-task cost. Code that does not
-    parse is skipped; nothing is imported here (only looked up).
-    """
-    counts: Counter[str] = Counter()
-    for code in codes:
-        try:
-            tree = ast.parse(code)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        seen: set[str] = set()
-        for node in tree.body:
-            if isinstance(node, ast.Import):
-                seen.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                seen.add(node.module)
-        counts.update(seen)
-    installed: dict[str, bool] = {}
-    chosen = []
-    for name, _ in counts.most_common():
-        top = name.partition(".")[0]
-        if top not in installed:
-            try:
-                installed[top] = importlib.util.find_spec(top) is not None
-            except (ImportError, ValueError):
-                installed[top] = False
-        if installed[top]:
-            chosen.append(name)
-        if len(chosen) >= limit:
-            break
-    return chosen

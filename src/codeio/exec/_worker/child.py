@@ -8,6 +8,7 @@ docs/SANDBOX.md for what that does and does not stop).
 from __future__ import annotations
 
 import builtins
+import fcntl
 import io
 import json
 import os
@@ -22,10 +23,22 @@ from . import frames, landlock, syscalls
 
 TRACEBACK_LINES = 12
 _MAX_FD = 1 << 20
+_TASK_FD = 4
 TASK_NAME = "__codeio_task__"
 NAMESPACE_UID = 1
 """Unprivileged uid inside the worker's user namespace (mapped to a spare host uid)."""
 _READ_ONLY_CAPS = syscalls.CapabilitySet([syscalls.CAP_DAC_READ_SEARCH])
+
+
+def _output_stream(fd: int) -> io.TextIOWrapper:
+    return io.TextIOWrapper(
+        io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
+    )
+
+
+# Built once in the worker (never written to there): each child points them at its own pipes by
+# dup2 onto fds 1 and 2, and does not pay for building them on pages it would have to copy.
+_OUTPUT_STREAMS = (_output_stream(1), _output_stream(2))
 
 
 def _set_limit(which: int, value: int) -> None:
@@ -131,8 +144,8 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_main(
-    task: dict[str, Any],
     *,
+    task_fd: int,
     out_fd: int,
     err_fd: int,
     result_fd: int,
@@ -142,37 +155,53 @@ def child_main(
     count_processes: bool,
     own_group: bool,
 ) -> None:
-    """Never returns: ends the process with os._exit."""
+    """Never returns: ends the process with os._exit.
+
+    Runs right after the fork, before the task exists: everything that does not depend on the
+    task (fds, uid, Landlock, stdio) is done first; then the task is read from ``task_fd``, its
+    limits applied (only ever lowered, which needs no privilege) and the code run.
+    """
     harness_pid = os.getpid()
     try:
         if own_group:
             os.setpgid(0, 0)
+        # Out of the way of the fds rearranged below; it ends up as fd 4 until the task is read.
+        task_hi = fcntl.fcntl(task_fd, fcntl.F_DUPFD, 5)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
         # The harness owns fd 3; everything else the worker had open is closed.
         os.dup2(result_fd, 3)
+        os.dup2(task_hi, _TASK_FD)
         if ruleset_fd is None:
-            os.closerange(4, _MAX_FD)
+            os.closerange(_TASK_FD + 1, _MAX_FD)
         else:
-            os.closerange(4, ruleset_fd)
+            os.closerange(_TASK_FD + 1, ruleset_fd)
             os.closerange(ruleset_fd + 1, _MAX_FD)
         os.chdir(task_dir)
-        apply_limits(task["limits"], count_processes)
         if drop_uid:
             drop_privileges()
         if ruleset_fd is not None:
             landlock.restrict(ruleset_fd)
             os.close(ruleset_fd)
         sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-        sys.stdout = io.TextIOWrapper(
-            io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
-        )
-        sys.stderr = io.TextIOWrapper(
-            io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
-        )
+        sys.stdout, sys.stderr = _OUTPUT_STREAMS
     except BaseException as exc:  # the engine failed, not the code
+        _report(3, {"kind": "sandbox_error", "error_message": f"child setup: {exc!r}"})
+        os._exit(0)
+    try:
+        body = frames.read_body(_TASK_FD)
+    except BaseException:
+        body = None
+    if body is None:  # the worker is gone (or gave up on this child): nothing to run
+        os._exit(0)
+    try:
+        os.close(_TASK_FD)
+        task = json.loads(body)
+        del body
+        apply_limits(task["limits"], count_processes)
+    except BaseException as exc:
         _report(3, {"kind": "sandbox_error", "error_message": f"child setup: {exc!r}"})
         os._exit(0)
     payload = run_task(task)

@@ -41,8 +41,8 @@ def read_exact(fd: int, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def read_frame(fd: int) -> Any:
-    """The next frame's object; None at a clean EOF."""
+def read_body(fd: int) -> bytes | None:
+    """The next frame's undecoded body; None at a clean EOF."""
     header = read_exact(fd, _HEADER.size)
     if header is None:
         return None
@@ -52,7 +52,18 @@ def read_frame(fd: int) -> Any:
     body = read_exact(fd, size) if size else b""
     if body is None:
         raise EOFError("pipe closed inside a frame")
-    return json.loads(body)
+    return body
+
+
+def frame_bytes(body: bytes) -> bytes:
+    """A frame carrying an already encoded body."""
+    return _HEADER.pack(len(body)) + body
+
+
+def read_frame(fd: int) -> Any:
+    """The next frame's object; None at a clean EOF."""
+    body = read_body(fd)
+    return None if body is None else json.loads(body)
 
 
 def split_frames(data: bytes) -> list[bytes] | None:

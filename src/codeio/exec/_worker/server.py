@@ -28,6 +28,15 @@ _READ_CHUNK = 1 << 16
 _REAP_GRACE_S = 0.5
 
 
+class _Child:
+    """A pre-forked child and the worker's ends of its pipes."""
+
+    __slots__ = ("pid", "out_r", "err_r", "res_r", "task_w")
+
+    def __init__(self, pid: int, out_r: int, err_r: int, res_r: int, task_w: int) -> None:
+        self.pid, self.out_r, self.err_r, self.res_r, self.task_w = pid, out_r, err_r, res_r, task_w
+
+
 class Worker:
     def __init__(self, config: dict[str, Any], report: dict[str, Any]) -> None:
         self.env: dict[str, str] = config["task_env"]
@@ -51,6 +60,7 @@ class Worker:
         os.environ.update(self.env)
         tempfile.tempdir = None
         self.ruleset_fd: int | None = None
+        self._next: _Child | None = None
         self.report = report
         try:
             fd, abi, features = landlock.build_ruleset(self.task_dir)
@@ -70,28 +80,31 @@ class Worker:
 
     def serve(self) -> None:
         while True:
-            task = frames.read_frame(_IN)
-            if task is None:
+            # The next task's child is forked and confined while we wait for the task, so the
+            # fork and the set-up overlap the host's round trip instead of adding to it.
+            if self._next is None:
+                self._next = self._prefork()
+            body = frames.read_body(_IN)
+            if body is None:
                 return
             try:
-                reply = self.run(task)
+                reply = self.run(body)
             except Exception as exc:  # report instead of dying: the host retries
                 reply = {"status": "sandbox_error", "error_message": f"worker: {exc!r}"}
             frames.write_frame(_OUT, reply)
 
-    def run(self, task: dict[str, Any]) -> dict[str, Any]:
-        limits = task["limits"]
+    def _prefork(self) -> _Child:
+        """A fresh child of the untouched template, confined, blocked reading its task."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
-        start = time.monotonic()
+        task_r, task_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(out_r)
-            os.close(err_r)
-            os.close(res_r)
+            for fd in (out_r, err_r, res_r, task_w):
+                os.close(fd)
             child.child_main(
-                task,
+                task_fd=task_r,
                 out_fd=out_w,
                 err_fd=err_w,
                 result_fd=res_w,
@@ -101,20 +114,32 @@ class Worker:
                 count_processes=self.count_processes,
                 own_group=not self.pid_ns,
             )
-        for fd in (out_w, err_w, res_w):
+        for fd in (out_w, err_w, res_w, task_r):
             os.close(fd)
+        return _Child(pid, out_r, err_r, res_r, task_w)
+
+    def run(self, body: bytes) -> dict[str, Any]:
+        task = json.loads(body)
+        limits = task["limits"]
+        proc, self._next = self._next, None
+        if proc is None:
+            proc = self._prefork()
+        start = time.monotonic()
         try:
-            outcome = self._supervise(pid, out_r, err_r, res_r, limits, start)
+            outcome = self._supervise(proc, frames.frame_bytes(body), limits, start)
         finally:
-            self._kill_leftovers(pid)
-            for fd in (out_r, err_r, res_r):
+            self._kill_leftovers(proc.pid)
+            for fd in (proc.out_r, proc.err_r, proc.res_r):
                 os.close(fd)
+            if proc.task_w >= 0:
+                os.close(proc.task_w)
             self._clean_task_dir()
         return outcome
 
     def _supervise(
-        self, pid: int, out_r: int, err_r: int, res_r: int, limits: dict[str, Any], start: float
+        self, proc: _Child, task_frame: bytes, limits: dict[str, Any], start: float
     ) -> dict[str, Any]:
+        pid, out_r, err_r, res_r = proc.pid, proc.out_r, proc.err_r, proc.res_r
         cap = int(limits["output_bytes"])
         deadline = start + float(limits["timeout_s"])
         buffers: dict[int, bytearray] = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
@@ -122,6 +147,10 @@ class Worker:
         sel = selectors.DefaultSelector()
         for fd in (out_r, err_r, res_r, pidfd):
             sel.register(fd, selectors.EVENT_READ)
+        # The task goes to the child without blocking us: a large one is written as it reads.
+        pending = memoryview(task_frame)
+        os.set_blocking(proc.task_w, False)
+        sel.register(proc.task_w, selectors.EVENT_WRITE)
         verdict: str | None = None
         exited = False
         try:
@@ -133,6 +162,18 @@ class Worker:
                 for key, _ in sel.select(remaining):
                     if key.fd == pidfd:
                         exited = True
+                        continue
+                    if key.fd == proc.task_w:
+                        try:
+                            pending = pending[os.write(proc.task_w, pending) :]
+                        except BlockingIOError:
+                            continue
+                        except OSError:  # the child is gone; its exit says why
+                            pending = pending[:0]
+                        if not pending:
+                            sel.unregister(proc.task_w)
+                            os.close(proc.task_w)
+                            proc.task_w = -1
                         continue
                     chunk = os.read(key.fd, _READ_CHUNK)
                     if not chunk:
