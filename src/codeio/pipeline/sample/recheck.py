@@ -158,6 +158,20 @@ def judge(
     bad = [check for check in checks if not check.reproducible]
     if not bad:
         return RecheckResult(record_id=fn.id, deterministic=True, reason="ok", pairs=checks)
+    if any(check.reason == "differs_between_runs" for check in bad):
+        # The function's output depends on more than its input (time, randomness, hash order);
+        # a pair that happened to repeat twice is luck, not evidence, so none is trusted.
+        checks = [
+            check
+            if not check.reproducible
+            else PairCheck(
+                index=check.index,
+                reproducible=False,
+                reason="function_nondeterministic",
+                detail="another pair of this function differs between runs",
+            )
+            for check in checks
+        ]
     reasons = {check.reason for check in bad}
     reason = next((r for r in _PRECEDENCE if r in reasons), sorted(reasons)[0])
     worst = next(check for check in bad if check.reason == reason)
