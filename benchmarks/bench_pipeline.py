@@ -22,27 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from corpus_copies import replicate  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 PARSED = ROOT.parent / "shared" / "data" / "codeio-demo" / "rawcode_1k_parsed.jsonl"
-
-
-def make_input(path: Path, records: int, copies: int) -> int:
-    lines = []
-    with PARSED.open() as f:
-        for line in f:
-            if line.strip():
-                lines.append(json.loads(line))
-            if len(lines) >= records:
-                break
-    n = 0
-    with path.open("w") as out:
-        for copy in range(copies):
-            for rec in lines:
-                rec = dict(rec)
-                rec["refcode"] = f"# copy {copy}\n" + rec["refcode"]
-                out.write(json.dumps(rec) + "\n")
-                n += 1
-    return n
 
 
 def _children(pid: int) -> list[int]:
@@ -119,7 +102,7 @@ def main() -> None:
         results = {}
         for label, copies in (("1x", 1), (f"{args.factor}x", args.factor)):
             data = t / f"in_{label}.jsonl"
-            n = make_input(data, args.records, copies)
+            n = replicate(data, PARSED, args.records, copies)
             res = run_once(data, t / f"run_{label}", args.workers, args.batch_size)
             res["records"] = n
             results[label] = res

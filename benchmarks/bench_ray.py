@@ -31,28 +31,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from corpus_copies import replicate  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 PARSED = ROOT.parent / "shared" / "data" / "codeio-demo" / "rawcode_1k_parsed.jsonl"
 MB = 1024 * 1024
-
-
-def make_input(path: Path, source: Path, records: int, scale: int) -> int:
-    base: list[dict[str, Any]] = []
-    with source.open() as f:
-        for line in f:
-            if line.strip():
-                base.append(json.loads(line))
-            if len(base) >= records:
-                break
-    n = 0
-    with path.open("w") as out:
-        for copy in range(scale):
-            for rec in base:
-                rec = dict(rec)
-                rec["refcode"] = f"# copy {copy}\n" + rec["refcode"]
-                out.write(json.dumps(rec) + "\n")
-                n += 1
-    return n
 
 
 def _config(input_path: Path, batch_size: int) -> Any:
@@ -101,7 +84,7 @@ def main() -> None:
     from codeio.runners.ray import RayRunner
 
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
-    n = make_input(work / "input.jsonl", args.source, args.records, args.scale)
+    n = replicate(work / "input.jsonl", args.source, args.records, args.scale)
     config = _config(work / "input.jsonl", args.batch_size)
 
     cluster = None
