@@ -25,6 +25,11 @@ from codeio.exec import DEFAULT_PRELUDE, ExecLimits, ExecTask, Sandbox, Status
 
 CORPUS = Path("../shared/data/codeio-demo/rawcode_1k_parsed.jsonl")
 TRIVIAL = "def f(x):\n    return x\n"
+# The same trivial check written by code that uses numpy: ours runs it from the numpy template.
+TRIVIAL_NUMPY = "import numpy as np\ndef f(x):\n    return x\n"
+# The reference imports numpy in every check; ours imports it once, in the templates of the
+# tasks that use it.
+REFERENCE_PRELUDE = (*DEFAULT_PRELUDE, "numpy")
 
 # What the reference scripts do per check: a new interpreter importing the prelude, running the
 # code, calling the function and printing the JSON result.
@@ -37,7 +42,7 @@ print(json.dumps({entry}(**json.loads({kwargs!r}))))
 
 
 def _baseline_check(code: str, entry: str, kwargs: dict[str, Any], timeout_s: float) -> Any:
-    imports = "\n".join(f"import {name}" for name in DEFAULT_PRELUDE)
+    imports = "\n".join(f"import {name}" for name in REFERENCE_PRELUDE)
     source = _BASELINE_TEMPLATE.format(
         imports=imports, code=code, entry=entry, kwargs=json.dumps(kwargs)
     )
@@ -105,6 +110,14 @@ def main() -> None:
         ok = sum(r.value == i for i, r in enumerate(sb.map(tasks)))
         ours_overhead_ms = (time.perf_counter() - start) / args.trivial * 1000
         assert ok == args.trivial, f"{args.trivial - ok} trivial checks failed"
+        sb.run(TRIVIAL_NUMPY, "f", {"x": 0})
+        tasks = [
+            ExecTask(code=TRIVIAL_NUMPY, entry="f", kwargs={"x": i}) for i in range(args.trivial)
+        ]
+        start = time.perf_counter()
+        ok = sum(r.value == i for i, r in enumerate(sb.map(tasks)))
+        ours_numpy_ms = (time.perf_counter() - start) / args.trivial * 1000
+        assert ok == args.trivial, f"{args.trivial - ok} trivial numpy checks failed"
 
         # (b) corpus
         tasks = [ExecTask(code=c, entry=e, kwargs=k) for c, e, k, _ in pairs]
@@ -116,6 +129,7 @@ def main() -> None:
             matched += result.status is Status.OK and _equal(result.value, expected)
         ours_wall = time.perf_counter() - start
         containment = sb.containment
+        pools = {"+".join(key) or "base": n for key, n in sb.pools().items()}
 
     base_items = [(TRIVIAL, "f", {"x": i}) for i in range(args.baseline_trivial)]
     start = time.perf_counter()
@@ -137,6 +151,11 @@ def main() -> None:
             f"{ours_overhead_ms:.2f}",
             f"{baseline_overhead_ms:.1f}",
         ),
+        (
+            "same, code imports numpy, ms each",
+            f"{ours_numpy_ms:.2f}",
+            f"{baseline_overhead_ms:.1f}",
+        ),
         ("corpus pairs run", str(len(pairs)), str(len(sample))),
         ("corpus pairs/s", f"{ours_pps:.1f}", f"{base_pps:.2f}"),
         (
@@ -147,6 +166,7 @@ def main() -> None:
     ]
     print(f"containment: {containment}; cpus: {os.cpu_count()}; per-pair timeout {args.timeout}s")
     print(f"ours corpus statuses: {statuses}")
+    print(f"ours templates at the end (warm modules: workers): {pools}")
     print(f"{'':36} {'ours':>10} {'baseline':>10}")
     for name, ours, base in rows:
         print(f"{name:36} {ours:>10} {base:>10}")
@@ -156,6 +176,7 @@ def main() -> None:
                 "overhead_ratio": round(baseline_overhead_ms / ours_overhead_ms, 1),
                 "corpus_ratio": round(ours_pps / base_pps, 1),
                 "ours_overhead_ms": round(ours_overhead_ms, 3),
+                "ours_numpy_overhead_ms": round(ours_numpy_ms, 3),
                 "baseline_overhead_ms": round(baseline_overhead_ms, 1),
                 "ours_pairs_per_s": round(ours_pps, 1),
                 "baseline_pairs_per_s": round(base_pps, 2),

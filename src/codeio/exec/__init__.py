@@ -10,6 +10,7 @@ from codeio.exec.limits import ExecLimits
 from codeio.exec.result import ExecResult, Status
 from codeio.exec.sandbox import (
     DEFAULT_PRELUDE,
+    DEFAULT_WARM,
     ExecTask,
     Sandbox,
     SandboxUnavailable,
@@ -18,6 +19,7 @@ from codeio.exec.sandbox import (
 
 __all__ = [
     "DEFAULT_PRELUDE",
+    "DEFAULT_WARM",
     "Containment",
     "ExecLimits",
     "ExecResult",

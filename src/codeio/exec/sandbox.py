@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -9,20 +10,23 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from codeio.exec._worker import frames
 from codeio.exec.containment import Containment, describe
 from codeio.exec.limits import ExecLimits
 from codeio.exec.result import ExecResult, Status
+from codeio.exec.warm import DEFAULT_WARM, warm_imports
 from codeio.exec.worker_proc import WorkerDied, WorkerProcess
 
 __all__ = [
     "DEFAULT_PRELUDE",
+    "DEFAULT_WARM",
     "ExecTask",
     "Sandbox",
     "SandboxUnavailable",
@@ -35,9 +39,14 @@ DEFAULT_PRELUDE: tuple[str, ...] = (
     "math", "cmath", "collections", "itertools", "functools", "operator", "heapq", "bisect",
     "re", "json", "random", "string", "statistics", "datetime", "decimal", "fractions", "copy",
     "typing", "dataclasses", "enum", "array", "textwrap", "unicodedata", "hashlib", "struct",
-    "time", "io", "numpy", "numpy.random",
+    "time", "io",
 )  # fmt: skip
-"""Modules imported once by every worker, as the reference CodeI/O scripts do per check."""
+"""Standard-library modules imported once by every template, as the reference scripts import
+them per check. numpy, the reference's other usual import, is in ``DEFAULT_WARM``: imported once
+by the templates that serve the tasks which use it (see ``codeio.exec.warm``)."""
+
+BASE: tuple[str, ...] = ()
+"""The key of the pool whose templates hold only the prelude."""
 
 
 class SandboxUnavailable(RuntimeError):
@@ -55,8 +64,41 @@ class ExecTask(BaseModel):
     limits: ExecLimits | None = None
 
 
+class _Pool:
+    """The workers of one template kind (key: the warm modules it imported)."""
+
+    __slots__ = ("idle", "size", "starting", "used", "start_s", "waited_s")
+
+    def __init__(self) -> None:
+        self.idle: list[WorkerProcess] = []
+        self.size = 0
+        """Live workers, idle or busy, plus those starting."""
+        self.starting = 0
+        self.used = 0.0
+        self.start_s = 0.0
+        """How long its last worker took to start (mostly its template's imports)."""
+        self.waited_s = 0.0
+        """Time tasks spent waiting for one of its workers since it last grew."""
+
+    def may_grow(self, key: tuple[str, ...], limit: int) -> bool:
+        if self.size >= limit:
+            return False
+        if key == BASE or self.size == 0:
+            return True
+        # Rent or buy: another warm worker costs about start_s of CPU, so start one only once
+        # tasks have waited that long for the ones there are. A record's few quick pairs then
+        # share one template; a stream of tasks that keeps every lane busy gets one per lane.
+        return self.starting == 0 and self.waited_s >= self.start_s
+
+
 class Sandbox:
-    """Warm workers; ``run``/``map``/``imap_unordered`` are safe from several threads at once."""
+    """Warm workers; ``run``/``map``/``imap_unordered`` are safe from several threads at once.
+
+    ``workers`` tasks run at once. Workers come in pools, one per template: the base pool
+    imports ``prelude``; a task that imports modules of ``warm`` libraries runs in a pool whose
+    template imported those too, started on first use. At most ``warm_workers`` (default: four times
+    ``workers``) such workers live at once; the least recently used idle one makes room.
+    """
 
     def __init__(
         self,
@@ -65,6 +107,8 @@ class Sandbox:
         prelude: Iterable[str] = DEFAULT_PRELUDE,
         hash_seed: int = 0,
         *,
+        warm: Iterable[str] = DEFAULT_WARM,
+        warm_workers: int | None = None,
         containment: Literal["best", "strict", "none"] = "best",
         retries: int = 1,
         tmp_size_mb: int = 256,
@@ -73,6 +117,8 @@ class Sandbox:
         self.limits = limits or ExecLimits()
         self.hash_seed = hash_seed
         self.retries = retries
+        self.warm = frozenset(warm)
+        self.warm_workers = max(self.workers, warm_workers or 4 * self.workers)
         self._config = {
             "prelude": list(prelude),
             "namespaces": containment != "none",
@@ -87,11 +133,21 @@ class Sandbox:
         # Removed at close(), or at interpreter exit for a sandbox that was never closed.
         self._remove_root = weakref.finalize(self, shutil.rmtree, self._root, True)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._slots = threading.BoundedSemaphore(self.workers)
         self._closed = False
         self._serial = 0
-        self._idle: queue.Queue[WorkerProcess] = queue.Queue()
+        self._pools: dict[tuple[str, ...], _Pool] = {BASE: _Pool()}
+        # What the scan of a task found -> the modules a template for it actually holds.
+        self._resolved: dict[tuple[str, ...], tuple[str, ...]] = {BASE: BASE}
+        self._warm_live = 0
         self._live: set[WorkerProcess] = set()
-        started = [self._spawn() for _ in range(self.workers)]
+        self.started = 0
+        """Workers started after the first ``workers`` (warm templates and replacements)."""
+        self.start_s = 0.0
+        """Seconds those starts took, summed (the tasks that needed them waited as long)."""
+        started = [self._spawn(BASE) for _ in range(self.workers)]
+        self._pools[BASE].size = len(started)
         try:
             reports = [w.wait_ready() for w in started]
         except WorkerDied as exc:
@@ -112,15 +168,15 @@ class Sandbox:
                 self.containment,
                 ", ".join(self.report.missing),
             )
-        for w in started:
-            self._idle.put(w)
+        self._pools[BASE].idle.extend(started)
 
     # -- workers ---------------------------------------------------------------------------
-    def _spawn(self) -> WorkerProcess:
+    def _spawn(self, warm: tuple[str, ...]) -> WorkerProcess:
         with self._lock:
             self._serial += 1
             root = os.path.join(self._root, f"w{self._serial}")
-        worker = WorkerProcess(self._config, self.hash_seed, root)
+        worker = WorkerProcess({**self._config, "warm": list(warm)}, self.hash_seed, root)
+        worker.key = warm
         with self._lock:
             self._live.add(worker)
         return worker
@@ -130,39 +186,104 @@ class Sandbox:
         with self._lock:
             return [w.proc.pid for w in self._live if w.alive]
 
-    def _release(self, worker: WorkerProcess) -> None:
-        if not worker.alive:
-            worker.close()
-            with self._lock:
-                self._live.discard(worker)
-            if self._closed:
-                return
-            # Replace it now; the new one finishes starting while others serve.
-            try:
-                worker = self._spawn()
-            except OSError as exc:  # _acquire tries again later
-                log.warning("cannot restart a sandbox worker: %s", exc)
-                return
-        if self._closed:
-            worker.close()
-            return
-        self._idle.put(worker)
+    def pools(self) -> dict[tuple[str, ...], int]:
+        """Live workers per template (key: the warm modules it holds; () is the base)."""
+        with self._lock:
+            return {key: pool.size for key, pool in self._pools.items() if pool.size}
 
-    def _acquire(self) -> WorkerProcess:
-        while True:
-            try:
-                return self._idle.get(timeout=1.0)
-            except queue.Empty:
-                pass
-            if self._closed:
-                raise RuntimeError("sandbox is closed")
-            with self._lock:
-                short = len(self._live) < self.workers
-            if short:  # a replacement failed to start earlier
-                try:
-                    self._idle.put(self._spawn())
-                except OSError as exc:
-                    log.warning("cannot restart a sandbox worker: %s", exc)
+    def _acquire(self, wanted: tuple[str, ...]) -> WorkerProcess:
+        """An idle worker whose template holds ``wanted``, starting one if needed."""
+        evicted: list[WorkerProcess] = []
+        with self._changed:
+            while True:
+                if self._closed:
+                    raise RuntimeError("sandbox is closed")
+                key = self._resolved.get(wanted, wanted)
+                pool = self._pools.setdefault(key, _Pool())
+                pool.used = time.monotonic()
+                if pool.idle:
+                    return pool.idle.pop()
+                if pool.may_grow(key, self.workers) and (
+                    key == BASE or self._make_room(key, evicted)
+                ):
+                    pool.size += 1
+                    pool.starting += 1
+                    pool.waited_s = 0.0
+                    self._warm_live += key != BASE
+                    break
+                wait_s = 1.0
+                if pool.starting == 0 and pool.size < self.workers:
+                    wait_s = min(wait_s, max(0.001, pool.start_s - pool.waited_s))
+                began = time.monotonic()
+                self._changed.wait(wait_s)
+                if not pool.starting:  # waiting for a worker that is starting is not contention
+                    pool.waited_s += time.monotonic() - began
+        for worker in evicted:
+            worker.close()
+        return self._start(wanted, key)
+
+    def _make_room(self, key: tuple[str, ...], evicted: list[WorkerProcess]) -> bool:
+        """Whether one more warm worker may start, evicting the least recently used idle one
+        of another warm pool if the cap is reached. Called with the lock held."""
+        if self._warm_live < self.warm_workers:
+            return True
+        victims = [(p.used, k) for k, p in self._pools.items() if k not in (BASE, key) and p.idle]
+        if not victims:
+            return False
+        pool = self._pools[min(victims)[1]]
+        evicted.append(pool.idle.pop(0))
+        pool.size -= 1
+        self._warm_live -= 1
+        self._live.discard(evicted[-1])
+        return True
+
+    def _start(self, wanted: tuple[str, ...], key: tuple[str, ...]) -> WorkerProcess:
+        began = time.monotonic()
+        try:
+            worker = self._spawn(wanted)
+            report = worker.wait_ready()
+        except (OSError, WorkerDied) as exc:
+            with self._changed:
+                self._pools[key].size -= 1
+                self._pools[key].starting -= 1
+                self._warm_live -= key != BASE
+                self._changed.notify_all()
+            raise WorkerDied(f"cannot start a worker: {exc}") from exc
+        # The scan's candidates include names that are not modules (`from numpy import array`);
+        # the template says which it holds, and tasks that want the same share its pool.
+        held = tuple(sorted(report.get("warm_loaded", wanted))) if wanted else BASE
+        with self._changed:
+            took = time.monotonic() - began
+            self.started += 1
+            self.start_s += took
+            pool = self._pools[key]
+            pool.starting -= 1
+            pool.start_s = took
+            pool.waited_s = 0.0
+            self._resolved[wanted] = held
+            if held != key:
+                pool.size -= 1
+                other = self._pools.setdefault(held, _Pool())
+                other.size += 1
+                other.start_s = took
+            self._changed.notify_all()
+        worker.key = held
+        return worker
+
+    def _release(self, worker: WorkerProcess) -> None:
+        with self._changed:
+            pool = self._pools.get(worker.key)
+            keep = worker.alive and not self._closed and pool is not None
+            if keep and pool is not None:
+                pool.idle.append(worker)
+            else:
+                self._live.discard(worker)
+                if pool is not None:
+                    pool.size -= 1
+                self._warm_live -= worker.key != BASE
+            self._changed.notify()
+        if not keep:
+            worker.close()
 
     # -- public API ------------------------------------------------------------------------
     def run(
@@ -176,20 +297,26 @@ class Sandbox:
         if self._closed:
             raise RuntimeError("sandbox is closed")
         lim = limits or self.limits
-        task = {"code": code, "entry": entry, "kwargs": kwargs or {}, "limits": _limits_dict(lim)}
+        body = _task_body(code, entry, kwargs, lim)
+        wanted = warm_imports(code, kwargs, self.warm)
         result = _sandbox_error("not run")
-        for _ in range(self.retries + 1):
-            worker = self._acquire()
-            try:
-                reply = worker.execute(task, lim.timeout_s)
-            except WorkerDied as exc:
-                result = _sandbox_error(f"worker died: {exc}")
-                continue
-            finally:
-                self._release(worker)
-            result = _to_result(reply)
-            if result.status is not Status.SANDBOX_ERROR:
-                return result
+        with self._slots:
+            for _ in range(self.retries + 1):
+                try:
+                    worker = self._acquire(wanted)
+                except WorkerDied as exc:
+                    result = _sandbox_error(str(exc))
+                    continue
+                try:
+                    reply = worker.execute(body, lim.timeout_s)
+                except WorkerDied as exc:
+                    result = _sandbox_error(f"worker died: {exc}")
+                    continue
+                finally:
+                    self._release(worker)
+                result = _to_result(reply)
+                if result.status is not Status.SANDBOX_ERROR:
+                    return result
         return result
 
     def run_task(self, task: ExecTask) -> ExecResult:
@@ -211,31 +338,50 @@ class Sandbox:
 
     def imap_unordered(self, tasks: Iterable[ExecTask]) -> Iterator[tuple[int, ExecResult]]:
         """(index in ``tasks``, result) as each finishes; reads ``tasks`` lazily."""
-        window = 2 * self.workers
         source = enumerate(tasks)
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            running: dict[Future[ExecResult], int] = {}
+        take = threading.Lock()
+        done: queue.SimpleQueue[tuple[int, ExecResult | None, BaseException | None]]
+        done = queue.SimpleQueue()
+        stop = threading.Event()
 
-            def refill() -> None:
-                while len(running) < window:
-                    item = next(source, None)
+        def lane() -> None:
+            # One lane per worker slot, each pulling its next task when it is free.
+            try:
+                while not stop.is_set():
+                    with take:
+                        item = next(source, None)
                     if item is None:
-                        return
-                    running[pool.submit(self.run_task, item[1])] = item[0]
+                        break
+                    done.put((item[0], self.run_task(item[1]), None))
+            except BaseException as exc:  # a failing task iterator, or a closed sandbox
+                done.put((-1, None, exc))
+            finally:
+                done.put((-2, None, None))
 
-            refill()
+        lanes = [threading.Thread(target=lane, daemon=True) for _ in range(self.workers)]
+        for thread in lanes:
+            thread.start()
+        running = len(lanes)
+        try:
             while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield running.pop(future), future.result()
-                refill()
+                index, result, error = done.get()
+                if index == -2:
+                    running -= 1
+                elif error is not None:
+                    raise error
+                else:
+                    assert result is not None
+                    yield index, result
+        finally:
+            stop.set()
 
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        with self._lock:
+        with self._changed:
+            self._closed = True
             live, self._live = list(self._live), set()
+            self._changed.notify_all()
         for worker in live:
             worker.close()
         self._remove_root()
@@ -253,8 +399,22 @@ class Sandbox:
             pass
 
 
-def _limits_dict(limits: ExecLimits) -> dict[str, Any]:
-    return limits.model_dump()
+@functools.lru_cache(maxsize=64)
+def _limits_parts(limits: ExecLimits) -> tuple[bytes, str]:
+    """The worker's header and the child's JSON for one (frozen, hashable) limits object."""
+    header = frames.TASK_HEADER.pack(
+        limits.timeout_s, float(limits.cpu_s or limits.timeout_s), limits.output_bytes
+    )
+    return header, json.dumps(limits.model_dump())
+
+
+def _task_body(
+    code: str, entry: str | None, kwargs: dict[str, Any] | None, limits: ExecLimits
+) -> bytes:
+    header, limits_json = _limits_parts(limits)
+    task = json.dumps({"code": code, "entry": entry, "kwargs": kwargs or {}}, allow_nan=True)
+    # Splice the cached limits in rather than re-serialising them for every task.
+    return header + f'{task[:-1]},"limits":{limits_json}}}'.encode()
 
 
 def _sandbox_error(message: str) -> ExecResult:
@@ -264,9 +424,12 @@ def _sandbox_error(message: str) -> ExecResult:
 def _to_result(reply: dict[str, Any]) -> ExecResult:
     value_json = reply.pop("value_json", None)
     value = json.loads(value_json) if value_json is not None else None
-    if reply.get("status") == "sandbox_error":
+    status = Status(reply.pop("status"))
+    if status is Status.SANDBOX_ERROR:
         reply.setdefault("error_type", "SandboxError")
-    return ExecResult(value=value, **reply)
+    # The worker is ours and builds exactly these fields; validating them again per task
+    # would cost more than the rest of the host's share of a trivial task.
+    return ExecResult.model_construct(status=status, value=value, **reply)
 
 
 _shared: Sandbox | None = None

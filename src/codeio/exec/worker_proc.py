@@ -61,6 +61,8 @@ class WorkerProcess:
         frames.write_frame(self._in, {**config, "task_root": task_root})
         self.report: dict[str, Any] | None = None
         self.alive = True
+        self.key: tuple[str, ...] = tuple(config.get("warm", ()))
+        """The warm modules its template holds (set by the Sandbox once the worker reports)."""
 
     def wait_ready(self, timeout_s: float = 120.0) -> dict[str, Any]:
         if self.report is None:
@@ -70,10 +72,11 @@ class WorkerProcess:
             self.report = reply["report"]
         return self.report
 
-    def execute(self, task: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    def execute(self, body: bytes, timeout_s: float) -> dict[str, Any]:
+        """Run one task body (``frames.TASK_HEADER`` + the task's JSON); the worker's reply."""
         self.wait_ready()
         try:
-            frames.write_frame(self._in, task)
+            frames.write_all(self._in, frames.frame_bytes(body))
         except OSError as exc:
             self.alive = False
             raise WorkerDied(f"cannot send: {exc}") from exc

@@ -14,6 +14,7 @@ import json
 import os
 import random
 import resource
+import signal
 import sys
 import traceback
 import types
@@ -36,9 +37,10 @@ def _output_stream(fd: int) -> io.TextIOWrapper:
     )
 
 
-# Built once in the worker (never written to there): each child points them at its own pipes by
-# dup2 onto fds 1 and 2, and does not pay for building them on pages it would have to copy.
+# Built once in the worker (never used there): each child points them at its own pipes and
+# /dev/null by dup2 onto fds 0-2, and does not pay for building them on pages it would copy.
 _OUTPUT_STREAMS = (_output_stream(1), _output_stream(2))
+_INPUT_STREAM = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
 
 
 def _set_limit(which: int, value: int) -> None:
@@ -50,7 +52,8 @@ def _set_limit(which: int, value: int) -> None:
         resource.setrlimit(which, (min(value, hard), hard))
 
 
-def apply_limits(limits: dict[str, Any], count_processes: bool) -> None:
+def apply_limits(limits: dict[str, Any], count_processes: bool, nproc_slack: int = 0) -> None:
+    """``nproc_slack``: processes of the task's uid that are not the task's (a confined worker)."""
     cpu = int(limits["cpu_s"]) + 1 if limits.get("cpu_s") else int(limits["timeout_s"]) + 2
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     _set_limit(resource.RLIMIT_AS, int(limits["memory_mb"]) << 20)
@@ -58,7 +61,7 @@ def apply_limits(limits: dict[str, Any], count_processes: bool) -> None:
     _set_limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
     _set_limit(resource.RLIMIT_CORE, 0)
     if count_processes:
-        _set_limit(resource.RLIMIT_NPROC, int(limits["processes"]))
+        _set_limit(resource.RLIMIT_NPROC, int(limits["processes"]) + nproc_slack)
 
 
 def drop_privileges() -> None:
@@ -70,6 +73,22 @@ def drop_privileges() -> None:
     # Reading stays possible so lazy imports from a root-only interpreter prefix work; the
     # capability only covers files whose owner is mapped into the namespace (root's).
     _READ_ONLY_CAPS.apply()
+
+
+def confine(ruleset_fd: int | None, drop_uid: bool) -> None:
+    """Everything a task must run under that does not depend on the task.
+
+    Called once by a worker that is PID 1 of its own namespaces (its children inherit it all),
+    otherwise by each child. Nothing here can be undone by the confined process.
+    """
+    if drop_uid:
+        drop_privileges()
+    else:
+        _READ_ONLY_CAPS.apply()
+    # Same-uid processes may not ptrace or read the memory of a non-dumpable one.
+    syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
+    if ruleset_fd is not None:
+        landlock.restrict(ruleset_fd)
 
 
 def _reseed() -> None:
@@ -154,12 +173,15 @@ def child_main(
     drop_uid: bool,
     count_processes: bool,
     own_group: bool,
+    confined: bool,
+    nproc_slack: int,
 ) -> None:
     """Never returns: ends the process with os._exit.
 
     Runs right after the fork, before the task exists: everything that does not depend on the
     task (fds, uid, Landlock, stdio) is done first; then the task is read from ``task_fd``, its
-    limits applied (only ever lowered, which needs no privilege) and the code run.
+    limits applied (only ever lowered, which needs no privilege) and the code run. ``confined``:
+    the worker already confined itself (see ``confine``) and this child inherited that.
     """
     harness_pid = os.getpid()
     try:
@@ -180,12 +202,13 @@ def child_main(
             os.closerange(_TASK_FD + 1, ruleset_fd)
             os.closerange(ruleset_fd + 1, _MAX_FD)
         os.chdir(task_dir)
-        if drop_uid:
-            drop_privileges()
+        if not confined:
+            confine(ruleset_fd, drop_uid)
         if ruleset_fd is not None:
-            landlock.restrict(ruleset_fd)
             os.close(ruleset_fd)
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+        # The worker ignores SIGINT (see server.main); the code gets Python's usual behaviour.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.stdin = _INPUT_STREAM
         sys.stdout, sys.stderr = _OUTPUT_STREAMS
     except BaseException as exc:  # the engine failed, not the code
         _report(3, {"kind": "sandbox_error", "error_message": f"child setup: {exc!r}"})
@@ -200,7 +223,7 @@ def child_main(
         os.close(_TASK_FD)
         task = json.loads(body)
         del body
-        apply_limits(task["limits"], count_processes)
+        apply_limits(task["limits"], count_processes, nproc_slack)
     except BaseException as exc:
         _report(3, {"kind": "sandbox_error", "error_message": f"child setup: {exc!r}"})
         os._exit(0)

@@ -9,6 +9,12 @@ from typing import Any
 
 _HEADER = struct.Struct("<I")
 MAX_FRAME = 1 << 30
+TASK_HEADER = struct.Struct("<ddQ")
+"""Prefix of a host->worker task body: timeout_s, cpu limit (s), output cap (bytes).
+
+The worker needs only these; the rest of the body is the child's JSON, forwarded unparsed so
+the worker touches (and copy-on-write faults) as little memory as possible per task.
+"""
 
 
 def encode(obj: Any) -> bytes:
@@ -55,7 +61,7 @@ def read_body(fd: int) -> bytes | None:
     return body
 
 
-def frame_bytes(body: bytes) -> bytes:
+def frame_bytes(body: bytes | memoryview) -> bytes:
     """A frame carrying an already encoded body."""
     return _HEADER.pack(len(body)) + body
 

@@ -13,7 +13,7 @@ import importlib
 import json
 import os
 import resource
-import selectors
+import select
 import shutil
 import signal
 import sys
@@ -70,6 +70,13 @@ class Worker:
             report["landlock"] = {"abi": abi, "features": features}
         except OSError as exc:
             report["landlock_error"] = str(exc)
+        # As PID 1 of its own namespaces the worker confines itself once and every child inherits
+        # it: tasks cannot signal it (init ignores signals it has no handler for), trace it or
+        # read its memory (it is not dumpable). Without a PID namespace each child confines
+        # itself instead, so that the worker stays out of its tasks' reach.
+        self.confined = False
+        # The worker counts against the task uid's process limit once it has that uid.
+        self.nproc_slack = 0
         if not self.pid_ns:
             # Orphans of a task re-parent to us, so they can be found and killed.
             try:
@@ -77,6 +84,19 @@ class Worker:
                 report["subreaper"] = True
             except OSError:
                 report["subreaper"] = False
+
+    def confine(self) -> None:
+        """Confine the worker itself (PID namespace only); call after all set-up."""
+        if not self.pid_ns:
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        child.confine(self.ruleset_fd, self.drop_uid)
+        if self.ruleset_fd is not None:
+            os.close(self.ruleset_fd)
+            self.ruleset_fd = None
+        self.confined = True
+        self.nproc_slack = 1 if self.count_processes else 0
 
     def serve(self) -> None:
         while True:
@@ -113,44 +133,49 @@ class Worker:
                 drop_uid=self.drop_uid,
                 count_processes=self.count_processes,
                 own_group=not self.pid_ns,
+                confined=self.confined,
+                nproc_slack=self.nproc_slack,
             )
         for fd in (out_w, err_w, res_w, task_r):
             os.close(fd)
         return _Child(pid, out_r, err_r, res_r, task_w)
 
     def run(self, body: bytes) -> dict[str, Any]:
-        task = json.loads(body)
-        limits = task["limits"]
+        timeout_s, cpu_limit_s, cap = frames.TASK_HEADER.unpack_from(body)
+        task_frame = frames.frame_bytes(memoryview(body)[frames.TASK_HEADER.size :])
         proc, self._next = self._next, None
         if proc is None:
             proc = self._prefork()
-        start = time.monotonic()
         try:
-            outcome = self._supervise(proc, frames.frame_bytes(body), limits, start)
-        finally:
+            return self._supervise(proc, task_frame, timeout_s, cpu_limit_s, int(cap))
+        except BaseException:
             self._kill_leftovers(proc.pid)
+            raise
+        finally:
             for fd in (proc.out_r, proc.err_r, proc.res_r):
                 os.close(fd)
             if proc.task_w >= 0:
                 os.close(proc.task_w)
-            self._clean_task_dir()
-        return outcome
+            self.clean_task_dir()
 
     def _supervise(
-        self, proc: _Child, task_frame: bytes, limits: dict[str, Any], start: float
+        self, proc: _Child, task_frame: bytes, timeout_s: float, cpu_limit_s: float, cap: int
     ) -> dict[str, Any]:
         pid, out_r, err_r, res_r = proc.pid, proc.out_r, proc.err_r, proc.res_r
-        cap = int(limits["output_bytes"])
-        deadline = start + float(limits["timeout_s"])
-        buffers: dict[int, bytearray] = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
+        start = time.monotonic()
+        deadline = start + timeout_s
+        buffers = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
         pidfd = os.pidfd_open(pid)
-        sel = selectors.DefaultSelector()
+        poller = select.poll()
         for fd in (out_r, err_r, res_r, pidfd):
-            sel.register(fd, selectors.EVENT_READ)
-        # The task goes to the child without blocking us: a large one is written as it reads.
-        pending = memoryview(task_frame)
+            poller.register(fd, select.POLLIN)
+        # Most tasks fit the pipe's buffer and go in one write; a larger one is written as the
+        # child reads, without blocking us.
         os.set_blocking(proc.task_w, False)
-        sel.register(proc.task_w, selectors.EVENT_WRITE)
+        pending = memoryview(task_frame)
+        pending = self._feed(proc, pending)
+        if pending:
+            poller.register(proc.task_w, select.POLLOUT)
         verdict: str | None = None
         exited = False
         try:
@@ -159,33 +184,24 @@ class Worker:
                 if remaining <= 0:
                     verdict = "timeout"
                     break
-                for key, _ in sel.select(remaining):
-                    if key.fd == pidfd:
+                for fd, _ in poller.poll(remaining * 1000.0 + 1.0):
+                    if fd == pidfd:
                         exited = True
-                        continue
-                    if key.fd == proc.task_w:
-                        try:
-                            pending = pending[os.write(proc.task_w, pending) :]
-                        except BlockingIOError:
-                            continue
-                        except OSError:  # the child is gone; its exit says why
-                            pending = pending[:0]
+                    elif fd == proc.task_w:
+                        pending = self._feed(proc, pending)
                         if not pending:
-                            sel.unregister(proc.task_w)
-                            os.close(proc.task_w)
-                            proc.task_w = -1
-                        continue
-                    chunk = os.read(key.fd, _READ_CHUNK)
-                    if not chunk:
-                        sel.unregister(key.fd)
-                        continue
-                    buffers[key.fd] += chunk
-                    if key.fd != res_r and len(buffers[key.fd]) > cap:
-                        verdict = "output_limit"
+                            poller.unregister(fd)
+                    else:
+                        chunk = os.read(fd, _READ_CHUNK)
+                        if not chunk:
+                            poller.unregister(fd)
+                            continue
+                        buffers[fd] += chunk
+                        if fd != res_r and len(buffers[fd]) > cap:
+                            verdict = "output_limit"
                 if verdict:
                     break
         finally:
-            sel.close()
             os.close(pidfd)
         if not exited:
             os.kill(pid, signal.SIGKILL)
@@ -206,17 +222,30 @@ class Worker:
         if verdict:
             out["status"] = verdict
             return out
-        out.update(self._classify(status, usage, bytes(buffers[res_r]), limits))
+        out.update(self._classify(status, usage, bytes(buffers[res_r]), cpu_limit_s))
         return out
 
+    @staticmethod
+    def _feed(proc: _Child, pending: memoryview) -> memoryview:
+        """Write what the task pipe takes now; close it once the whole task is in."""
+        try:
+            pending = pending[os.write(proc.task_w, pending) :]
+        except BlockingIOError:
+            return pending
+        except OSError:  # the child is gone; its exit says why
+            pending = pending[:0]
+        if not pending:
+            os.close(proc.task_w)
+            proc.task_w = -1
+        return pending
+
     def _classify(
-        self, status: int, usage: Any, result: bytes, limits: dict[str, Any]
+        self, status: int, usage: Any, result: bytes, cpu_limit_s: float
     ) -> dict[str, Any]:
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             cpu = usage.ru_utime + usage.ru_stime
-            cpu_limit = float(limits.get("cpu_s") or limits["timeout_s"])
-            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= cpu_limit):
+            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= cpu_limit_s):
                 return {"status": "timeout", "signal": sig}
             return {"status": "killed", "signal": sig, "error_message": signal.Signals(sig).name}
         code = os.WEXITSTATUS(status)
@@ -249,7 +278,7 @@ class Worker:
             try:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
-                pass
+                return  # nothing left (the task itself is reaped already)
         else:
             for target in _descendants():
                 _kill(target)
@@ -259,19 +288,58 @@ class Worker:
                 pass
         _reap_all()
 
-    def _clean_task_dir(self) -> None:
+    def clean_task_dir(self) -> None:
         # The task may have locked its own directory; give it back to the next one as new.
         os.chmod(self.task_dir, 0o700)
-        with os.scandir(self.task_dir) as entries:
-            names = [entry.path for entry in entries]
-        for path in names:
+        names = os.listdir(self.task_dir)
+        for name in names:
+            path = os.path.join(self.task_dir, name)
             if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
+                _remove_tree(path)
             else:
                 try:
                     os.unlink(path)
                 except OSError:
                     pass
+
+
+def _import_quietly(name: str) -> bool:
+    """Import ``name``; False if that fails. fd 1 is the reply pipe, so a module that prints
+    while it loads writes to /dev/null instead of into the frames."""
+    sys.stdout.flush()
+    saved = os.dup(_OUT)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, _OUT)
+    os.close(null)
+    try:
+        importlib.import_module(name)
+    except BaseException:  # a template must survive whatever an import raises
+        return False
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, _OUT)
+        os.close(saved)
+    return True
+
+
+def _remove_tree(path: str) -> None:
+    """rmtree that first unlocks every directory: a confined worker has no right to override
+    the modes a task set on its own files, but owns them, so it may change them back."""
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
+    # Top-down: each directory is unlocked before the walk lists it.
+    for root, dirs, _ in os.walk(path):
+        for name in dirs:
+            entry = os.path.join(root, name)
+            if os.path.islink(entry):  # never change anything outside the task dir
+                continue
+            try:
+                os.chmod(entry, 0o700)
+            except OSError:
+                pass
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _kill(pid: int) -> None:
@@ -343,17 +411,20 @@ def main() -> None:
         report = confine.enter_namespaces((_IN, _OUT), int(config["tmp_size_mb"]))
     else:
         report = {"namespaces": [], "task_uid": False}
-    # PID 1 ignores signals it has no handler for; make the host's SIGTERM end us.
+    # Until it confines itself the worker ends on the host's SIGTERM. Afterwards it has no
+    # handler, which makes it immune to its tasks' signals; the host ends it by closing its
+    # input or with SIGKILL, both of which still reach it.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    failed = []
-    for name in config["prelude"]:
-        try:
-            importlib.import_module(name)
-        except Exception:
-            failed.append(name)
-    report["prelude_failed"] = failed
+    report["prelude_failed"] = [n for n in config["prelude"] if not _import_quietly(n)]
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     worker = Worker(config, report)
+    worker.confine()
+    # Modules named by a task's code are imported only now, under the same confinement as the
+    # task (and inside a PID namespace, as the tasks' uid): whatever they do at import time a
+    # task could have done. Failures are fine: candidates include names that are not modules.
+    warm = [name for name in config.get("warm", []) if _import_quietly(name)]
+    report["warm_loaded"] = [name for name in warm if name in sys.modules]
+    worker.clean_task_dir()  # an import may have written caches under $HOME (the task dir)
     # Objects that exist now are never collected, so the GC in a child does not touch (and
     # copy) the template's pages.
     gc.collect()
