@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from codeio.exec import Sandbox
+from codeio.exec import ExecTask, Sandbox
 from codeio.llm.trace_teacher import TraceTeacherBackend
 from codeio.pipeline.sample import recheck
 from codeio.pipeline.verify import Verifier
@@ -90,14 +90,34 @@ def _run(records: list[FunctionRecord], sandboxes: tuple[Sandbox, Sandbox]) -> d
     return {"deterministic": deterministic, "results": results}
 
 
-def _check(run: dict[str, Any], records: list[FunctionRecord]) -> None:
+def _varies(fn: FunctionRecord, sandbox: Sandbox, runs: int = 24) -> bool:
+    """Whether ``fn``'s first pair gives different outputs over repeated runs.
+
+    recheck compares two runs, so a function that is random only now and then (demo record 54
+    finds a reversal by random sampling in about one run of four) can pass it by luck; its
+    verdicts then depend on the draw, not on the prediction.
+    """
+    task = ExecTask(code=fn.refcode, entry=fn.funcname, kwargs=fn.ios[0].input)
+    outputs = {json.dumps(r.value, sort_keys=True) for r in sandbox.map([task] * runs)}
+    return len(outputs) > 1
+
+
+def _check(
+    run: dict[str, Any], records: list[FunctionRecord], sandboxes: tuple[Sandbox, Sandbox]
+) -> None:
     results = run["results"]
     # The corpus has known non-reproducible pairs (~8% of records), never most of them.
     assert len(run["deterministic"]) >= 0.8 * len(records)
+    by_id = {fn.id: fn for fn in records}
+    random_now_and_then = {
+        fid
+        for fid, *_, status, _ in results
+        if status != "correct" and _varies(by_id[fid], sandboxes[0])
+    }
     wrong = [
         (fid, kind, status, detail)
         for fid, kind, _, status, detail in results
-        if status != "correct"
+        if status != "correct" and fid not in random_now_and_then
     ]
     if wrong and all(_VERIFIER_DATACLASS_BUG in detail for *_, detail in wrong):
         pytest.xfail(f"the verifier cannot re-run dataclass refcode: {[w[:2] for w in wrong]}")
@@ -114,10 +134,10 @@ def _check(run: dict[str, Any], records: list[FunctionRecord]) -> None:
 
 def test_sample_of_demo_corpus_verifies(sandboxes: tuple[Sandbox, Sandbox]) -> None:
     records = _records(60)
-    _check(_run(records, sandboxes), records)
+    _check(_run(records, sandboxes), records, sandboxes)
 
 
 @pytest.mark.slow
 def test_full_demo_corpus_verifies(sandboxes: tuple[Sandbox, Sandbox]) -> None:
     records = _records(None)
-    _check(_run(records, sandboxes), records)
+    _check(_run(records, sandboxes), records, sandboxes)

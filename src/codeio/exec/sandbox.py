@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import logging
@@ -44,6 +45,9 @@ DEFAULT_PRELUDE: tuple[str, ...] = (
 """Standard-library modules imported once by every template, as the reference scripts import
 them per check. numpy, the reference's other usual import, is in ``DEFAULT_WARM``: imported once
 by the templates that serve the tasks which use it (see ``codeio.exec.warm``)."""
+
+_LOOKAHEAD = 32
+"""Tasks ``imap_unordered`` reads ahead, so a lane can take a later one instead of waiting."""
 
 BASE: tuple[str, ...] = ()
 """The key of the pool whose templates hold only the prelude."""
@@ -215,12 +219,21 @@ class Sandbox:
                 if pool.starting == 0 and pool.size < self.workers:
                     wait_s = min(wait_s, max(0.001, pool.start_s - pool.waited_s))
                 began = time.monotonic()
+                starting = pool.starting  # waiting for a worker that is starting is not contention
                 self._changed.wait(wait_s)
-                if not pool.starting:  # waiting for a worker that is starting is not contention
+                if not starting:
                     pool.waited_s += time.monotonic() - began
         for worker in evicted:
             worker.close()
         return self._start(wanted, key)
+
+    def _can_serve_now(self, wanted: tuple[str, ...]) -> bool:
+        """Whether a task wanting ``wanted`` would get a worker without waiting for another
+        task or another lane's start (a heuristic for ordering work; takes nothing)."""
+        with self._lock:
+            key = self._resolved.get(wanted, wanted)
+            pool = self._pools.get(key)
+            return pool is None or bool(pool.idle) or pool.may_grow(key, self.workers)
 
     def _make_room(self, key: tuple[str, ...], evicted: list[WorkerProcess]) -> bool:
         """Whether one more warm worker may start, evicting the least recently used idle one
@@ -262,10 +275,13 @@ class Sandbox:
             pool.waited_s = 0.0
             self._resolved[wanted] = held
             if held != key:
+                # It joins the pool of what it really holds; one that holds nothing warm (none
+                # of the candidates could be imported) is a base worker and frees its warm slot.
                 pool.size -= 1
                 other = self._pools.setdefault(held, _Pool())
                 other.size += 1
                 other.start_s = took
+                self._warm_live -= held == BASE
             self._changed.notify_all()
         worker.key = held
         return worker
@@ -274,6 +290,8 @@ class Sandbox:
         with self._changed:
             pool = self._pools.get(worker.key)
             keep = worker.alive and not self._closed and pool is not None
+            if keep and worker.key == BASE and pool is not None and pool.size > self.workers:
+                keep = False  # a warm start that resolved to nothing: the base pool is full
             if keep and pool is not None:
                 pool.idle.append(worker)
             else:
@@ -339,17 +357,33 @@ class Sandbox:
     def imap_unordered(self, tasks: Iterable[ExecTask]) -> Iterator[tuple[int, ExecResult]]:
         """(index in ``tasks``, result) as each finishes; reads ``tasks`` lazily."""
         source = enumerate(tasks)
+        backlog: collections.deque[tuple[int, ExecTask, tuple[str, ...]]] = collections.deque()
         take = threading.Lock()
         done: queue.SimpleQueue[tuple[int, ExecResult | None, BaseException | None]]
         done = queue.SimpleQueue()
         stop = threading.Event()
+
+        def pick() -> tuple[int, ExecTask, tuple[str, ...]] | None:
+            while len(backlog) < _LOOKAHEAD:
+                item = next(source, None)
+                if item is None:
+                    break
+                wanted = warm_imports(item[1].code, item[1].kwargs, self.warm)
+                backlog.append((item[0], item[1], wanted))
+            # The first task that can start now: a lane does not sit idle while another starts
+            # the template that the next few tasks need.
+            for pos, entry in enumerate(backlog):
+                if self._can_serve_now(entry[2]):
+                    del backlog[pos]
+                    return entry
+            return backlog.popleft() if backlog else None
 
         def lane() -> None:
             # One lane per worker slot, each pulling its next task when it is free.
             try:
                 while not stop.is_set():
                     with take:
-                        item = next(source, None)
+                        item = pick()
                     if item is None:
                         break
                     done.put((item[0], self.run_task(item[1]), None))

@@ -8,6 +8,7 @@ docs/SANDBOX.md for what that does and does not stop).
 from __future__ import annotations
 
 import builtins
+import contextlib
 import fcntl
 import io
 import json
@@ -18,6 +19,7 @@ import signal
 import sys
 import traceback
 import types
+from collections.abc import Iterator
 from typing import Any
 
 from . import frames, landlock, syscalls
@@ -75,11 +77,26 @@ def drop_privileges() -> None:
     _READ_ONLY_CAPS.apply()
 
 
-def confine(ruleset_fd: int | None, drop_uid: bool) -> None:
-    """Everything a task must run under that does not depend on the task.
+# What a worker that confined itself keeps: enough to switch each child to the task uid, kill
+# that uid's processes and empty directories the task locked. The task never holds these.
+_WORKER_CAP_LIST = [
+    syscalls.CAP_DAC_OVERRIDE,
+    syscalls.CAP_DAC_READ_SEARCH,
+    syscalls.CAP_FOWNER,
+    syscalls.CAP_KILL,
+    syscalls.CAP_SETGID,
+    syscalls.CAP_SETUID,
+]
+_WORKER_CAPS = syscalls.CapabilitySet(_WORKER_CAP_LIST)
+# While the worker acts as the task user: a task's rights in effect, the worker's kept.
+_AS_TASK_CAPS = syscalls.CapabilitySet([syscalls.CAP_DAC_READ_SEARCH], _WORKER_CAP_LIST)
 
-    Called once by a worker that is PID 1 of its own namespaces (its children inherit it all),
-    otherwise by each child. Nothing here can be undone by the confined process.
+
+def confine(ruleset_fd: int | None, drop_uid: bool) -> None:
+    """Everything a task must run under that does not depend on the task, in each child.
+
+    Used when the worker cannot confine itself instead (no PID namespace): see
+    ``confine_worker``. Nothing here can be undone by the confined process.
     """
     if drop_uid:
         drop_privileges()
@@ -89,6 +106,51 @@ def confine(ruleset_fd: int | None, drop_uid: bool) -> None:
     syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
     if ruleset_fd is not None:
         landlock.restrict(ruleset_fd)
+
+
+def confine_worker(ruleset_fd: int | None, drop_uid: bool) -> None:
+    """Once, in a worker that is PID 1 of its namespaces; every child inherits the result.
+
+    Landlock, no-new-privs and non-dumpable apply to the worker itself. With a task uid the
+    worker stays the namespace's root but keeps only ``_WORKER_CAPS``, and each child switches
+    to the task uid (``become_task_user``): a task then shares no uid with the worker, so it can
+    neither signal, trace, re-limit (prlimit) nor re-prioritise it.
+    """
+    if drop_uid:
+        os.setgroups([])
+        # The child's switch to the task uid keeps the permitted set (it clears the effective
+        # one); the child then narrows both to reading only.
+        syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 1)
+        _WORKER_CAPS.apply()
+    else:
+        _READ_ONLY_CAPS.apply()
+    syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
+    if ruleset_fd is not None:
+        landlock.restrict(ruleset_fd)
+
+
+@contextlib.contextmanager
+def acting_as_task_user(drop_uid: bool) -> Iterator[None]:
+    """In a self-confined worker: run the body with exactly a task's rights (its uid as the
+    effective one, reading as the only capability in effect), then take the worker's back."""
+    if not drop_uid:
+        yield
+        return
+    os.setegid(NAMESPACE_UID)
+    os.seteuid(NAMESPACE_UID)  # clears the effective capabilities, keeps the permitted ones
+    _AS_TASK_CAPS.apply()
+    try:
+        yield
+    finally:
+        os.seteuid(0)  # the kernel restores the effective set from the permitted one
+        os.setegid(0)
+
+
+def become_task_user() -> None:
+    """In a child of a self-confined worker: the task uid, able to read files and nothing else."""
+    os.setresgid(NAMESPACE_UID, NAMESPACE_UID, NAMESPACE_UID)
+    os.setresuid(NAMESPACE_UID, NAMESPACE_UID, NAMESPACE_UID)
+    _READ_ONLY_CAPS.apply()
 
 
 def _reseed() -> None:
@@ -181,7 +243,7 @@ def child_main(
     Runs right after the fork, before the task exists: everything that does not depend on the
     task (fds, uid, Landlock, stdio) is done first; then the task is read from ``task_fd``, its
     limits applied (only ever lowered, which needs no privilege) and the code run. ``confined``:
-    the worker already confined itself (see ``confine``) and this child inherited that.
+    the worker already confined itself (see ``confine_worker``) and this child inherited that.
     """
     harness_pid = os.getpid()
     try:
@@ -204,6 +266,8 @@ def child_main(
         os.chdir(task_dir)
         if not confined:
             confine(ruleset_fd, drop_uid)
+        elif drop_uid:
+            become_task_user()
         if ruleset_fd is not None:
             os.close(ruleset_fd)
         # The worker ignores SIGINT (see server.main); the code gets Python's usual behaviour.

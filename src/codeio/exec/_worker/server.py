@@ -14,7 +14,6 @@ import json
 import os
 import resource
 import select
-import shutil
 import signal
 import sys
 import tempfile
@@ -71,10 +70,13 @@ class Worker:
         except OSError as exc:
             report["landlock_error"] = str(exc)
         # As PID 1 of its own namespaces the worker confines itself once and every child inherits
-        # it: tasks cannot signal it (init ignores signals it has no handler for), trace it or
-        # read its memory (it is not dumpable). Without a PID namespace each child confines
-        # itself instead, so that the worker stays out of its tasks' reach.
+        # it (see child.confine_worker): tasks cannot signal it (init ignores signals it has no
+        # handler for), trace it or read its memory (it is not dumpable). Without a PID
+        # namespace each child confines itself instead.
         self.confined = False
+        self.broken = False
+        """Set when the worker can no longer promise a clean next task; it exits after replying."""
+        self._own_state: tuple[Any, ...] | None = None
         # The worker counts against the task uid's process limit once it has that uid.
         self.nproc_slack = 0
         if not self.pid_ns:
@@ -91,12 +93,14 @@ class Worker:
             return
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
-        child.confine(self.ruleset_fd, self.drop_uid)
+        child.confine_worker(self.ruleset_fd, self.drop_uid)
         if self.ruleset_fd is not None:
             os.close(self.ruleset_fd)
             self.ruleset_fd = None
         self.confined = True
-        self.nproc_slack = 1 if self.count_processes else 0
+        # Without a separate task uid the worker shares the task's, and its process count.
+        self.nproc_slack = 1 if self.count_processes and not self.drop_uid else 0
+        self._own_state = _own_state()
 
     def serve(self) -> None:
         while True:
@@ -111,7 +115,11 @@ class Worker:
                 reply = self.run(body)
             except Exception as exc:  # report instead of dying: the host retries
                 reply = {"status": "sandbox_error", "error_message": f"worker: {exc!r}"}
+                self.broken = True
             frames.write_frame(_OUT, reply)
+            if self.broken:
+                # The host sees the exit and starts a fresh worker for the next task.
+                os._exit(3)
 
     def _prefork(self) -> _Child:
         """A fresh child of the untouched template, confined, blocked reading its task."""
@@ -156,7 +164,14 @@ class Worker:
                 os.close(fd)
             if proc.task_w >= 0:
                 os.close(proc.task_w)
-            self.clean_task_dir()
+            try:
+                self.clean_task_dir()
+            except Exception:
+                self.broken = True
+            if self._own_state is not None and _own_state() != self._own_state:
+                # Something changed the worker's own limits or scheduling (possible only where
+                # the worker shares the task's uid): never serve another task like that.
+                self.broken = True
 
     def _supervise(
         self, proc: _Child, task_frame: bytes, timeout_s: float, cpu_limit_s: float, cap: int
@@ -289,57 +304,104 @@ class Worker:
         _reap_all()
 
     def clean_task_dir(self) -> None:
-        # The task may have locked its own directory; give it back to the next one as new.
-        os.chmod(self.task_dir, 0o700)
-        names = os.listdir(self.task_dir)
-        for name in names:
-            path = os.path.join(self.task_dir, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                _remove_tree(path)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+        """Give the next task an empty directory, whatever this one left (raises if it cannot)."""
+        st = os.lstat(self.task_dir)
+        if st.st_mode & 0o777 != 0o700:  # the task may have locked its own directory
+            os.chmod(self.task_dir, 0o700)
+        if os.listdir(self.task_dir):
+            _empty_dir(self.task_dir)
+            if os.listdir(self.task_dir):
+                raise OSError(f"cannot empty {self.task_dir}")
+
+
+_CLEAN_BUDGET = 1_000_000
+"""Most directory entries one cleanup visits before it gives up (the worker then exits)."""
+
+
+def _empty_dir(top: str) -> None:
+    """Remove everything below ``top`` without recursion and without following symlinks.
+
+    Walks by changing into directories and back out through ``..`` (the task's processes are
+    all dead, so nothing moves), so a tree of any depth needs neither a Python stack nor a path
+    longer than one name. Directories are unlocked on the way down: a worker that shares the
+    task's uid owns them; one that does not has CAP_FOWNER and CAP_DAC_OVERRIDE.
+    """
+    here = os.getcwd()
+    os.chdir(top)
+    names: list[str] = []  # the path from top to the current directory
+    budget = _CLEAN_BUDGET
+    try:
+        while True:
+            budget -= 1
+            if budget < 0:
+                raise OSError("task dir too large to clean")
+            subdir = None
+            with os.scandir(".") as entries:
+                for entry in entries:
+                    budget -= 1
+                    if entry.is_dir(follow_symlinks=False):
+                        subdir = entry.name
+                        break
+                    try:
+                        os.unlink(entry.name)
+                    except FileNotFoundError:
+                        pass
+            if subdir is not None:
+                os.chmod(subdir, 0o700)
+                os.chdir(subdir)
+                names.append(subdir)
+                continue
+            if not names:
+                return
+            os.chdir("..")
+            os.rmdir(names.pop())
+    finally:
+        os.chdir(here)
+
+
+def _own_state() -> tuple[Any, ...]:
+    limits = tuple(
+        resource.getrlimit(r)
+        for r in (
+            resource.RLIMIT_AS,
+            resource.RLIMIT_CPU,
+            resource.RLIMIT_NOFILE,
+            resource.RLIMIT_NPROC,
+            resource.RLIMIT_FSIZE,
+            resource.RLIMIT_DATA,
+            resource.RLIMIT_STACK,
+        )
+    )
+    return limits, os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0)
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _import_quietly(name: str) -> bool:
-    """Import ``name``; False if that fails. fd 1 is the reply pipe, so a module that prints
-    while it loads writes to /dev/null instead of into the frames."""
-    sys.stdout.flush()
-    saved = os.dup(_OUT)
+    """Import ``name``; False if that fails. fd 1 is the reply pipe, so whatever a module prints
+    while it loads goes to /dev/null (as do its warnings: a task that needs the module sees the
+    real error when it imports it itself)."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(fd) for fd in (_OUT, 2)]
     null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, _OUT)
+    for fd in (_OUT, 2):
+        os.dup2(null, fd)
     os.close(null)
     try:
         importlib.import_module(name)
     except BaseException:  # a template must survive whatever an import raises
         return False
     finally:
-        sys.stdout.flush()
-        os.dup2(saved, _OUT)
-        os.close(saved)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        for fd, copy in zip((_OUT, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
     return True
-
-
-def _remove_tree(path: str) -> None:
-    """rmtree that first unlocks every directory: a confined worker has no right to override
-    the modes a task set on its own files, but owns them, so it may change them back."""
-    try:
-        os.chmod(path, 0o700)
-    except OSError:
-        pass
-    # Top-down: each directory is unlocked before the walk lists it.
-    for root, dirs, _ in os.walk(path):
-        for name in dirs:
-            entry = os.path.join(root, name)
-            if os.path.islink(entry):  # never change anything outside the task dir
-                continue
-            try:
-                os.chmod(entry, 0o700)
-            except OSError:
-                pass
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _kill(pid: int) -> None:
@@ -419,11 +481,18 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     worker = Worker(config, report)
     worker.confine()
-    # Modules named by a task's code are imported only now, under the same confinement as the
-    # task (and inside a PID namespace, as the tasks' uid): whatever they do at import time a
-    # task could have done. Failures are fine: candidates include names that are not modules.
-    warm = [name for name in config.get("warm", []) if _import_quietly(name)]
-    report["warm_loaded"] = [name for name in warm if name in sys.modules]
+    # Modules named by a task's code are imported only now, confined as the task is and with
+    # only its rights (acting as its uid): whatever they do at import time a task could have
+    # done. Failures are fine: candidates include names that are not modules.
+    os.chdir(worker.task_dir)  # sys.path[0] is the cwd: let it be the empty task dir
+    warm = config.get("warm", [])
+    with child.acting_as_task_user(worker.confined and worker.drop_uid):
+        for name in warm:
+            _import_quietly(name)
+    # What the template holds: the candidates that are modules, and the packages above each
+    # (a failed `numpy.typo` still leaves numpy imported).
+    held = {p for n in warm for p in _parents(n) if p in sys.modules}
+    report["warm_loaded"] = sorted(held)
     worker.clean_task_dir()  # an import may have written caches under $HOME (the task dir)
     # Objects that exist now are never collected, so the GC in a child does not touch (and
     # copy) the template's pages.

@@ -26,7 +26,12 @@ PR_SET_KEEPCAPS = 8
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
+CAP_DAC_OVERRIDE = 1
 CAP_DAC_READ_SEARCH = 2
+CAP_FOWNER = 3
+CAP_KILL = 5
+CAP_SETGID = 6
+CAP_SETUID = 7
 _CAP_VERSION_3 = 0x20080522
 
 # The landlock syscall numbers are the same on every architecture (generic table).
@@ -79,16 +84,18 @@ class _CapData(ctypes.Structure):
 class CapabilitySet:
     """A capability set built once in the worker and applied cheaply in each child."""
 
-    def __init__(self, caps: list[int]) -> None:
+    def __init__(self, caps: list[int], permitted: list[int] | None = None) -> None:
+        """``caps`` effective; ``permitted`` (default: the same) may hold more, to raise later."""
         self._header = _CapHeader(_CAP_VERSION_3, 0)
         self._data = (_CapData * 2)()
         for cap in caps:
             self._data[cap // 32].effective |= 1 << (cap % 32)
+        for cap in caps if permitted is None else permitted:
             self._data[cap // 32].permitted |= 1 << (cap % 32)
         self._header_ref = ctypes.byref(self._header)
 
     def apply(self) -> None:
-        """Make this the effective and permitted set of the calling thread; none inheritable."""
+        """Make these the effective and permitted sets of the calling thread; none inheritable."""
         _check(_libc.capset(self._header_ref, self._data))
 
 

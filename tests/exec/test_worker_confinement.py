@@ -1,0 +1,349 @@
+"""The worker as PID 1 of its own namespaces confines itself once; hostile tasks against it.
+
+Each test checks the status the task gets and that the engine is still usable afterwards on the
+same workers (no restart, no sandbox_error): a task must not be able to reach the process that
+serves the tasks after it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codeio.exec import ExecLimits, Sandbox, Status
+
+from .conftest import require
+
+ALIVE = "def f():\n    return 'alive'\n"
+
+
+@pytest.fixture(scope="module")
+def confined() -> Iterator[Sandbox]:
+    """One worker, so that every task of a test runs on the worker the previous one attacked."""
+    with Sandbox(workers=1, limits=ExecLimits(timeout_s=5)) as sb:
+        require(sb, "pid")
+        yield sb
+
+
+def _state(pid: int) -> str:
+    """The host's view of a process: its /proc state letter, or 'gone'."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"
+
+
+def _unharmed(sb: Sandbox, pids: list[int], started: int) -> None:
+    """The next tasks run, on the same (still running) workers, and nothing was restarted."""
+    for _ in range(3):
+        result = sb.run(ALIVE, "f", limits=ExecLimits(timeout_s=5))
+        assert (result.status, result.value) == (Status.OK, "alive"), result
+    assert sorted(sb.worker_pids()) == sorted(pids)
+    assert all(_state(pid) not in ("gone", "Z", "T") for pid in pids)
+    assert sb.started == started
+
+
+# -- signals ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["SIGTERM", "SIGINT", "SIGKILL", "SIGSTOP", "SIGHUP", "SIGUSR1", "SIGQUIT", "SIGSEGV"],
+)
+def test_signals_to_the_worker_are_ignored(confined: Sandbox, name: str) -> None:
+    pids, started = confined.worker_pids(), confined.started
+    code = (
+        "import os, signal, time\n"
+        "def f():\n"
+        "    assert os.getppid() == 1\n"
+        f"    try:\n        os.kill(1, signal.{name})\n"
+        "    except OSError as e:\n        return type(e).__name__\n"
+        "    time.sleep(0.05)\n"
+        "    return 'sent'\n"
+    )
+    result = confined.run(code, "f")
+    # Either the kernel refuses it or init drops it; the task itself is unaffected either way.
+    assert result.status is Status.OK, result
+    assert result.value in ("sent", "PermissionError")
+    _unharmed(confined, pids, started)
+
+
+def test_kill_everything_in_the_namespace_spares_the_worker(confined: Sandbox) -> None:
+    pids, started = confined.worker_pids(), confined.started
+    code = (
+        "import os, signal, time\n"
+        "def f():\n"
+        "    kid = os.fork()\n"
+        "    if kid == 0:\n        time.sleep(30)\n        os._exit(0)\n"
+        "    os.kill(-1, signal.SIGKILL)\n"  # everyone it may signal, except init and itself
+        "    _, status = os.waitpid(kid, 0)\n"
+        "    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1\n"
+    )
+    result = confined.run(code, "f")
+    assert (result.status, result.value) == (Status.OK, 9), result
+    _unharmed(confined, pids, started)
+
+
+@pytest.mark.parametrize("call", ["os.kill(0, signal.SIGKILL)", "os.killpg(0, signal.SIGTERM)"])
+def test_signalling_its_process_group_kills_only_the_task(confined: Sandbox, call: str) -> None:
+    # The child shares the worker's process group (it has no group of its own in a PID
+    # namespace); the group signal ends the task and nothing else.
+    pids, started = confined.worker_pids(), confined.started
+    result = confined.run(f"import os, signal, time\n{call}\ntime.sleep(1)\n")
+    assert result.status is Status.KILLED, result
+    assert result.signal in (9, 15)
+    _unharmed(confined, pids, started)
+
+
+def test_keyboard_interrupt_is_an_error_of_the_code(confined: Sandbox) -> None:
+    pids, started = confined.worker_pids(), confined.started
+    code = "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(2)\n"
+    result = confined.run(code)
+    assert result.status is Status.ERROR, result
+    assert result.error_type == "KeyboardInterrupt"
+    entry = "import os, signal, time\ndef f():\n    signal.raise_signal(signal.SIGINT)\n"
+    assert confined.run(entry, "f").error_type == "KeyboardInterrupt"
+    _unharmed(confined, pids, started)
+
+
+# -- what the task can see of the worker -----------------------------------------------------
+
+
+def test_worker_shares_no_uid_with_tasks_and_children_inherit(confined: Sandbox) -> None:
+    code = (
+        "import ctypes, os\n"
+        "def status(pid):\n"
+        "    with open(f'/proc/{pid}/status') as fh:\n"
+        "        return {k: v.split() for k, v in (l.split(':', 1) for l in fh)}\n"
+        "def f():\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    worker, me = status(1), status('self')\n"
+        "    return {'worker_uid': worker['Uid'], 'task_uid': me['Uid'],\n"
+        "            'worker_nnp': worker['NoNewPrivs'], 'task_nnp': me['NoNewPrivs'],\n"
+        "            'getuid': os.getuid(), 'task_dumpable': libc.prctl(3, 0, 0, 0, 0)}\n"
+    )
+    result = confined.run(code, "f")
+    assert result.status is Status.OK, result
+    v = result.value
+    assert set(v["task_uid"]) == {str(v["getuid"])}  # real, effective, saved, fs
+    if confined.report.detail.get("task_uid"):
+        # The worker stays the namespace's (capability-limited) root; the task has another uid
+        # in every slot, so no same-owner check (kill, prlimit, setpriority, ptrace) passes.
+        assert v["getuid"] != 0
+        assert not set(v["worker_uid"]) & set(v["task_uid"])
+    assert v["task_dumpable"] == 0
+    if "landlock" in confined.report.active:
+        assert v["worker_nnp"] == v["task_nnp"] == ["1"]
+
+
+def test_worker_memory_environ_and_fds_are_out_of_reach(confined: Sandbox) -> None:
+    pids, started = confined.worker_pids(), confined.started
+    code = r"""
+import ctypes, os
+def attempt(fn):
+    try:
+        fn()
+        return 'allowed'
+    except OSError as e:
+        return type(e).__name__
+def f():
+    out = {}
+    for name in ('environ', 'mem', 'maps', 'stack', 'auxv'):
+        out[name] = attempt(lambda: open(f'/proc/1/{name}', 'rb').read(64))
+    for name in ('cwd', 'root', 'exe'):
+        out[name] = attempt(lambda: os.readlink(f'/proc/1/{name}'))
+    out['fdinfo'] = attempt(lambda: os.listdir('/proc/1/fdinfo'))
+    # The fd numbers are listable (the task keeps CAP_DAC_READ_SEARCH), but none of them can
+    # be resolved or opened: not the host's pipes, not the reply channel.
+    fds = os.listdir('/proc/1/fd')
+    out['fds'] = len(fds)
+    out['fd_open'] = sorted({attempt(lambda: open(f'/proc/1/fd/{n}', m, buffering=0).close())
+                             for n in fds for m in ('rb', 'wb')})
+    out['fd_link'] = sorted({attempt(lambda: os.readlink(f'/proc/1/fd/{n}')) for n in fds})
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    out['ptrace_attach'] = [libc.ptrace(16, 1, None, None), ctypes.get_errno()]
+    out['ptrace_seize'] = [libc.ptrace(0x4206, 1, None, None), ctypes.get_errno()]
+    pidfd = os.pidfd_open(1)
+    libc.syscall.restype = ctypes.c_long
+    out['pidfd_getfd'] = [libc.syscall(438, pidfd, 0, 0), ctypes.get_errno()]
+    return out
+"""
+    result = confined.run(code, "f")
+    assert result.status is Status.OK, result
+    v = result.value
+    for name in ("environ", "mem", "maps", "stack", "auxv", "cwd", "root", "exe", "fdinfo"):
+        assert v[name] == "PermissionError", (name, v)
+    assert v["fds"] >= 3
+    assert v["fd_open"] == v["fd_link"] == ["PermissionError"]
+    for call in ("ptrace_attach", "ptrace_seize", "pidfd_getfd"):
+        assert v[call][0] == -1 and v[call][1] == 1, (call, v)  # EPERM
+    _unharmed(confined, pids, started)
+
+
+def test_task_cannot_lower_the_workers_rlimits() -> None:
+    with Sandbox(workers=1, limits=ExecLimits(timeout_s=5)) as sb:
+        require(sb, "pid")
+        code = (
+            "import resource\n"
+            "def f():\n"
+            "    try:\n"
+            "        resource.prlimit(1, resource.RLIMIT_AS, (64 << 20, 64 << 20))\n"
+            "        return 'lowered'\n"
+            "    except OSError as e:\n"
+            "        return type(e).__name__\n"
+        )
+        assert sb.run(code, "f").status is Status.OK
+        big = "def f():\n    return len(bytearray(256 << 20))\n"
+        for _ in range(2):
+            result = sb.run(big, "f")
+            assert (result.status, result.value) == (Status.OK, 256 << 20), result
+
+
+# -- the task dir after a hostile task --------------------------------------------------------
+
+
+@pytest.fixture
+def outside_dir() -> Iterator[Path]:
+    """A directory the test owns outside /tmp (the namespace hides the host's /tmp), with
+    distinctive modes; a confined worker that followed a symlink could chmod it."""
+    top = Path.home() / f".codeio-chmod-target-{secrets.token_hex(4)}"
+    (top / "sub").mkdir(parents=True)
+    os.chmod(top / "sub", 0o751)
+    os.chmod(top, 0o751)
+    try:
+        yield top
+    finally:
+        os.chmod(top, 0o755)
+        os.chmod(top / "sub", 0o755)
+        (top / "sub").rmdir()
+        top.rmdir()
+
+
+def test_locked_tree_and_escaping_symlinks_are_cleaned_safely(
+    confined: Sandbox, outside_dir: Path
+) -> None:
+    pids, started = confined.worker_pids(), confined.started
+    watched = [Path("/etc"), Path("/etc/passwd"), outside_dir, outside_dir / "sub"]
+    before = {p: stat.S_IMODE(os.lstat(p).st_mode) for p in watched}
+    code = f"""
+import os
+def f():
+    os.makedirs('tree/a/b/c')
+    for d in ('tree/a/b/c', 'tree/a/b', 'tree/a', 'tree'):
+        open(d + '/ro.txt', 'w').write('x')
+        os.chmod(d + '/ro.txt', 0o400)
+    os.mkfifo('tree/a/fifo')
+    os.symlink('/etc', 'tree/a/b/etc_link')
+    os.symlink('/etc/passwd', 'tree/a/passwd_link')
+    os.symlink({str(outside_dir)!r}, 'tree/a/b/c/outside_link')
+    os.symlink({str(outside_dir / "sub")!r}, 'tree/outside_sub_link')
+    os.symlink('/etc', 'etc_link')
+    os.symlink({str(outside_dir)!r}, 'outside_link')
+    for d in ('tree/a/b/c', 'tree/a/b', 'tree/a', 'tree'):
+        os.chmod(d, 0)
+    os.mkdir('locked')
+    open('locked/f', 'w').write('x')
+    os.chmod('locked', 0)
+    open('top.txt', 'w').write('x')
+    os.chmod('top.txt', 0)
+    os.chmod('.', 0o500)
+    return sorted(os.listdir('.'))
+"""
+    for _ in range(2):  # twice: the cleanup must leave the worker able to clean again
+        result = confined.run(code, "f")
+        assert result.status is Status.OK, result
+        assert result.value == ["etc_link", "locked", "outside_link", "top.txt", "tree"]
+        after = confined.run(
+            "import os, stat\n"
+            "def f():\n"
+            "    mode = stat.S_IMODE(os.stat('.').st_mode)\n"
+            "    listing = os.listdir('.')\n"
+            "    open('fresh.txt', 'w').write('ok')\n"
+            "    return [listing, oct(mode)]\n",
+            "f",
+        )
+        assert after.status is Status.OK, after
+        assert after.value == [[], "0o700"]
+    assert {p: stat.S_IMODE(os.lstat(p).st_mode) for p in watched} == before
+    _unharmed(confined, pids, started)
+
+
+def test_deep_directory_tree_is_cleaned() -> None:
+    with Sandbox(workers=1, limits=ExecLimits(timeout_s=10)) as sb:
+        code = (
+            "import os\n"
+            "def f():\n"
+            "    top = os.getcwd()\n"
+            "    for _ in range(1500):\n"
+            "        os.mkdir('d')\n"
+            "        os.chdir('d')\n"
+            "    os.chdir(top)\n"
+            "    return 'built'\n"
+        )
+        result = sb.run(code, "f")
+        assert (result.status, result.value) == (Status.OK, "built"), result
+        listing = sb.run("import os\ndef f():\n    return os.listdir('.')\n", "f")
+        assert (listing.status, listing.value) == (Status.OK, []), listing
+
+
+# -- process limits with a confined worker ----------------------------------------------------
+
+
+def test_task_gets_exactly_its_process_allowance() -> None:
+    # A fresh sandbox: no earlier task's processes can still count against the uid.
+    with Sandbox(workers=1, limits=ExecLimits(timeout_s=10)) as sb:
+        require(sb, "pid")
+        require(sb, "nproc")
+        forks = (
+            "import os, time\n"
+            "def f():\n    n = 0\n    for _ in range(20):\n        try:\n"
+            "            pid = os.fork()\n        except OSError:\n            break\n"
+            "        if pid == 0:\n            time.sleep(30)\n            os._exit(0)\n"
+            "        n += 1\n    return n\n"
+        )
+        threads = (
+            "import threading\n"
+            "def f():\n    ev, n = threading.Event(), 0\n    for _ in range(20):\n"
+            "        try:\n            threading.Thread(target=ev.wait, daemon=True).start()\n"
+            "        except RuntimeError:\n            break\n        n += 1\n"
+            "    ev.set()\n    return n\n"
+        )
+        limits = ExecLimits(processes=8, timeout_s=10)
+        # The confined worker has the task's uid too; it does not eat into the allowance:
+        # the task itself plus 7 more processes (or threads) is 8.
+        for code in (forks, threads, forks):
+            result = sb.run(code, "f", limits=limits)
+            assert (result.status, result.value) == (Status.OK, 7), result
+
+
+def test_task_may_fork_a_few_children(confined: Sandbox) -> None:
+    require(confined, "nproc")
+    pids, started = confined.worker_pids(), confined.started
+    code = (
+        "import os\n"
+        "def f():\n    kids = []\n    for i in range(5):\n        pid = os.fork()\n"
+        "        if pid == 0:\n            os._exit(10 + i)\n        kids.append(pid)\n"
+        "    return sorted(os.waitstatus_to_exitcode(os.waitpid(k, 0)[1]) for k in kids)\n"
+    )
+    for _ in range(3):
+        result = confined.run(code, "f", limits=ExecLimits(processes=8))
+        assert (result.status, result.value) == (Status.OK, [10, 11, 12, 13, 14]), result
+    _unharmed(confined, pids, started)
+
+
+def test_fork_bomb_is_bounded_and_the_worker_survives(confined: Sandbox) -> None:
+    require(confined, "nproc")
+    pids, started = confined.worker_pids(), confined.started
+    bomb = (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    )
+    result = confined.run(bomb, limits=ExecLimits(timeout_s=2, processes=16))
+    assert result.status is Status.TIMEOUT, result
+    _unharmed(confined, pids, started)
