@@ -108,19 +108,22 @@ def confine(ruleset_fd: int | None, drop_uid: bool) -> None:
         landlock.restrict(ruleset_fd)
 
 
-def confine_worker(ruleset_fd: int | None, drop_uid: bool) -> None:
+def confine_worker(ruleset_fd: int | None, drop_uid: bool, read_cap: bool) -> None:
     """Once, in a worker that is PID 1 of its namespaces; every child inherits the result.
 
     Landlock, no-new-privs and non-dumpable apply to the worker itself. With a task uid the
     worker stays the namespace's root but keeps only ``_WORKER_CAPS``, and each child switches
     to the task uid (``become_task_user``): a task then shares no uid with the worker, so it can
-    neither signal, trace, re-limit (prlimit) nor re-prioritise it.
+    neither signal, trace, re-limit (prlimit) nor re-prioritise it. ``read_cap``: tasks need
+    CAP_DAC_READ_SEARCH to reach the interpreter (``confine.expose_interpreter`` failed).
     """
     if drop_uid:
         os.setgroups([])
-        # The child's switch to the task uid keeps the permitted set (it clears the effective
-        # one); the child then narrows both to reading only.
-        syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 1)
+        if read_cap:
+            # The child's switch to the task uid then keeps the permitted set (it clears the
+            # effective one), and the child narrows both to reading only. Otherwise the switch
+            # clears every capability, with no call needed.
+            syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 1)
         _WORKER_CAPS.apply()
     else:
         _READ_ONLY_CAPS.apply()
@@ -130,15 +133,16 @@ def confine_worker(ruleset_fd: int | None, drop_uid: bool) -> None:
 
 
 @contextlib.contextmanager
-def acting_as_task_user(drop_uid: bool) -> Iterator[None]:
+def acting_as_task_user(drop_uid: bool, read_cap: bool) -> Iterator[None]:
     """In a self-confined worker: run the body with exactly a task's rights (its uid as the
-    effective one, reading as the only capability in effect), then take the worker's back."""
+    effective one and a task's capabilities in effect), then take the worker's back."""
     if not drop_uid:
         yield
         return
     os.setegid(NAMESPACE_UID)
     os.seteuid(NAMESPACE_UID)  # clears the effective capabilities, keeps the permitted ones
-    _AS_TASK_CAPS.apply()
+    if read_cap:
+        _AS_TASK_CAPS.apply()
     try:
         yield
     finally:
@@ -146,11 +150,13 @@ def acting_as_task_user(drop_uid: bool) -> Iterator[None]:
         os.setegid(0)
 
 
-def become_task_user() -> None:
-    """In a child of a self-confined worker: the task uid, able to read files and nothing else."""
+def become_task_user(read_cap: bool) -> None:
+    """In a child of a self-confined worker: the task uid, with no capability but, where the
+    interpreter is not reachable otherwise, reading."""
     os.setresgid(NAMESPACE_UID, NAMESPACE_UID, NAMESPACE_UID)
     os.setresuid(NAMESPACE_UID, NAMESPACE_UID, NAMESPACE_UID)
-    _READ_ONLY_CAPS.apply()
+    if read_cap:
+        _READ_ONLY_CAPS.apply()
 
 
 def _reseed() -> None:
@@ -237,6 +243,7 @@ def child_main(
     own_group: bool,
     confined: bool,
     nproc_slack: int,
+    read_cap: bool,
 ) -> None:
     """Never returns: ends the process with os._exit.
 
@@ -267,7 +274,7 @@ def child_main(
         if not confined:
             confine(ruleset_fd, drop_uid)
         elif drop_uid:
-            become_task_user()
+            become_task_user(read_cap)
         if ruleset_fd is not None:
             os.close(ruleset_fd)
         # The worker ignores SIGINT (see server.main); the code gets Python's usual behaviour.

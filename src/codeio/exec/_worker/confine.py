@@ -105,6 +105,76 @@ def _wait_and_exit(pid: int, keep_fds: tuple[int, ...]) -> None:
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
+def _interpreter_paths() -> list[str]:
+    """What a task must be able to read for lazy imports: the interpreter's prefixes and path."""
+    candidates = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+        *(entry for entry in sys.path if entry),
+    }
+    return sorted(p for p in candidates if os.path.isabs(p) and os.path.isdir(p))
+
+
+def _first_closed(path: str) -> tuple[str, str] | None:
+    """(directory, entry) where others may not search ``directory`` on the way to ``path``."""
+    current = "/"
+    for name in path.strip("/").split("/"):
+        if not os.stat(current).st_mode & 0o001:
+            return current, name
+        current = os.path.join(current, name)
+    return None
+
+
+def expose_interpreter(paths: list[str]) -> list[str]:
+    """Make ``paths`` readable by the task uid without any capability; the directories that
+    were in the way are replaced by views holding only those paths (raises OSError if it cannot).
+
+    A `python` under a private home (/root/.pyenv, say) sits below a directory that only its
+    owner may search. Over each such directory this mounts an empty tmpfs and bind-mounts back
+    just the entries that lead to the interpreter, so tasks keep importing lazily and everything
+    else there (keys, credentials) disappears from their view. Only this mount namespace sees it.
+    """
+    done: list[str] = []
+    for _ in range(8):  # each round opens the next closed level
+        blocked: dict[str, set[str]] = {}
+        for path in paths:
+            closed = _first_closed(path)
+            if closed is not None:
+                blocked.setdefault(closed[0], set()).add(closed[1])
+        if not blocked:
+            unreadable = [p for p in paths if os.stat(p).st_mode & 0o005 != 0o005]
+            if unreadable:
+                raise OSError(f"not readable by others: {unreadable}")
+            return done
+        for directory, names in sorted(blocked.items()):
+            keep = {name: os.open(os.path.join(directory, name), os.O_PATH) for name in names}
+            try:
+                syscalls.mount(
+                    "tmpfs",
+                    directory,
+                    "tmpfs",
+                    syscalls.MS_NOSUID | syscalls.MS_NODEV,
+                    "mode=0755,size=64k",
+                )
+                for name, fd in keep.items():
+                    target = os.path.join(directory, name)
+                    if os.path.isdir(f"/proc/self/fd/{fd}"):
+                        os.mkdir(target, 0o755)
+                    else:
+                        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+                    syscalls.mount(
+                        f"/proc/self/fd/{fd}", target, None, syscalls.MS_BIND | syscalls.MS_REC
+                    )
+            finally:
+                for fd in keep.values():
+                    os.close(fd)
+            done.append(directory)
+    raise OSError("too many closed directories on the way to the interpreter")
+
+
 def _init_namespaces(flags: int, task_uid: bool, tmp_size_mb: int) -> dict[str, object]:
     names = []
     if flags & syscalls.CLONE_NEWUSER:
@@ -133,4 +203,9 @@ def _init_namespaces(flags: int, task_uid: bool, tmp_size_mb: int) -> dict[str, 
             names.append("tmp")
         except OSError as exc:
             report["tmp_error"] = str(exc)
+        if task_uid:
+            try:
+                report["exposed"] = expose_interpreter(_interpreter_paths())
+            except OSError as exc:
+                report["expose_error"] = str(exc)
     return report

@@ -74,6 +74,8 @@ class Worker:
         # handler for), trace it or read its memory (it is not dumpable). Without a PID
         # namespace each child confines itself instead.
         self.confined = False
+        # Tasks keep CAP_DAC_READ_SEARCH only where the interpreter could not be exposed to them.
+        self.read_cap = "exposed" not in report
         self.broken = False
         """Set when the worker can no longer promise a clean next task; it exits after replying."""
         self._own_state: tuple[Any, ...] | None = None
@@ -93,7 +95,7 @@ class Worker:
             return
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
-        child.confine_worker(self.ruleset_fd, self.drop_uid)
+        child.confine_worker(self.ruleset_fd, self.drop_uid, self.read_cap)
         if self.ruleset_fd is not None:
             os.close(self.ruleset_fd)
             self.ruleset_fd = None
@@ -143,6 +145,7 @@ class Worker:
                 own_group=not self.pid_ns,
                 confined=self.confined,
                 nproc_slack=self.nproc_slack,
+                read_cap=self.read_cap,
             )
         for fd in (out_w, err_w, res_w, task_r):
             os.close(fd)
@@ -486,7 +489,7 @@ def main() -> None:
     # done. Failures are fine: candidates include names that are not modules.
     os.chdir(worker.task_dir)  # sys.path[0] is the cwd: let it be the empty task dir
     warm = config.get("warm", [])
-    with child.acting_as_task_user(worker.confined and worker.drop_uid):
+    with child.acting_as_task_user(worker.confined and worker.drop_uid, worker.read_cap):
         for name in warm:
             _import_quietly(name)
     # What the template holds: the candidates that are modules, and the packages above each
