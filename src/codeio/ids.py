@@ -11,7 +11,9 @@ __all__ = ["canonical_json", "content_id", "derive_seed", "normalize_code"]
 
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace: the one text form used for hashing and dedup."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True
+    )
 
 
 def content_id(*parts: Any, prefix: str = "", length: int = 16) -> str:

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from codeio import ast_safe
 from codeio.pipeline.verify.literal import find_brace_span
 
 __all__ = ["ALLOWED_NAMES", "CruxAnswer", "check_prediction", "extract_cruxeval"]
@@ -75,7 +76,7 @@ def check_prediction(text: str, kind: Kind, funcname: str = "f") -> str | None:
     """
     source = text if kind == "output" else f"{funcname}({text})"
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        tree = ast_safe.parse(source.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return "does not parse as a Python expression"
     body = tree.body
@@ -113,7 +114,7 @@ def _strip_fences(text: str) -> str:
 
 def _parses(source: str) -> bool:
     try:
-        ast.parse(source.strip(), mode="eval")
+        ast_safe.parse(source.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
@@ -146,7 +147,7 @@ def _from_assert_at(text: str, start: int, kind: Kind, funcname: str) -> str | N
     for end in range(1, min(len(lines), 8) + 1):
         source = "\n".join(lines[:end]).strip().rstrip("`").strip()
         try:
-            tree = ast.parse(source)
+            tree = ast_safe.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         return _from_assert_tree(tree, source, kind, funcname)
@@ -182,7 +183,7 @@ def _from_assert_tree(tree: ast.Module, source: str, kind: Kind, funcname: str) 
 def _call_args(text: str, funcname: str) -> str | None:
     """``"f([1], 'a')"`` -> ``"[1], 'a'"``; None unless ``text`` is exactly one call of ``funcname``."""
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast_safe.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     call = tree.body
@@ -209,7 +210,7 @@ def _from_json_style(text: str, kind: Kind) -> str | None:
             continue
         span = text[match.start() : end]
         try:
-            tree = ast.parse(span, mode="eval")
+            tree = ast_safe.parse(span, mode="eval")
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         if not isinstance(tree.body, ast.Dict):

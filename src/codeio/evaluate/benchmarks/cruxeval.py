@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from codeio import ast_safe
 from codeio.errors import InputError, require
 from codeio.evaluate.benchmarks import crux_harness
 from codeio.evaluate.benchmarks.base import Benchmark, EvalItem, Judgement, read_jsonl
@@ -82,7 +83,7 @@ def trace_context(row: dict[str, str], kind: str) -> dict[str, Any]:
         wrapper = f"\n\ndef {_WRAPPER}():\n    return f({row['input']})\n"
         context.update(refcode=row["code"].rstrip() + wrapper, funcname=_WRAPPER, input={})
     try:
-        context["output"] = _json_exact(ast.literal_eval(row["output"]))
+        context["output"] = _json_exact(ast_safe.literal_eval(row["output"]))
     except (ValueError, SyntaxError, TypeError, _NotJson):
         pass  # not JSON-exact: output_literal still carries it
     return context
@@ -105,8 +106,8 @@ def _json_exact(value: Any) -> Any:
 
 def _as_kwargs(code: str, input_src: str) -> dict[str, Any] | None:
     try:
-        args = ast.literal_eval(f"({input_src},)")
-        tree = ast.parse(code)
+        args = ast_safe.literal_eval(f"({input_src},)")
+        tree = ast_safe.parse(code)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
     func = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "f"), None)

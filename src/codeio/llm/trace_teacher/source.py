@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from codeio import ast_safe
+
 __all__ = ["SourceMap", "shorten"]
 
 
@@ -32,7 +34,7 @@ class SourceMap:
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self._elifs: set[int] = set()
         try:
-            tree = ast.parse(source)
+            tree = ast_safe.parse(source)
         except (SyntaxError, ValueError):
             return
         for node in ast.walk(tree):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import re
 
+from codeio import ast_safe
+
 __all__ = ["REFUSAL_TAG", "unify_answer"]
 
 ENTRY = "main_solution"
@@ -27,7 +29,7 @@ _REFUSAL = (
 def unify_answer(content: str) -> str:
     """The four-section answer for ``content``, or a refusal the unify parser rejects."""
     try:
-        tree = ast.parse(content)
+        tree = ast_safe.parse(content)
     except (SyntaxError, ValueError) as exc:
         return _REFUSAL.format(why=f"it is not valid Python 3: {exc.__class__.__name__}")
     functions = {

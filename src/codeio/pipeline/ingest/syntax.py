@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import warnings
 
+from codeio import ast_safe
 from codeio.records import Failure, RawCode
 
 __all__ = ["SyntaxFilter", "syntax_failure"]
@@ -16,7 +16,7 @@ def syntax_failure(raw: RawCode) -> Failure | None:
         # Old code is full of invalid escape sequences; those warnings are not parse failures.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ast.parse(raw.content)
+            ast_safe.parse(raw.content)
     except SyntaxError as exc:  # includes IndentationError and TabError
         where = f"line {exc.lineno}" if exc.lineno else "unknown line"
         message = f"{raw.source}: {type(exc).__name__}: {exc.msg} ({where})"

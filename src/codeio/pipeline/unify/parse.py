@@ -17,6 +17,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from codeio import ast_safe
 from codeio.errors import CodeioError
 
 __all__ = ["SECTIONS", "UnifiedParts", "UnifyParseError", "parse_unify_response"]
@@ -202,7 +203,7 @@ def _code_of(body: str, section: str) -> str:
 
 def _parse(code: str, section: str) -> ast.Module:
     try:
-        return ast.parse(code)
+        return ast_safe.parse(code)
     except SyntaxError as exc:
         where = f" at line {exc.lineno}" if exc.lineno else ""
         raise UnifyParseError(

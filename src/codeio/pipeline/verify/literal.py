@@ -12,6 +12,8 @@ import ast
 import math
 from typing import Any
 
+from codeio import ast_safe
+
 __all__ = ["LiteralError", "find_brace_span", "parse_literal"]
 
 _NAMES: dict[str, Any] = {
@@ -39,7 +41,7 @@ class LiteralError(ValueError):
 def parse_literal(text: str) -> Any:
     """Evaluate ``text`` as a Python literal (plus nan/inf/true/false/null); never executes code."""
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast_safe.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise LiteralError(str(exc)) from exc
     try:

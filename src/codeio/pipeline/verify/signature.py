@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from codeio import ast_safe
+
 __all__ = ["FunctionSignature", "check_kwargs", "read_signature"]
 
 
@@ -37,7 +39,7 @@ def read_signature(code: str, name: str) -> FunctionSignature | None:
     None (syntax error, no plain ``def``) means "do not pre-check": the execution decides.
     """
     try:
-        tree = ast.parse(code)
+        tree = ast_safe.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     found: ast.FunctionDef | None = None

@@ -1,0 +1,29 @@
+"""``ast.parse`` and ``ast.literal_eval`` that are safe to call from several threads.
+
+CPython 3.11 keeps the recursion depth of its AST-to-object conversion in per-interpreter state,
+so two threads parsing at once (a garbage collection in one can switch to the other) can fail
+with ``SystemError: AST constructor recursion depth mismatch``. Stages parse from worker
+threads, so every parse in the host process goes through one lock; parsing is fast, the lock is
+never held for long.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+from typing import Any, Literal
+
+__all__ = ["literal_eval", "parse"]
+
+_LOCK = threading.Lock()
+
+
+def parse(source: str, mode: Literal["exec", "eval", "single"] = "exec") -> Any:
+    with _LOCK:
+        return ast.parse(source, mode=mode)
+
+
+def literal_eval(node_or_string: str | ast.AST) -> Any:
+    if isinstance(node_or_string, str):
+        node_or_string = parse(node_or_string.lstrip(" \t"), mode="eval")
+    return ast.literal_eval(node_or_string)
