@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -21,3 +22,16 @@ def sandbox() -> Iterator[Sandbox]:
 def require(sb: Sandbox, mechanism: str) -> None:
     if mechanism not in sb.report.active:
         pytest.skip(f"containment mechanism {mechanism!r} not available here")
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A TCP listener on the host's 127.0.0.1 that no sandboxed code may reach (accept times out)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    sock.settimeout(0.3)
+    try:
+        yield sock
+    finally:
+        sock.close()

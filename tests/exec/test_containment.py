@@ -67,11 +67,9 @@ def test_task_dir_is_removed_afterwards(sandbox: Sandbox) -> None:
     assert listing.value == []
 
 
-def test_no_network_connection_reaches_host_listener(sandbox: Sandbox) -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.3)
+def test_no_network_connection_reaches_host_listener(
+    sandbox: Sandbox, listener: socket.socket
+) -> None:
     port = listener.getsockname()[1]
     code = (
         "import socket\n"
@@ -86,7 +84,6 @@ def test_no_network_connection_reaches_host_listener(sandbox: Sandbox) -> None:
     assert result.status is Status.ERROR
     with pytest.raises(socket.timeout):
         listener.accept()
-    listener.close()
     _usable(sandbox)
 
 

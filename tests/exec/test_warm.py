@@ -343,7 +343,7 @@ with open("/proc/self/status") as fh:
 """
 
 
-def test_warm_imports_run_confined_like_a_task() -> None:
+def test_warm_imports_run_confined_like_a_task(listener: socket.socket) -> None:
     """A module imported on a task's behalf runs under the task's confinement, and whatever it
     wrote into the task dir is gone before the first task."""
     token = secrets.token_hex(4)
@@ -353,10 +353,6 @@ def test_warm_imports_run_confined_like_a_task() -> None:
     # An installed module whose import-time code probes what it may do: installed in this
     # environment's site-packages, as the libraries a template imports are.
     module_path = Path(sysconfig.get_paths()["purelib"]) / f"{name}.py"
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.3)
     planted = _PLANTED.format(
         port=listener.getsockname()[1], repo_target=str(repo_target), home_target=str(home_target)
     )
@@ -400,16 +396,11 @@ def test_warm_imports_run_confined_like_a_task() -> None:
             assert not leaked, target
         with pytest.raises(socket.timeout):
             listener.accept()
-        listener.close()
 
 
-def test_task_in_a_warm_template_is_still_contained() -> None:
+def test_task_in_a_warm_template_is_still_contained(listener: socket.socket) -> None:
     token = secrets.token_hex(4)
     targets = [REPO / f"codeio-escape-{token}", Path.home() / f"codeio-escape-{token}"]
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.3)
     port = listener.getsockname()[1]
     code = (
         "import sys\n"
@@ -453,7 +444,6 @@ def test_task_in_a_warm_template_is_still_contained() -> None:
         assert leaked == []
         with pytest.raises(socket.timeout):
             listener.accept()
-        listener.close()
 
 
 # -- failures --------------------------------------------------------------------------------

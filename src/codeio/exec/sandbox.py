@@ -144,7 +144,6 @@ class Sandbox:
         self._pools: dict[tuple[str, ...], _Pool] = {BASE: _Pool()}
         # What the scan of a task found -> the modules a template for it actually holds.
         self._resolved: dict[tuple[str, ...], tuple[str, ...]] = {BASE: BASE}
-        self._warm_live = 0
         self._live: set[WorkerProcess] = set()
         self.started = 0
         """Workers started after the first ``workers`` (warm templates and replacements)."""
@@ -180,7 +179,6 @@ class Sandbox:
             self._serial += 1
             root = os.path.join(self._root, f"w{self._serial}")
         worker = WorkerProcess({**self._config, "warm": list(warm)}, self.hash_seed, root)
-        worker.key = warm
         with self._lock:
             self._live.add(worker)
         return worker
@@ -213,7 +211,6 @@ class Sandbox:
                     pool.size += 1
                     pool.starting += 1
                     pool.waited_s = 0.0
-                    self._warm_live += key != BASE
                     break
                 wait_s = 1.0
                 if pool.starting == 0 and pool.size < self.workers:
@@ -238,7 +235,8 @@ class Sandbox:
     def _make_room(self, key: tuple[str, ...], evicted: list[WorkerProcess]) -> bool:
         """Whether one more warm worker may start, evicting the least recently used idle one
         of another warm pool if the cap is reached. Called with the lock held."""
-        if self._warm_live < self.warm_workers:
+        warm_live = sum(p.size for k, p in self._pools.items() if k != BASE)
+        if warm_live < self.warm_workers:
             return True
         victims = [(p.used, k) for k, p in self._pools.items() if k not in (BASE, key) and p.idle]
         if not victims:
@@ -246,7 +244,6 @@ class Sandbox:
         pool = self._pools[min(victims)[1]]
         evicted.append(pool.idle.pop(0))
         pool.size -= 1
-        self._warm_live -= 1
         self._live.discard(evicted[-1])
         return True
 
@@ -259,7 +256,6 @@ class Sandbox:
             with self._changed:
                 self._pools[key].size -= 1
                 self._pools[key].starting -= 1
-                self._warm_live -= key != BASE
                 self._changed.notify_all()
             raise WorkerDied(f"cannot start a worker: {exc}") from exc
         # The scan's candidates include names that are not modules (`from numpy import array`);
@@ -281,24 +277,21 @@ class Sandbox:
                 other = self._pools.setdefault(held, _Pool())
                 other.size += 1
                 other.start_s = took
-                self._warm_live -= held == BASE
             self._changed.notify_all()
         worker.key = held
         return worker
 
     def _release(self, worker: WorkerProcess) -> None:
         with self._changed:
-            pool = self._pools.get(worker.key)
-            keep = worker.alive and not self._closed and pool is not None
-            if keep and worker.key == BASE and pool is not None and pool.size > self.workers:
-                keep = False  # a warm start that resolved to nothing: the base pool is full
-            if keep and pool is not None:
+            pool = self._pools[worker.key]
+            # A warm start that resolved to nothing joins the base pool only while it has room.
+            keep = worker.alive and not self._closed
+            keep = keep and not (worker.key == BASE and pool.size > self.workers)
+            if keep:
                 pool.idle.append(worker)
             else:
                 self._live.discard(worker)
-                if pool is not None:
-                    pool.size -= 1
-                self._warm_live -= worker.key != BASE
+                pool.size -= 1
             self._changed.notify()
         if not keep:
             worker.close()
@@ -314,9 +307,18 @@ class Sandbox:
     ) -> ExecResult:
         if self._closed:
             raise RuntimeError("sandbox is closed")
+        return self._run(code, entry, kwargs, limits, warm_imports(code, kwargs, self.warm))
+
+    def _run(
+        self,
+        code: str,
+        entry: str | None,
+        kwargs: dict[str, Any] | None,
+        limits: ExecLimits | None,
+        wanted: tuple[str, ...],
+    ) -> ExecResult:
         lim = limits or self.limits
         body = _task_body(code, entry, kwargs, lim)
-        wanted = warm_imports(code, kwargs, self.warm)
         result = _sandbox_error("not run")
         with self._slots:
             for _ in range(self.retries + 1):
@@ -386,7 +388,9 @@ class Sandbox:
                         item = pick()
                     if item is None:
                         break
-                    done.put((item[0], self.run_task(item[1]), None))
+                    index, task, wanted = item
+                    result = self._run(task.code, task.entry, task.kwargs, task.limits, wanted)
+                    done.put((index, result, None))
             except BaseException as exc:  # a failing task iterator, or a closed sandbox
                 done.put((-1, None, exc))
             finally:

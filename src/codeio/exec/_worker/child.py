@@ -54,8 +54,7 @@ def _set_limit(which: int, value: int) -> None:
         resource.setrlimit(which, (min(value, hard), hard))
 
 
-def apply_limits(limits: dict[str, Any], count_processes: bool, nproc_slack: int = 0) -> None:
-    """``nproc_slack``: processes of the task's uid that are not the task's (a confined worker)."""
+def apply_limits(limits: dict[str, Any], count_processes: bool) -> None:
     cpu = int(limits["cpu_s"]) + 1 if limits.get("cpu_s") else int(limits["timeout_s"]) + 2
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     _set_limit(resource.RLIMIT_AS, int(limits["memory_mb"]) << 20)
@@ -63,7 +62,7 @@ def apply_limits(limits: dict[str, Any], count_processes: bool, nproc_slack: int
     _set_limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
     _set_limit(resource.RLIMIT_CORE, 0)
     if count_processes:
-        _set_limit(resource.RLIMIT_NPROC, int(limits["processes"]) + nproc_slack)
+        _set_limit(resource.RLIMIT_NPROC, int(limits["processes"]))
 
 
 def drop_privileges() -> None:
@@ -242,7 +241,6 @@ def child_main(
     count_processes: bool,
     own_group: bool,
     confined: bool,
-    nproc_slack: int,
     read_cap: bool,
 ) -> None:
     """Never returns: ends the process with os._exit.
@@ -294,7 +292,7 @@ def child_main(
         os.close(_TASK_FD)
         task = json.loads(body)
         del body
-        apply_limits(task["limits"], count_processes, nproc_slack)
+        apply_limits(task["limits"], count_processes)
     except BaseException as exc:
         _report(3, {"kind": "sandbox_error", "error_message": f"child setup: {exc!r}"})
         os._exit(0)

@@ -79,8 +79,6 @@ class Worker:
         self.broken = False
         """Set when the worker can no longer promise a clean next task; it exits after replying."""
         self._own_state: tuple[Any, ...] | None = None
-        # The worker counts against the task uid's process limit once it has that uid.
-        self.nproc_slack = 0
         if not self.pid_ns:
             # Orphans of a task re-parent to us, so they can be found and killed.
             try:
@@ -100,8 +98,6 @@ class Worker:
             os.close(self.ruleset_fd)
             self.ruleset_fd = None
         self.confined = True
-        # Without a separate task uid the worker shares the task's, and its process count.
-        self.nproc_slack = 1 if self.count_processes and not self.drop_uid else 0
         self._own_state = _own_state()
 
     def serve(self) -> None:
@@ -144,7 +140,6 @@ class Worker:
                 count_processes=self.count_processes,
                 own_group=not self.pid_ns,
                 confined=self.confined,
-                nproc_slack=self.nproc_slack,
                 read_cap=self.read_cap,
             )
         for fd in (out_w, err_w, res_w, task_r):
