@@ -5,13 +5,22 @@ CodeioError
 ├── InputError         bad input data; carries file and line
 ├── SandboxError       the execution engine itself failed (never the executed code's fault)
 ├── LLMError           an LLM request failed after retries; carries a reason
+│   └── LLMEndpointDown  the endpoint fails systematically (circuit breaker): stop the run
+├── StageFailedError   a stage failed every record, or produced nothing
 └── MissingExtraError  an optional dependency is not installed
+
+Every class carries ``exit_code`` (see ``codeio.exit_codes``): the CLI exits with it after one
+line on stderr.
 """
 
 from __future__ import annotations
 
+from codeio import exit_codes
+
 __all__ = [
     "CodeioError",
+    "LLMEndpointDown",
+    "StageFailedError",
     "ConfigError",
     "InputError",
     "LLMError",
@@ -22,6 +31,8 @@ __all__ = [
 
 class CodeioError(Exception):
     """Base of every error codeio raises on purpose."""
+
+    exit_code: int = exit_codes.CANNOT_RUN
 
 
 class ConfigError(CodeioError):
@@ -48,6 +59,18 @@ class LLMError(CodeioError):
     def __init__(self, message: str, *, reason: str) -> None:
         self.reason = reason
         super().__init__(message)
+
+
+class LLMEndpointDown(LLMError):
+    """The endpoint fails systematically (bad key, outage): the run stops early and resumes later."""
+
+    exit_code = exit_codes.LLM_ENDPOINT_DOWN
+
+
+class StageFailedError(CodeioError):
+    """A stage failed every record (for one reason: named with an example) or produced nothing."""
+
+    exit_code = exit_codes.STAGE_EMPTY
 
 
 class MissingExtraError(CodeioError, ImportError):
