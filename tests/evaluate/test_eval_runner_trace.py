@@ -88,4 +88,4 @@ def test_cli_eval_writes_results_and_summary(tmp_path: Path) -> None:
     bad = CliRunner().invoke(
         app, ["eval", "--benchmark", "nope", "--llm", "trace", "--out", str(out)]
     )
-    assert bad.exit_code == 2
+    assert bad.exit_code == 1

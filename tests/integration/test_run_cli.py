@@ -13,7 +13,7 @@ def test_bad_config_exits_with_the_key(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("revise:\n  roundz: 1\n")
     res = run_codeio("run", str(cfg), "--out", str(tmp_path / "r"))
-    assert res.returncode == 2
+    assert res.returncode == 1  # CANNOT_RUN: a config mistake
     assert "revise.roundz" in res.stderr and "unknown key" in res.stderr
 
 
@@ -22,9 +22,9 @@ def test_unknown_stage_and_missing_run(tmp_path: Path) -> None:
     cfg.write_text(f"input:\n  path: {tmp_path / 'x.jsonl'}\n")
     (tmp_path / "x.jsonl").write_text("")
     res = run_codeio("run", str(cfg), "--out", str(tmp_path / "r"), "--to", "nosuch")
-    assert res.returncode == 2 and "nosuch" in res.stderr
+    assert res.returncode == 1 and "nosuch" in res.stderr
     res = run_codeio("status", str(tmp_path / "nothing"))
-    assert res.returncode == 2
+    assert res.returncode == 1 and "not a run directory" in res.stderr
 
 
 @pytest.mark.skipif(not PARSED.exists(), reason="shared demo data not present")
@@ -48,7 +48,7 @@ def test_slices_and_rerun_resume(tmp_path: Path) -> None:
     assert again["stages"] == first["stages"]
     # another seed in the same directory is refused
     res = run_codeio("run", str(cfg), "--out", str(run_dir), "--seed", "8")
-    assert res.returncode == 2 and "seed" in res.stderr
+    assert res.returncode == 1 and "seed" in res.stderr
 
 
 @pytest.mark.slow

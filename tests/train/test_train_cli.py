@@ -62,5 +62,5 @@ def test_train_command_runs_both_stages_from_yaml(tmp_path: Path) -> None:
 def test_train_command_reports_config_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("model: m\noutput_dir: o\nstage1: {learning_rate: -1}\n")
     result = CliRunner().invoke(_app(), ["train", str(tmp_path / "bad.yaml")])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "learning_rate" in result.output

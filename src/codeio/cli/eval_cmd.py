@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from codeio.cli.errors import fail
 from codeio.errors import CodeioError
 
 __all__ = ["register"]
@@ -78,8 +79,7 @@ def eval_command(
                 progress=lambda done, total: console.log(f"{done}/{total} responses judged"),
             )
     except CodeioError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(exc)
     _print_summary(summary)
     typer.echo(f"results -> {out_dir / 'results.jsonl'}; summary -> {out_dir / 'summary.json'}")
 
@@ -129,8 +129,7 @@ def decontaminate_command(
     try:
         report = decontaminate(source, against, n=n, exclude=exclude, report_path=output)
     except CodeioError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(exc)
     typer.echo(
         f"{report.records_checked} records vs {report.items_checked} benchmark items "
         f"({report.n}-grams): {len(report.overlapping_records)} records overlap"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from codeio.cli.errors import fail
 from codeio.errors import CodeioError
 
 __all__ = ["register"]
@@ -47,8 +48,9 @@ def export(
             seed=seed,  # type: ignore[arg-type]
         )
     except CodeioError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(exc)
+    except OSError as exc:
+        fail(_unwritable(exc, "-o PATH"))
     typer.echo(f"{result.rows} rows -> {result.path}")
     typer.echo(f"{result.dpo_rows} preference pairs -> {result.dpo_path}")
     if result.holdout_path is not None:
@@ -73,9 +75,18 @@ def report(
     try:
         path = report_run(run_dir, out)
     except CodeioError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(exc)
+    except OSError as exc:
+        fail(_unwritable(exc, "-o FILE.html"))
     typer.echo(f"report -> {path}")
+
+
+def _unwritable(exc: OSError, option: str) -> CodeioError:
+    """A file the command could not write (read-only run directory, permissions, full disk)."""
+    where = exc.filename or "the output"
+    return CodeioError(
+        f"cannot write {where}: {exc.strerror or exc}; pass {option} to write somewhere else"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "codeio.cli.export_cmd",  # export, report
     "codeio.cli.eval_cmd",  # eval, decontaminate
     "codeio.cli.train_cmd",  # train
+    "codeio.cli.doctor_cmd",  # doctor
 ]
 
 
@@ -57,4 +58,13 @@ _register_all()
 
 
 def main() -> None:
-    app()
+    # typer turns Ctrl-C inside a command into exit 130 itself; everything else that escapes a
+    # command ends here as one line and a documented exit code (see codeio.exit_codes).
+    try:
+        app()
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        from codeio.cli.errors import handle_uncaught
+
+        handle_uncaught(exc)

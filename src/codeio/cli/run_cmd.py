@@ -24,7 +24,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from codeio.errors import CodeioError
+from codeio.cli.errors import fail
+from codeio.errors import CodeioError, InputError, StageFailedError
 
 __all__ = ["register"]
 
@@ -72,10 +73,10 @@ def _progress() -> Progress:
     )
 
 
-def _fail(exc: Exception) -> None:
-    # Escaped: messages such as "pip install 'codeio[ray]'" must not be read as rich markup.
-    _console.print(f"[red]error:[/red] {escape(str(exc))}")
-    raise typer.Exit(2)
+def _fail(exc: CodeioError) -> None:
+    # Plain text, one line: messages such as "pip install 'codeio[ray]'" are not rich markup,
+    # and a long path must not wrap.
+    fail(exc)
 
 
 def _build_config(
@@ -210,8 +211,8 @@ def register(app: typer.Typer) -> None:
 
         try:
             data = funnel(run_dir)
-        except FileNotFoundError as exc:
-            _fail(exc)
+        except FileNotFoundError:
+            _fail(InputError("not a run directory (no state.sqlite)", path=str(run_dir)))
             return
         if as_json:
             typer.echo(json.dumps(data, indent=2, sort_keys=True))
@@ -239,6 +240,15 @@ def register(app: typer.Typer) -> None:
         console = Console()
         print_funnel(data, console)
         _print_paths(data, console, out)
+        rows = (data.get("export") or {}).get("sft_rows")
+        if rows == 0:
+            # The demo exists to show the pipeline working: an empty export means it did not.
+            _fail(
+                StageFailedError(
+                    f"demo: exported 0 samples (see the funnel above and `codeio status {out}`);"
+                    " run `codeio doctor`"
+                )
+            )
 
 
 def _print_paths(data: dict[str, Any], console: Console, run_dir: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from codeio.cli.errors import fail
 from codeio.errors import CodeioError, ConfigError
 
 __all__ = ["register"]
@@ -59,8 +60,7 @@ def train(
         cfg = load_train_config(config, overrides)
         result = run_training(cfg)
     except CodeioError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(exc)
     for stage in result.stages:
         state = "skipped (done)" if stage.skipped else f"{stage.global_step} steps"
         typer.echo(

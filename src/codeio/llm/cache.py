@@ -74,6 +74,9 @@ class ResponseCache:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        from codeio.store.db import create_with_umask
+
+        create_with_umask(self.path)  # SQLite would make it 0644 whatever the umask
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             self.path, timeout=60.0, isolation_level=None, check_same_thread=False

@@ -22,6 +22,7 @@ from codeio.config import RunConfig
 from codeio.errors import ConfigError
 from codeio.pipeline.base import STAGE_ORDER, Stage
 from codeio.pipeline.run import ingest as ingest_mod
+from codeio.pipeline.stop import retry_stopped, stop_if_all_failed
 from codeio.runners import Runner, make_runner
 from codeio.store.db import RunStore
 
@@ -87,6 +88,9 @@ def active_stages(kind: str, config: RunConfig) -> list[str]:
     return stages
 
 
+_LLM_STAGES = frozenset({"unify", "generate", "revise"})
+
+
 def _check_stage(name: str | None, flag: str) -> None:
     if name is not None and name not in STAGE_ORDER:
         raise ConfigError(f"{flag}: unknown stage {name!r}; stages: {', '.join(STAGE_ORDER)}")
@@ -132,17 +136,26 @@ class Pipeline:
 
     # -- running --------------------------------------------------------------------------
     def run(self, *, from_stage: str | None = None, to_stage: str | None = None) -> RunResult:
+        from codeio import doctor
+
         _check_stage(from_stage, "--from")
         _check_stage(to_stage, "--to")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        doctor.check_run_dir(self.run_dir)
+        if from_stage in (None, "ingest"):
+            doctor.check_inputs(self.config)
         store = RunStore.open_run(self.run_dir)
-        runner = self.runner or make_runner(
-            self.config.runner.kind, address=self.config.runner.address
-        )
+        runner: Runner | None = None
         try:
             kind = self._prepare(store)
             stages = active_stages(kind, self.config)
             chosen = _slice(stages, from_stage, to_stage)
+            if _LLM_STAGES.intersection(chosen):
+                # Before any stage: a bad spec or a missing key must not wait for ingest.
+                doctor.validate_llm_spec(self.config.llm)
+            retry_stopped(store)
+            runner = self.runner or make_runner(
+                self.config.runner.kind, address=self.config.runner.address
+            )
             result = RunResult(self.run_dir, chosen)
             for name in chosen:
                 prev = stages[stages.index(name) - 1] if name != "ingest" else None
@@ -157,9 +170,10 @@ class Pipeline:
                             f"--from {name}: stage {prev!r} has not finished in {self.run_dir}"
                         )
                     self._run_stage(store, runner, name, prev)
+                stop_if_all_failed(store, name, self.config)
             return result
         finally:
-            if self.runner is None:
+            if self.runner is None and runner is not None:
                 runner.close()
             store.close()
 

@@ -10,17 +10,19 @@ lost (uncommitted batches are redone) and nothing is duplicated (committed ones 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from pydantic import BaseModel
 
 from codeio.records import Failure
 
-__all__ = ["LLMUsage", "Outcome", "RunStore"]
+__all__ = ["LLMUsage", "Outcome", "RunStore", "connect_read_only", "create_with_umask"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -99,6 +101,36 @@ class Outcome:
         return self.failure is None
 
 
+def create_with_umask(path: Path) -> None:
+    """Create ``path`` empty if it does not exist, with the user's umask applied to 0666.
+
+    SQLite creates its files 0644 whatever the umask; its -wal and -shm files copy the
+    database's mode, so creating the database first makes the whole store follow the umask
+    (a group-shared run directory under umask 002 stays group-writable).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes: ``mode=ro``, or ``immutable=1`` where the directory is
+    read-only and SQLite cannot create the shared-memory file a WAL reader needs."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no run store at {path}")
+    uri = f"file:{quote(str(path.resolve()))}"
+    con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60.0, isolation_level=None)
+    try:
+        con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return con
+    except sqlite3.OperationalError:
+        con.close()
+    # Nobody can be writing to a store in a directory this process cannot write to either.
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+
+
 def _dump(record: BaseModel) -> str:
     return record.model_dump_json()
 
@@ -108,9 +140,16 @@ class RunStore:
 
     FILENAME = "state.sqlite"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        if read_only:
+            # Readers (status, export, report) must work on a finished run that is read-only
+            # (a shared dataset, a mounted archive): no WAL switch, no schema, no writes.
+            self._db = connect_read_only(self.path)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_with_umask(self.path)
         self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across a process kill (the OS keeps the WAL); only power loss can
@@ -119,8 +158,8 @@ class RunStore:
         self._db.executescript(_SCHEMA)
 
     @classmethod
-    def open_run(cls, run_dir: str | Path) -> RunStore:
-        return cls(Path(run_dir) / cls.FILENAME)
+    def open_run(cls, run_dir: str | Path, *, read_only: bool = False) -> RunStore:
+        return cls(Path(run_dir) / cls.FILENAME, read_only=read_only)
 
     def close(self) -> None:
         self._db.close()
@@ -140,6 +179,30 @@ class RunStore:
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+    def delete_meta(self, key: str) -> None:
+        self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def forget_failed(self, stage: str) -> int:
+        """Drop ``stage``'s failed done rows (with their failures and stats), so a rerun
+        processes those records again; returns how many. Outputs and successes stay."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            ids = "SELECT id FROM done WHERE stage = ? AND ok = 0"
+            cur.execute(
+                f"DELETE FROM failures WHERE stage = ? AND record_id IN ({ids})", (stage, stage)
+            )
+            cur.execute(f"DELETE FROM stats WHERE stage = ? AND id IN ({ids})", (stage, stage))
+            n = cur.execute("DELETE FROM done WHERE stage = ? AND ok = 0", (stage,)).rowcount
+            cur.execute(
+                "INSERT OR REPLACE INTO stage_state(stage, complete) VALUES (?, 0)", (stage,)
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return n
 
     def mark_complete(self, stage: str, complete: bool = True) -> None:
         self._db.execute(

@@ -24,7 +24,7 @@ def funnel(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / RunStore.FILENAME
     if not path.is_file():
         raise FileNotFoundError(f"no run store at {path}")
-    with RunStore(path) as store:
+    with RunStore(path, read_only=True) as store:
         return _funnel(store)
 
 

@@ -214,7 +214,7 @@ def test_export_run_reads_the_store_and_cli(tmp_path: Path) -> None:
     assert cli.exit_code == 0, cli.output
     assert len(_read_jsonl(out)) == sum(1 for s in samples if s.final_status == "correct")
     bad = CliRunner().invoke(app, ["export", str(tmp_path / "nope")])
-    assert bad.exit_code == 2 and "not a run directory" in bad.output
+    assert bad.exit_code == 1 and "not a run directory" in bad.output
 
 
 def test_llamafactory_folder_matches_messages(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from codeio.llm.trace_teacher.rationale import (
     revision_opening,
     slip_rationale,
 )
-from codeio.llm.trace_teacher.runner import Trace, run_trace
+from codeio.llm.trace_teacher.runner import TEACHER_TIMEOUT, TRACE_LIMITS, Trace, run_trace
 from codeio.llm.trace_teacher.slips import perturb, perturb_kwargs
 from codeio.llm.trace_teacher.unify import unify_answer
 
@@ -121,7 +121,7 @@ class TraceTeacherBackend(LLMBackend):
         self.mistake_rate = float(mistake_rate)
         self.seed = int(seed)
         self.budget = int(budget)
-        self.limits = limits
+        self.limits = limits or TRACE_LIMITS
         self._workers = workers
         self._sandbox = sandbox
         self._owns_sandbox = sandbox is None
@@ -189,6 +189,12 @@ class TraceTeacherBackend(LLMBackend):
         turn = int(context.get("turn") or 1)
         feedback = context.get("feedback")
         trace, story = self._trace(refcode, funcname, kwargs)
+        if trace.failure == TEACHER_TIMEOUT:
+            raise LLMError(
+                f"the traced run of {funcname} hit the teacher's time limit "
+                f"({self.limits.timeout_s:g} s wall, {self.limits.cpu_s or 0:g} s CPU)",
+                reason=TEACHER_TIMEOUT,
+            )
         if trace.failure is not None:
             raise LLMError(f"tracing failed: {trace.failure}", reason=Reason.BACKEND)
         if turn == 1 and not feedback and self._slips(context):
@@ -219,13 +225,21 @@ class TraceTeacherBackend(LLMBackend):
         change whether a trace fails and what the story says.
         """
         key = content_id(
-            "trace", refcode, funcname, kwargs, repr(self.limits), self.budget, length=32
+            "trace", refcode, funcname, kwargs, repr(self.limits), self.budget, self.seed,
+            length=32,
         )
         fut, owner = _TRACES.claim(key)
         if not owner:
             return fut.result()
         try:
-            trace = run_trace(self.sandbox, refcode, funcname, kwargs, limits=self.limits)
+            trace = run_trace(
+                self.sandbox,
+                refcode,
+                funcname,
+                kwargs,
+                limits=self.limits,
+                random_seed=self._random_seed(refcode, funcname, kwargs),
+            )
             story = ""
             if trace.failure is None:
                 story = narrate_trace(refcode, trace.as_dict(), budget=self.budget)
@@ -241,6 +255,12 @@ class TraceTeacherBackend(LLMBackend):
             _TRACES.forget(key, fut)
         fut.set_result((trace, story))
         return trace, story
+
+    def _random_seed(self, refcode: str, funcname: str, kwargs: dict[str, Any]) -> int:
+        """The seed of ``random`` in one traced call: the run's seed and the call itself, so a
+        function that draws random numbers is narrated identically in every run (and on Ray)."""
+        call = content_id(refcode, funcname, kwargs)
+        return derive_seed(self.seed, "trace-random", call) % (2**32)
 
     # -- deliberate mistakes -------------------------------------------------------------------
     def _rng(self, context: dict[str, Any]) -> random.Random:
@@ -271,7 +291,13 @@ class TraceTeacherBackend(LLMBackend):
                 continue
             # A changed argument the function ignores would still be right: run it to be sure.
             other = run_trace(
-                self.sandbox, refcode, funcname, candidate, limits=self.limits, max_events=1
+                self.sandbox,
+                refcode,
+                funcname,
+                candidate,
+                limits=self.limits,
+                max_events=1,
+                random_seed=self._random_seed(refcode, funcname, candidate),
             )
             if other.error is not None or not other.value_ok or not _same(other.value, trace.value):
                 return candidate

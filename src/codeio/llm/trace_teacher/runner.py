@@ -7,25 +7,48 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-from codeio.exec import ExecLimits, Sandbox
+from codeio.exec import ExecLimits, Sandbox, Status
 from codeio.llm.trace_teacher import tracer
 from codeio.pipeline.prelude import REFCODE_PRELUDE
 
-__all__ = ["TRACE_ENTRY", "Trace", "harness_code", "run_trace"]
+__all__ = ["TEACHER_TIMEOUT", "TRACE_ENTRY", "TRACE_LIMITS", "Trace", "harness_code", "run_trace"]
+
+TEACHER_TIMEOUT = "teacher_timeout"
+"""``Trace.failure`` (and the LLMError reason) of a traced run stopped by its time limit."""
+
+TRACE_LIMITS = ExecLimits(timeout_s=120.0, cpu_s=60.0)
+"""The trace teacher's default task limits: a safety net far above what a function that passed
+sampling needs, so that load on the machine never decides what a trace says."""
 
 TRACE_ENTRY = "codeio_trace"
 
-# Plain call, used when the traced run itself fails (tracing overhead can hit the time limit):
-# the answer must still come from executing the function, just without a step-by-step story.
+# Plain call, used when the traced run itself fails for a reason that is not time (the tracer's
+# memory, a result the harness cannot send): the answer must still come from executing the
+# function, just without a step-by-step story.
 _PLAIN_SOURCE = """
-def codeio_plain_call(refcode, funcname, kwargs, prelude=""):
+def codeio_plain_call(refcode, funcname, kwargs, prelude="", random_seed=None):
     import sys as _sys
     import types as _types
+
+    def _seed():
+        if random_seed is None:
+            return
+        import random as _random
+        _random.seed(random_seed)
+        numpy = _sys.modules.get("numpy")
+        if numpy is not None:
+            try:
+                numpy.random.seed(random_seed % (2**32))
+            except Exception:
+                pass
+
     module = _types.ModuleType("codeio_refcode")
     _sys.modules[module.__name__] = module
+    _seed()
     if prelude:
         exec(compile(prelude, "<prelude>", "exec"), module.__dict__)
     exec(compile(refcode, "<refcode>", "exec"), module.__dict__)
+    _seed()
     value = module.__dict__[funcname](**kwargs)
     import json as _json
     try:
@@ -79,20 +102,27 @@ def run_trace(
     *,
     limits: ExecLimits | None = None,
     max_events: int = 3000,
+    random_seed: int | None = None,
 ) -> Trace:
-    """Trace ``funcname(**kwargs)`` inside ``sandbox``; falls back to an untraced call."""
-    result = sandbox.run(
-        harness_code(),
-        TRACE_ENTRY,
-        {
-            "refcode": refcode,
-            "funcname": funcname,
-            "kwargs": kwargs,
-            "max_events": max_events,
-            "prelude": REFCODE_PRELUDE,
-        },
-        limits=limits,
-    )
+    """Trace ``funcname(**kwargs)`` inside ``sandbox``; falls back to an untraced call.
+
+    What the trace says depends on the call and ``random_seed`` alone: the tracer's own budgets
+    count lines and events, never time. A run that hits the task's time limit (a safety net,
+    see ``TRACE_LIMITS``) is a failure (``teacher_timeout``), not a shorter story, because a
+    busy machine must not change the data.
+    """
+    args: dict[str, Any] = {
+        "refcode": refcode,
+        "funcname": funcname,
+        "kwargs": kwargs,
+        "max_events": max_events,
+        "prelude": REFCODE_PRELUDE,
+    }
+    if random_seed is not None:
+        args["random_seed"] = random_seed
+    result = sandbox.run(harness_code(), TRACE_ENTRY, args, limits=limits)
+    if result.status is Status.TIMEOUT:
+        return Trace(traced=False, failure=TEACHER_TIMEOUT)
     if result.ok and isinstance(result.value, dict):
         data = result.value
         return Trace(
@@ -104,12 +134,10 @@ def run_trace(
             error=data.get("error"),
             cut=data.get("cut"),
         )
-    plain = sandbox.run(
-        _PLAIN_SOURCE,
-        "codeio_plain_call",
-        {"refcode": refcode, "funcname": funcname, "kwargs": kwargs, "prelude": REFCODE_PRELUDE},
-        limits=limits,
-    )
+    plain_args = {k: v for k, v in args.items() if k != "max_events"}
+    plain = sandbox.run(_PLAIN_SOURCE, "codeio_plain_call", plain_args, limits=limits)
+    if plain.status is Status.TIMEOUT:
+        return Trace(traced=False, failure=TEACHER_TIMEOUT)
     if plain.ok and isinstance(plain.value, dict):
         return Trace(
             value=plain.value.get("value"),

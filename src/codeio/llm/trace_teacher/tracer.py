@@ -381,6 +381,22 @@ def _load(refcode: str, prelude: str = "") -> dict[str, Any]:
     return module.__dict__
 
 
+def _seed_random(seed: int | None) -> None:
+    """Seed ``random`` and, when the code loaded it, numpy's global generator: a function that
+    draws random numbers must tell the same story in every run with the same seed."""
+    if seed is None:
+        return
+    import random
+
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")  # only if already imported: importing it costs time
+    if numpy is not None:
+        try:
+            numpy.random.seed(seed % (2**32))
+        except Exception:  # a numpy without the legacy global generator: nothing to seed
+            pass
+
+
 def _literal(value: Any, limit: int = 20_000) -> str | None:
     """The full ``repr`` of the return value, for answers in Python-literal form (tuples, sets)."""
     try:
@@ -404,9 +420,16 @@ def codeio_trace(
     max_depth: int = 40,
     max_chars: int = 400_000,
     prelude: str = "",
+    random_seed: int | None = None,
 ) -> dict[str, Any]:
-    """Run ``funcname(**kwargs)`` from ``refcode`` under the tracer; the sandbox entry point."""
+    """Run ``funcname(**kwargs)`` from ``refcode`` under the tracer; the sandbox entry point.
+
+    With ``random_seed``, ``random`` (and numpy's global generator) are seeded before the code
+    loads and again before the call, so the trace depends on the seed and the call alone.
+    """
+    _seed_random(random_seed)
     func = _load(refcode, prelude)[funcname]
+    _seed_random(random_seed)
     tracer = Tracer(
         _loop_spans(refcode),
         max_events=max_events,
@@ -430,7 +453,10 @@ def codeio_trace(
         # The tracer adds stack depth and time; a failure it caused is not the function's.
         # Confirm untraced in a fresh module; if that succeeds, keep its value, not the story.
         try:
-            value = _load(refcode, prelude)[funcname](**kwargs)
+            _seed_random(random_seed)
+            func = _load(refcode, prelude)[funcname]
+            _seed_random(random_seed)
+            value = func(**kwargs)
             error, events = None, []
         except BaseException:
             pass

@@ -6,21 +6,107 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_dir", "atomic_path", "json_line", "write_jsonl"]
+__all__ = [
+    "atomic_dir",
+    "atomic_path",
+    "current_umask",
+    "json_line",
+    "remove_stale_temps",
+    "write_jsonl",
+]
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where /proc allows (threads share it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _temp_prefix(path: Path) -> str:
+    # The pid in the name tells a later run which temp files belong to a dead writer.
+    return f".{path.name}.{os.getpid()}."
+
+
+def remove_stale_temps(
+    folder: Path | str, name: str | None = None, *, min_age_s: float = 60.0
+) -> list[Path]:
+    """Remove the temp files/folders that interrupted atomic writes left in ``folder`` (of
+    the file ``name`` only, when given).
+
+    A temp whose writer (the pid in its name) is gone is removed at once; one without a pid
+    (older versions) once it is ``min_age_s`` old, so a live writer is never disturbed.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for tmp in folder.iterdir():
+        parts = tmp.name.split(".")
+        # ".<name>.<pid>.<random>.tmp": parts = ["", <name pieces...>, <pid>, <random>, "tmp"]
+        if len(parts) < 4 or parts[0] or parts[-1] != "tmp":
+            continue
+        pid_text = parts[-3]
+        target = ".".join(parts[1:-3]) if pid_text.isdigit() else ".".join(parts[1:-2])
+        if name is not None and target != name:
+            continue
+        try:
+            if pid_text.isdigit():
+                stale = not _alive(int(pid_text))
+            else:
+                stale = time.time() - tmp.lstat().st_mtime >= min_age_s
+            if not stale:
+                continue
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temp path next to ``path``; on success it is renamed onto ``path``."""
+    """Yield a temp path next to ``path``; on success it is renamed onto ``path``.
+
+    The file gets the mode a plain ``open()`` would give (0666 less the umask), not mkstemp's
+    0600: exports land in shared dataset folders.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    remove_stale_temps(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+    finally:
+        os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -34,7 +120,9 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     """Yield a temp folder next to ``path``; on success it replaces ``path`` (old one removed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    remove_stale_temps(path.parent, path.name)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~current_umask())
     try:
         yield tmp
         if path.exists():

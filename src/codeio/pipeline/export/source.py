@@ -27,7 +27,7 @@ class RunSource:
         self.run_dir = Path(run_dir)
         if not (self.run_dir / RunStore.FILENAME).is_file():
             raise InputError("not a run directory (no state.sqlite)", path=str(self.run_dir))
-        self.store = RunStore.open_run(self.run_dir)
+        self.store = RunStore.open_run(self.run_dir, read_only=True)
 
     def close(self) -> None:
         self.store.close()

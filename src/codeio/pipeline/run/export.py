@@ -33,6 +33,9 @@ def export_run(
     s = config.export
     out_dir = Path(run_dir) / EXPORT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
+    from codeio.pipeline.export.files import remove_stale_temps
+
+    remove_stale_temps(out_dir)  # left by an export that was killed mid-write
     tasks = store.iter_records("prompt", PredictionTask) if s.holdout > 0 else ()
     result = export_samples(
         final_samples(store, last_stage),
