@@ -39,6 +39,7 @@ __all__ = [
     "check_run_dir",
     "prelude_problem",
     "run_checks",
+    "spec_problem",
     "validate_llm_spec",
 ]
 
@@ -129,7 +130,8 @@ def prelude_problem(sandbox: Sandbox) -> str | None:
 
 
 def check_sandbox(warm: Iterable[str] | None = None, *, timeout_s: float = 180.0) -> list[Check]:
-    """Start a sandbox; report its containment, the prelude and each warm library inside it."""
+    """Start a sandbox; report its containment, the prelude and each warm library inside it
+    (``warm=()`` skips the libraries: importing all of them takes tens of seconds)."""
     from codeio.exec import DEFAULT_WARM, Sandbox
 
     modules = list(DEFAULT_WARM if warm is None else warm)
@@ -166,6 +168,8 @@ def check_sandbox(warm: Iterable[str] | None = None, *, timeout_s: float = 180.0
                     {"error": problem},
                 )
             )
+        if not modules:
+            return checks
         installed = [m for m in modules if importlib.util.find_spec(m) is not None]
         absent = [m for m in modules if m not in installed]
         results = _import_inside(sandbox, installed, timeout_s) if installed else {}
@@ -266,8 +270,8 @@ def validate_llm_spec(settings: LLMSettings) -> tuple[str, str]:
         kind, arg = parse_spec(settings.spec)
     except ConfigError as exc:
         raise ConfigError(
-            f"--llm / llm.spec {settings.spec!r}: {_after_colon(str(exc))}; backends: "
-            f"{', '.join(KINDS)} (e.g. openai:MODEL, transformers:PATH, vllm:PATH, trace)"
+            f"--llm / llm.spec {settings.spec!r}: {spec_problem(exc)}; backends: "
+            f"{', '.join(KINDS)} (openai:MODEL, transformers:PATH, vllm:PATH, trace)"
         ) from exc
     if kind == "openai":
         resolve_api_key(settings.api_key_env, settings.base_url)
@@ -281,9 +285,13 @@ def validate_llm_spec(settings: LLMSettings) -> tuple[str, str]:
     return kind, arg
 
 
-def _after_colon(message: str) -> str:
-    head, sep, tail = message.partition(": ")
-    return tail if sep and head.startswith("unknown LLM spec") else message
+def spec_problem(exc: ConfigError) -> str:
+    """What is wrong with a spec, from parse_spec's message, without repeating the kinds."""
+    text = str(exc)
+    if text.startswith("unknown LLM spec"):
+        return "unknown backend"
+    _, sep, tail = text.partition("needs a model: ")
+    return f"needs a model: {tail}" if sep else text
 
 
 def check_llm(settings: LLMSettings, *, timeout_s: float = 10.0) -> Check:
@@ -343,12 +351,13 @@ def _probe_openai(settings: LLMSettings, model: str, timeout_s: float) -> Check:
 
 
 # -- together ------------------------------------------------------------------------------------
-def run_checks(config: RunConfig | None = None, *, sandbox: bool = True) -> list[Check]:
+def run_checks(config: RunConfig | None = None, *, quick: bool = False) -> list[Check]:
+    """All checks; ``quick`` skips the slow ones (library imports in the sandbox, torch)."""
     checks = [check_python()]
-    if sandbox:
-        checks.extend(check_sandbox())
+    checks.extend(check_sandbox(() if quick else None))
     checks.append(check_extras())
-    checks.append(check_gpu())
+    if not quick:
+        checks.append(check_gpu())
     if config is not None:
         checks.append(check_llm(config.llm))
     return checks

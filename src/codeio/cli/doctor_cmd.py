@@ -26,6 +26,9 @@ def doctor(
     ),
     sets: list[str] = typer.Option([], "--set", help="Override a config key: key.sub=value."),
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Skip the slow checks: library imports in the sandbox, the GPU."
+    ),
 ) -> None:
     """Check Python, the sandbox (containment, prelude and library imports inside it), the
     extras, the GPU and the LLM endpoint. Exit 1 when the main job cannot work."""
@@ -39,7 +42,7 @@ def doctor(
             cfg = load_config(config, overrides)
     except CodeioError as exc:
         fail(exc)
-    checks = run_checks(cfg)
+    checks = run_checks(cfg, quick=quick)
     bad = failed(checks)
     if as_json:
         payload = {"ok": not bad, "checks": [c.as_dict() for c in checks]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -83,7 +84,9 @@ def report(
 
 def _unwritable(exc: OSError, option: str) -> CodeioError:
     """A file the command could not write (read-only run directory, permissions, full disk)."""
-    where = exc.filename or "the output"
+    where = str(exc.filename or "the output")
+    # Name the file the user asked for, not the temp file it is written through.
+    where = re.sub(r"/\.([^/]+)\.\d+\.[^./]+\.tmp$", r"/\1", where)
     return CodeioError(
         f"cannot write {where}: {exc.strerror or exc}; pass {option} to write somewhere else"
     )

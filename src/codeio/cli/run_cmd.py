@@ -98,10 +98,11 @@ def _run(config: Any, out: Path, from_stage: str | None, to_stage: str | None) -
     from codeio.pipeline.pipeline import Pipeline
     from codeio.store.funnel import funnel
 
+    pipeline = Pipeline(config, out)
+    pipeline.check(from_stage=from_stage, to_stage=to_stage)  # refused before any output
     with _progress() as bars:
-        Pipeline(config, out, progress=RichProgress(bars)).run(
-            from_stage=from_stage, to_stage=to_stage
-        )
+        pipeline.progress = RichProgress(bars)
+        pipeline.run(from_stage=from_stage, to_stage=to_stage)
     return funnel(out)
 
 

@@ -135,14 +135,29 @@ class Pipeline:
         return str(kind)
 
     # -- running --------------------------------------------------------------------------
-    def run(self, *, from_stage: str | None = None, to_stage: str | None = None) -> RunResult:
+    def check(self, *, from_stage: str | None = None, to_stage: str | None = None) -> None:
+        """What can be refused before anything is written: stage names, the run directory,
+        the input files and the LLM spec's backend (``run`` calls it too)."""
         from codeio import doctor
+        from codeio.llm.factory import KINDS, parse_spec
 
         _check_stage(from_stage, "--from")
         _check_stage(to_stage, "--to")
+        try:
+            parse_spec(self.config.llm.spec)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"--llm / llm.spec {self.config.llm.spec!r}: {doctor.spec_problem(exc)}; "
+                f"backends: {', '.join(KINDS)} (openai:MODEL, transformers:PATH, vllm:PATH, trace)"
+            ) from exc
         doctor.check_run_dir(self.run_dir)
         if from_stage in (None, "ingest"):
             doctor.check_inputs(self.config)
+
+    def run(self, *, from_stage: str | None = None, to_stage: str | None = None) -> RunResult:
+        from codeio import doctor
+
+        self.check(from_stage=from_stage, to_stage=to_stage)
         store = RunStore.open_run(self.run_dir)
         runner: Runner | None = None
         try:

@@ -225,7 +225,13 @@ class TraceTeacherBackend(LLMBackend):
         change whether a trace fails and what the story says.
         """
         key = content_id(
-            "trace", refcode, funcname, kwargs, repr(self.limits), self.budget, self.seed,
+            "trace",
+            refcode,
+            funcname,
+            kwargs,
+            repr(self.limits),
+            self.budget,
+            self.seed,
             length=32,
         )
         fut, owner = _TRACES.claim(key)
