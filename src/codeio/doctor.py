@@ -41,6 +41,7 @@ __all__ = [
     "run_checks",
     "spec_problem",
     "validate_llm_spec",
+    "writable_target",
 ]
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -369,28 +370,56 @@ def check_inputs(config: RunConfig) -> None:
         path = Path(raw)
         if not path.exists():
             raise InputError("no such file or folder (input.path)", path=raw)
-        if path.is_file() and path.stat().st_size == 0:
+        if path.is_file() and _blank(path):
             raise InputError(
                 "the input file is empty (input.path): give a file with at least one record",
                 path=raw,
             )
 
 
+def _blank(path: Path, limit: int = 1 << 20) -> bool:
+    """Whether a file holds nothing but whitespace (read up to its first ``limit`` bytes)."""
+    if path.stat().st_size == 0:
+        return True
+    if path.suffix not in (".jsonl", ".json", ".py"):
+        return False
+    with path.open("rb") as handle:
+        head = handle.read(limit)
+    return not head.strip() and len(head) < limit
+
+
 def check_run_dir(run_dir: Path) -> None:
-    """The run directory must be (or become) a writable folder."""
+    """The run directory must be a writable folder, or creatable (nothing is created here)."""
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(
             f"--out {run_dir}: it is a file, not a run directory; choose a folder path"
         )
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+    if run_dir.is_dir():
+        if not os.access(run_dir, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"--out {run_dir}: the run directory is not writable; choose a writable --out "
+                "(`codeio status`, `export -o` and `report -o` read a read-only run)"
+            )
+        return
+    parent = run_dir.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(
-            f"--out {run_dir}: cannot create the run directory ({exc.strerror}); "
-            "choose a writable path"
-        ) from exc
-    if not os.access(run_dir, os.W_OK | os.X_OK):
+            f"--out {run_dir}: cannot create the run directory ({parent} is not a writable "
+            "folder); choose a writable path"
+        )
+
+
+def writable_target(path: Path, option: str) -> None:
+    """Refuse an output file whose folder cannot be written, naming the file and the option."""
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if path.is_dir() and option != "hf":
+        raise ConfigError(f"{path}: is a folder; pass {option} with a file path")
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(
-            f"--out {run_dir}: the run directory is not writable; choose a writable --out "
-            "(`codeio status`/`export -o`/`report -o` read a read-only run)"
+            f"cannot write {path}: {folder} is not writable (read-only run directory?); "
+            f"pass {option} to write somewhere else"
         )

@@ -40,6 +40,11 @@ def export(
     if include not in ("correct", "wrong", "all"):
         raise typer.BadParameter("choose correct, wrong or all", param_hint="--include")
     try:
+        from codeio.doctor import writable_target
+        from codeio.pipeline.export import default_output
+
+        target = out if out is not None else default_output(run_dir / "export", fmt)
+        writable_target(target, "-o PATH")
         result = export_run(
             run_dir,
             fmt=fmt,
@@ -74,6 +79,9 @@ def report(
     from codeio.report import report_run
 
     try:
+        from codeio.doctor import writable_target
+
+        writable_target(out if out is not None else run_dir / "report.html", "-o FILE.html")
         path = report_run(run_dir, out)
     except CodeioError as exc:
         fail(exc)

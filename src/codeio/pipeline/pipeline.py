@@ -150,23 +150,39 @@ class Pipeline:
                 f"--llm / llm.spec {self.config.llm.spec!r}: {doctor.spec_problem(exc)}; "
                 f"backends: {', '.join(KINDS)} (openai:MODEL, transformers:PATH, vllm:PATH, trace)"
             ) from exc
-        doctor.check_run_dir(self.run_dir)
         if from_stage in (None, "ingest"):
             doctor.check_inputs(self.config)
+        doctor.check_run_dir(self.run_dir)
+        chosen = _slice(active_stages(self._kind(), self.config), from_stage, to_stage)
+        if _LLM_STAGES.intersection(chosen):
+            # Before any stage: a missing key or extra must not wait for ingest and sampling.
+            doctor.validate_llm_spec(self.config.llm)
+
+    def _kind(self) -> str:
+        """The input kind this run has (from its store) or will have (from the input)."""
+        path = self.run_dir / RunStore.FILENAME
+        if path.is_file():
+            with RunStore(path, read_only=True) as store:
+                kind = store.get_meta("input_kind")
+            if kind is not None:
+                return str(kind)
+        return ingest_mod.detect_kind(self.config)
 
     def run(self, *, from_stage: str | None = None, to_stage: str | None = None) -> RunResult:
-        from codeio import doctor
-
         self.check(from_stage=from_stage, to_stage=to_stage)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"--out {self.run_dir}: cannot create the run directory ({exc.strerror}); "
+                "choose a writable path"
+            ) from exc
         store = RunStore.open_run(self.run_dir)
         runner: Runner | None = None
         try:
             kind = self._prepare(store)
             stages = active_stages(kind, self.config)
             chosen = _slice(stages, from_stage, to_stage)
-            if _LLM_STAGES.intersection(chosen):
-                # Before any stage: a bad spec or a missing key must not wait for ingest.
-                doctor.validate_llm_spec(self.config.llm)
             retry_stopped(store)
             runner = self.runner or make_runner(
                 self.config.runner.kind, address=self.config.runner.address
