@@ -365,16 +365,21 @@ def run_checks(config: RunConfig | None = None, *, quick: bool = False) -> list[
 
 
 def check_inputs(config: RunConfig) -> None:
-    """Every input path exists and no input file is empty (a run over nothing is a mistake)."""
+    """Every input path exists, and the input is not empty. One empty file among others only
+    adds nothing (like a bad line, the rest is kept); an input that is all empty files is a
+    mistake worth one clear line."""
+    empty: list[str] = []
     for raw in config.input.path:
         path = Path(raw)
         if not path.exists():
             raise InputError("no such file or folder (input.path)", path=raw)
         if path.is_file() and _blank(path):
-            raise InputError(
-                "the input file is empty (input.path): give a file with at least one record",
-                path=raw,
-            )
+            empty.append(raw)
+    if empty and len(empty) == len(config.input.path):
+        raise InputError(
+            "the input file is empty (input.path): give a file with at least one record",
+            path=", ".join(empty),
+        )
 
 
 def _blank(path: Path, limit: int = 1 << 20) -> bool:
