@@ -21,7 +21,7 @@ import pytest
 from codeio import exit_codes
 from codeio.demo_data import demo_dir
 
-_HIDE = '''
+_HIDE = """
 import os, sys
 
 class _HideNumpy:
@@ -32,7 +32,7 @@ class _HideNumpy:
 
 if "CODEIO_TEST_HOST" not in os.environ:  # the sandbox scrubs the environment
     sys.meta_path.insert(0, _HideNumpy())
-'''
+"""
 
 
 @pytest.fixture(scope="module")
