@@ -79,6 +79,17 @@ def _fail(exc: CodeioError) -> None:
     fail(exc)
 
 
+def _funnel_then_fail(exc: StageFailedError, run_dir: Path) -> None:
+    """A stopped run still shows its funnel (stdout), then the one error line (stderr)."""
+    from codeio.store.funnel import funnel
+
+    try:
+        print_funnel(funnel(run_dir), Console())
+    except Exception:  # the error line matters more than the table
+        pass
+    _fail(exc)
+
+
 def _build_config(
     config_path: Path | None,
     sets: list[str],
@@ -195,6 +206,9 @@ def register(app: typer.Typer) -> None:
             if run_dir is None:
                 raise CodeioError("no run directory: pass --out DIR or set 'out' in the config")
             data = _run(cfg, run_dir, from_stage, to_stage)
+        except StageFailedError as exc:
+            _funnel_then_fail(exc, run_dir)
+            return
         except CodeioError as exc:
             _fail(exc)
             return
@@ -235,6 +249,9 @@ def register(app: typer.Typer) -> None:
                 None, sets, {"seed": seed, "exec.workers": workers}, base=demo_config()
             )
             data = _run(cfg, out, None, None)
+        except StageFailedError as exc:
+            _funnel_then_fail(exc, out)
+            return
         except CodeioError as exc:
             _fail(exc)
             return
