@@ -35,6 +35,7 @@ __all__ = [
     "check_python",
     "check_sandbox",
     "failed",
+    "parse_llm_spec",
     "check_inputs",
     "check_run_dir",
     "prelude_problem",
@@ -262,18 +263,25 @@ def _nvidia_smi(smi: str) -> str:
 
 
 # -- LLM -----------------------------------------------------------------------------------------
+def parse_llm_spec(spec: str) -> tuple[str, str]:
+    """``(kind, arg)`` of a spec, or a ConfigError naming the option and listing the backends."""
+    from codeio.llm.factory import KINDS, parse_spec
+
+    try:
+        return parse_spec(spec)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"--llm / llm.spec {spec!r}: {spec_problem(exc)}; backends: "
+            f"{', '.join(KINDS)} (openai:MODEL, transformers:PATH, vllm:PATH, trace)"
+        ) from exc
+
+
 def validate_llm_spec(settings: LLMSettings) -> tuple[str, str]:
     """Refuse a spec that cannot work before any stage runs: unknown backend, missing extra,
     missing model path or API key. Returns ``(kind, arg)``."""
-    from codeio.llm.factory import KINDS, parse_spec, resolve_api_key
+    from codeio.llm.factory import resolve_api_key
 
-    try:
-        kind, arg = parse_spec(settings.spec)
-    except ConfigError as exc:
-        raise ConfigError(
-            f"--llm / llm.spec {settings.spec!r}: {spec_problem(exc)}; backends: "
-            f"{', '.join(KINDS)} (openai:MODEL, transformers:PATH, vllm:PATH, trace)"
-        ) from exc
+    kind, arg = parse_llm_spec(settings.spec)
     if kind == "openai":
         resolve_api_key(settings.api_key_env, settings.base_url)
     elif kind == "transformers":

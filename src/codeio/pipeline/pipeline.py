@@ -139,17 +139,10 @@ class Pipeline:
         """What can be refused before anything is written: stage names, the run directory,
         the input files and the LLM spec's backend (``run`` calls it too)."""
         from codeio import doctor
-        from codeio.llm.factory import KINDS, parse_spec
 
         _check_stage(from_stage, "--from")
         _check_stage(to_stage, "--to")
-        try:
-            parse_spec(self.config.llm.spec)
-        except ConfigError as exc:
-            raise ConfigError(
-                f"--llm / llm.spec {self.config.llm.spec!r}: {doctor.spec_problem(exc)}; "
-                f"backends: {', '.join(KINDS)} (openai:MODEL, transformers:PATH, vllm:PATH, trace)"
-            ) from exc
+        doctor.parse_llm_spec(self.config.llm.spec)
         if from_stage in (None, "ingest"):
             doctor.check_inputs(self.config)
         doctor.check_run_dir(self.run_dir)
