@@ -77,6 +77,9 @@ def _write_traceback(exc: BaseException) -> Path | None:
 
 def _environment_message(exc: BaseException) -> str | None:
     """One line for an error the user's environment caused, or None for a bug."""
+    if type(exc).__name__ == "SandboxUnavailable":
+        # The sandbox cannot be set up here (a mechanism or the prelude is missing).
+        return f"the sandbox cannot run here: {exc}; run `codeio doctor`"
     if isinstance(exc, OSError) and exc.errno in _ENV_ERRNOS:
         where = exc.filename or ""
         what = exc.strerror or str(exc)

@@ -89,11 +89,13 @@ def _sandbox_cause(config: RunConfig) -> str | None:
     """Why the refcode prelude fails in a fresh sandbox (None if it runs, or if no sandbox
     starts: then the records' own failures are the best account there is)."""
     from codeio.doctor import prelude_problem
-    from codeio.exec import ExecLimits, Sandbox
+    from codeio.exec import ExecLimits, Sandbox, SandboxUnavailable
 
     try:
         limits = ExecLimits(timeout_s=max(config.exec.timeout_s, 60.0))
         with Sandbox(workers=1, warm=(), limits=limits) as sandbox:
             return prelude_problem(sandbox)
+    except SandboxUnavailable as exc:  # refuses to start without its prelude: that is the cause
+        return str(exc)
     except Exception:
         return None
