@@ -12,6 +12,7 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -131,6 +132,25 @@ def prelude_problem(sandbox: Sandbox) -> str | None:
     return detail.strip().rstrip(":")
 
 
+def _host_hint(problem: str) -> str:
+    """When the module the sandbox misses is installed on the host, say where: the sandbox
+    then cannot see that folder (a virtual environment under /tmp, for instance)."""
+    match = re.search(r"No module named '([\w.]+)'", problem)
+    if match is None:
+        return ""
+    try:
+        spec = importlib.util.find_spec(match.group(1).split(".")[0])
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin:
+        return ""
+    where = Path(spec.origin).parent.parent
+    return (
+        f" (installed on the host in {where}, a folder the sandbox does not see, such as one"
+        " under /tmp; see docs/SANDBOX.md)"
+    )
+
+
 def check_sandbox(warm: Iterable[str] | None = None, *, timeout_s: float = 180.0) -> list[Check]:
     """Start a sandbox; report its containment, the prelude and each warm library inside it
     (``warm=()`` skips the libraries: importing all of them takes tens of seconds)."""
@@ -166,7 +186,7 @@ def check_sandbox(warm: Iterable[str] | None = None, *, timeout_s: float = 180.0
                 Check(
                     "prelude",
                     FAIL,
-                    f"the refcode prelude fails inside the sandbox: {problem}",
+                    f"the refcode prelude fails inside the sandbox: {problem}{_host_hint(problem)}",
                     {"error": problem},
                 )
             )
