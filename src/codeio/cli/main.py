@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "codeio.cli.export_cmd",  # export, report
     "codeio.cli.eval_cmd",  # eval, decontaminate
     "codeio.cli.train_cmd",  # train
+    "codeio.cli.view_cmd",  # view
 ]
 
 
