@@ -57,7 +57,9 @@ def view(
         raise typer.Exit(exit_codes.CANNOT_RUN) from exc
     bound_host, bound_port = server.server_address[:2]
     shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
-    typer.echo(f"\ncodeio view: http://{shown}:{bound_port}/  (index {app.index.path}; Ctrl-C stops)")
+    typer.echo(
+        f"\ncodeio view: http://{shown}:{bound_port}/  (index {app.index.path}; Ctrl-C stops)"
+    )
     if not server.loopback:
         typer.echo(f"warning: bound to {host}: anyone who can reach it can read this run", err=True)
     try:

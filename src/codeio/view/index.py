@@ -115,7 +115,9 @@ def open_store_readonly(store_path: Path) -> sqlite3.Connection:
     except sqlite3.OperationalError:
         # A WAL store in a folder we cannot write has no -shm to share: no writer can be
         # active there, so reading it as immutable is safe.
-        db = sqlite3.connect(store_uri(store_path, immutable=True), uri=True, check_same_thread=False)
+        db = sqlite3.connect(
+            store_uri(store_path, immutable=True), uri=True, check_same_thread=False
+        )
         db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
     db.execute("PRAGMA query_only=ON")
     return db
@@ -283,9 +285,9 @@ class ViewIndex:
             return
         if not self._count("seen"):
             # First build: every record of the stage, streamed by the store's primary key.
-            total = db.execute(
-                "SELECT COUNT(*) FROM st.done WHERE stage = ?", (stage,)
-            ).fetchone()[0]
+            total = db.execute("SELECT COUNT(*) FROM st.done WHERE stage = ?", (stage,)).fetchone()[
+                0
+            ]
             last, done = "", 0
             while True:
                 ids = [
@@ -301,7 +303,9 @@ class ViewIndex:
                 last, done = ids[-1], done + len(ids)
                 if progress is not None:
                     progress(done, total)
-            db.execute("INSERT OR IGNORE INTO seen SELECT id FROM st.done WHERE stage = ?", (stage,))
+            db.execute(
+                "INSERT OR IGNORE INTO seen SELECT id FROM st.done WHERE stage = ?", (stage,)
+            )
             return
         stored = db.execute("SELECT COUNT(*) FROM st.done WHERE stage = ?", (stage,)).fetchone()[0]
         if stored == self._count("seen"):
@@ -342,7 +346,9 @@ class ViewIndex:
         old_done = {s["stage"]: s for s in old.get("stages", [])}
         done = {
             s: (n, int(ok or 0))
-            for s, n, ok in db.execute("SELECT stage, COUNT(*), SUM(ok) FROM st.done GROUP BY stage")
+            for s, n, ok in db.execute(
+                "SELECT stage, COUNT(*), SUM(ok) FROM st.done GROUP BY stage"
+            )
         }
         complete = dict(db.execute("SELECT stage, complete FROM st.stage_state").fetchall())
         reasons: dict[str, dict[str, int]] = defaultdict(dict)

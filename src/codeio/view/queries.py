@@ -40,8 +40,14 @@ __all__ = [
 KINDS = ("input", "output")
 STATUSES = ("correct", "wrong", "no_answer", "error", "timeout", "none")
 """Verdict statuses a filter may name; ``none`` is a turn without a verdict (not verified yet)."""
-SORTS = {"id": "id", "func": "func_id", "turns": "n_turns", "kind": "kind", "final": "final",
-         "model": "model"}
+SORTS = {
+    "id": "id",
+    "func": "func_id",
+    "turns": "n_turns",
+    "kind": "kind",
+    "final": "final",
+    "model": "model",
+}
 PAGE_SIZES = (25, 50, 100, 200)
 COUNT_CAP = 100_000
 SEARCH_BUDGET_S = 0.2
@@ -176,9 +182,11 @@ class Page:
     elapsed_ms: float = 0.0
 
 
-_ROW_COLS = "id, func_id, kind, final, n_turns, " + ", ".join(
-    f"v{n}" for n in range(1, MAX_VERDICT_TURNS + 1)
-) + ", model, io_index"
+_ROW_COLS = (
+    "id, func_id, kind, final, n_turns, "
+    + ", ".join(f"v{n}" for n in range(1, MAX_VERDICT_TURNS + 1))
+    + ", model, io_index"
+)
 
 
 def _row(values: tuple[Any, ...]) -> dict[str, Any]:
@@ -196,7 +204,9 @@ def _row(values: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def _keyset_sql(f: SampleFilter, cursor: tuple[Any, str] | None, limit: int) -> tuple[str, list[Any]]:
+def _keyset_sql(
+    f: SampleFilter, cursor: tuple[Any, str] | None, limit: int
+) -> tuple[str, list[Any]]:
     clauses, args = f.where()
     col = SORTS[f.sort]
     op, direction = ("<", "DESC") if f.desc else (">", "ASC")

@@ -42,7 +42,12 @@ def diff_lines(before: str, after: str, context: int = 2) -> list[tuple[str, str
     """A unified diff of two responses as ``(css class, line)``; the template escapes lines."""
     out: list[tuple[str, str]] = []
     for line in difflib.unified_diff(
-        before.splitlines(), after.splitlines(), "previous turn", "this turn", n=context, lineterm=""
+        before.splitlines(),
+        after.splitlines(),
+        "previous turn",
+        "this turn",
+        n=context,
+        lineterm="",
     ):
         if line.startswith(("---", "+++")):
             cls = "hdr"

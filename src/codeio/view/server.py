@@ -155,7 +155,9 @@ class ViewApp:
             raise HTTPError(404, "no such page")
 
     # -- pages ---------------------------------------------------------------------------------
-    def funnel_page(self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]) -> Response:
+    def funnel_page(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
         self._no_extra(parts, 0)
         return self._page(db, "funnel.html", nav="funnel")
 
@@ -173,8 +175,14 @@ class ViewApp:
         if not total:
             raise HTTPError(404, f"no failures of stage {stage!r} with reason {reason!r}")
         return self._page(
-            db, "failures.html", nav="funnel", stage=stage, reason=reason, rows=rows,
-            total=total, next_after=nxt,
+            db,
+            "failures.html",
+            nav="funnel",
+            stage=stage,
+            reason=reason,
+            rows=rows,
+            total=total,
+            next_after=nxt,
         )
 
     def samples_page(
@@ -186,16 +194,28 @@ class ViewApp:
         page = q.sample_page(db, stage, f, params.get("after") or None)
         count, capped = q.count_samples(db, f)
         return self._page(
-            db, "samples.html", nav="samples", f=f, page=page, count=count, capped=capped,
-            first=not params.get("after"), kinds=q.KINDS, statuses=q.STATUSES, sorts=q.SORTS,
-            page_sizes=q.PAGE_SIZES, formats=JSONL_FORMATS,
+            db,
+            "samples.html",
+            nav="samples",
+            f=f,
+            page=page,
+            count=count,
+            capped=capped,
+            first=not params.get("after"),
+            kinds=q.KINDS,
+            statuses=q.STATUSES,
+            sorts=q.SORTS,
+            page_sizes=q.PAGE_SIZES,
+            formats=JSONL_FORMATS,
         )
 
     def _stage(self, db: sqlite3.Connection) -> str | None:
         row = db.execute("SELECT value FROM meta WHERE key = 'stage'").fetchone()
         return json.loads(row[0]) if row else None
 
-    def sample_page(self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]) -> Response:
+    def sample_page(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
         self._no_extra(parts, 1)
         payload = q.sample_payload(db, self._stage(db), parts[0])
         if payload is None:
@@ -211,7 +231,8 @@ class ViewApp:
             extra = {}
             if verdict:
                 extra = {
-                    k: v for k, v in verdict.items()
+                    k: v
+                    for k, v in verdict.items()
                     if k not in ("status", "feedback", "detail", "actual_output", "process")
                 }
             turns.append(
@@ -228,8 +249,14 @@ class ViewApp:
             )
             previous = response
         return self._page(
-            db, "sample.html", nav="samples", ident=parts[0], task=task, sample=sample,
-            turns=turns, code=highlight_python(str(task.get("refcode") or "")),
+            db,
+            "sample.html",
+            nav="samples",
+            ident=parts[0],
+            task=task,
+            sample=sample,
+            turns=turns,
+            code=highlight_python(str(task.get("refcode") or "")),
             is_trace=str(sample.get("model") or "").startswith("trace"),
         )
 
@@ -252,13 +279,20 @@ class ViewApp:
         if record is None and not rows:
             raise HTTPError(404, f"no function {func_id!r}")
         return self._page(
-            db, "function.html", nav="samples", func_id=func_id, record=record,
+            db,
+            "function.html",
+            nav="samples",
+            func_id=func_id,
+            record=record,
             code=highlight_python(str((record or {}).get("refcode") or "")),
             inputgen=highlight_python(str((record or {}).get("inputgen") or "")),
-            rows=rows[:200], more=len(rows) > 200,
+            rows=rows[:200],
+            more=len(rows) > 200,
         )
 
-    def record_page(self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]) -> Response:
+    def record_page(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
         self._no_extra(parts, 1)
         found = q.find_record(db, parts[0])
         failures = db.execute(
@@ -276,7 +310,9 @@ class ViewApp:
         body = json.dumps(self.index.summary(db)).encode()
         return Response(200, body, "application/json")
 
-    def download(self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]) -> Response:
+    def download(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
         self._no_extra(parts, 0)
         fmt = params.get("format", "messages")
         builders = _jsonl_formats()
@@ -323,8 +359,10 @@ class ViewApp:
         finally:
             self.index.release(db)
             if skipped:
-                print(f"codeio view: {skipped} sample(s) not valid records, left out of the "
-                      "download", file=sys.stderr)
+                print(
+                    f"codeio view: {skipped} sample(s) not valid records, left out of the download",
+                    file=sys.stderr,
+                )
 
     def static(self, parts: list[str]) -> Response:
         if len(parts) != 1 or parts[0] not in _STATIC:
@@ -360,8 +398,11 @@ class _Handler(BaseHTTPRequestHandler):
         start = time.perf_counter()
         if not self._host_allowed():
             # DNS rebinding: a web page must not reach a loopback-bound viewer under its name.
-            resp = Response(421, b"this viewer answers only to its loopback address\n",
-                            "text/plain; charset=utf-8")
+            resp = Response(
+                421,
+                b"this viewer answers only to its loopback address\n",
+                "text/plain; charset=utf-8",
+            )
         else:
             resp = self.server.app.handle(self.path)
         self.send_response(resp.status)
