@@ -179,16 +179,13 @@ class ViewIndex:
         return db
 
     def _attach(self, db: sqlite3.Connection) -> None:
+        db.execute("ATTACH DATABASE ? AS st", (store_uri(self.store_path),))
         try:
-            db.execute("ATTACH DATABASE ? AS st", (store_uri(self.store_path),))
             db.execute("SELECT 1 FROM st.sqlite_master LIMIT 1").fetchall()
         except sqlite3.OperationalError:
-            db.execute("DETACH DATABASE st") if self._attached(db) else None
+            # No -shm can be created next to the store (read-only folder): see open_store_readonly.
+            db.execute("DETACH DATABASE st")
             db.execute("ATTACH DATABASE ? AS st", (store_uri(self.store_path, immutable=True),))
-
-    @staticmethod
-    def _attached(db: sqlite3.Connection) -> bool:
-        return any(row[1] == "st" for row in db.execute("PRAGMA database_list"))
 
     def connection(self) -> sqlite3.Connection:
         """A pooled read-only connection: the index as ``main``, the store as ``st``."""
@@ -232,8 +229,14 @@ class ViewIndex:
         )
 
     def summary(self, db: sqlite3.Connection) -> dict[str, Any]:
+        """The counts of the last refresh, plus ``running``: stages left incomplete and the
+        store written within the last two minutes (a killed run is incomplete, not running)."""
         row = db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
-        return json.loads(row[0]) if row else {}
+        summary: dict[str, Any] = json.loads(row[0]) if row else {}
+        mtimes = _signature(self.store_path)[1::2]
+        recent = time.time() - max(mtimes) / 1e9 < 120
+        summary["running"] = bool(summary.get("incomplete")) and recent
+        return summary
 
     def refresh(self, *, force: bool = False, progress: Any = None) -> bool:
         """Bring the index up to date with the store; returns whether anything was read."""
@@ -276,6 +279,14 @@ class ViewIndex:
     def _refresh_samples(self, progress: Any) -> None:
         db = self._writer
         stage = self.sample_stage()
+        row = db.execute("SELECT value FROM st.meta WHERE key = 'created'").fetchone()
+        created = row[0] if row else None
+        if created != self._meta("store_created"):
+            # A new run in the same folder: nothing indexed so far belongs to it.
+            self._set_meta("store_created", created)
+            self._set_meta("stage", None)
+            db.execute("DELETE FROM samples")
+            db.execute("DELETE FROM seen")
         if stage != self._meta("stage"):
             db.execute("DELETE FROM samples")
             db.execute("DELETE FROM seen")
@@ -399,7 +410,7 @@ class ViewIndex:
             "by_kind": by_kind,
             "models": models,
             "max_turns": max_turns,
-            "running": not all(s["complete"] for s in stages) if stages else False,
+            "incomplete": not all(s["complete"] for s in stages) if stages else True,
             "refreshed_at": time.time(),
         }
 

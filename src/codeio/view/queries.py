@@ -50,8 +50,9 @@ SORTS = {
 }
 PAGE_SIZES = (25, 50, 100, 200)
 COUNT_CAP = 100_000
-SEARCH_BUDGET_S = 0.2
-SEARCH_BATCH = 1000
+SEARCH_BUDGET_S = 0.15
+SEARCH_BATCH = 250
+DOWNLOAD_BATCH = 1000
 MAX_QUERY_LEN = 200
 
 
@@ -319,7 +320,7 @@ def iter_filtered_payloads(
         return
     cursor: tuple[Any, str] | None = None
     while True:
-        sql, args = _keyset_sql(f, cursor, SEARCH_BATCH)
+        sql, args = _keyset_sql(f, cursor, DOWNLOAD_BATCH)
         batch = [_row(r) for r in db.execute(sql, args)]
         if not batch:
             return

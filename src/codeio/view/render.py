@@ -12,7 +12,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-__all__ = ["diff_lines", "highlight_python", "pretty_json"]
+__all__ = ["compact_json", "diff_lines", "highlight_python", "pretty_json"]
 
 _CODE_LIMIT = 200_000
 
@@ -34,6 +34,14 @@ def pretty_json(value: Any) -> str:
     """A value as indented JSON text (NaN/Infinity kept, as the store writes them)."""
     try:
         return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=True, sort_keys=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def compact_json(value: Any) -> str:
+    """A value as one line of JSON (table cells)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=True)
     except (TypeError, ValueError):
         return repr(value)
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from codeio.view import queries as q
 from codeio.view.index import Refresher, ViewIndex
-from codeio.view.render import diff_lines, highlight_python, pretty_json
+from codeio.view.render import compact_json, diff_lines, highlight_python, pretty_json
 
 __all__ = ["CSP", "JSONL_FORMATS", "ViewApp", "make_server"]
 
@@ -82,7 +82,9 @@ class ViewApp:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.globals.update(url=_url, pretty_json=pretty_json, run_name=self.run_dir.name)
+        self.env.globals.update(
+            url=_url, pretty_json=pretty_json, compact_json=compact_json, run_name=self.run_dir.name
+        )
         self.refresh_s = refresh_s
         self.refresher: Refresher | None = None
         self._routes: dict[str, Callable[[sqlite3.Connection, list[str], dict[str, str]], Response]]
@@ -99,6 +101,10 @@ class ViewApp:
 
     def start(self, progress: Callable[[int, int], None] | None = None) -> None:
         self.index.refresh(force=True, progress=progress)
+        # Compile every template and load the lexer now, not during someone's first page.
+        for name in self.env.list_templates(extensions=["html"]):
+            self.env.get_template(name)
+        highlight_python("def f():\n    return 1\n")
         if self.refresh_s > 0:
             self.refresher = Refresher(self.index, self.refresh_s)
             self.refresher.start()
@@ -266,8 +272,7 @@ class ViewApp:
         self._no_extra(parts, 1)
         func_id = parts[0]
         record = q.function_record(db, func_id)
-        f = q.SampleFilter(func_id=func_id, limit=200)
-        f.sort = "func"  # the (func_id, io_index, id) index: pairs in order
+        # The (func_id, io_index, id) index: the function's samples in pair order.
         rows = [
             q._row(r)
             for r in db.execute(
