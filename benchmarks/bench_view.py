@@ -260,7 +260,7 @@ def main() -> None:
         ).fetchone()
         sample_id = ids[len(ids) // 2]
         func_id = db.execute("SELECT func_id FROM samples WHERE id = ?", (sample_id,)).fetchone()[0]
-        reason = db.execute("SELECT reason FROM fails LIMIT 1").fetchone()[0]
+        reason, failed_id = db.execute("SELECT reason, record_id FROM fails LIMIT 1").fetchone()
         app.index.release(db)
         pages = {
             "funnel": "/",
@@ -272,7 +272,9 @@ def main() -> None:
             "samples_multi_filter": "/samples?kind=input&v1=wrong&v2=correct&model=model-b&turns=2",
             "sample": f"/sample/{sample_id}",
             "function": f"/function/{func_id}",
+            "samples_filtered_sorted_by_model": "/samples?kind=output&v1=wrong&sort=model",
             "failures": f"/failures?stage=unify&reason={reason}",
+            "failed_record": f"/record/{failed_id}",
             "text_search_common": "/samples?q=re-trace",
             "text_search_rare": f"/samples?q={RARE}",
             "download_first_1000_rows": None,

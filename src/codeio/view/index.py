@@ -47,7 +47,7 @@ SAMPLE_STAGES = ("revise", "verify", "generate")
 STAGES = ("ingest", "unify", "sample", "prompt", "generate", "verify", "revise")
 MAX_VERDICT_TURNS = 4
 """Turns whose verdict gets its own indexed column (CodeI/O++ uses two)."""
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _BATCH = 5000
 
 _VERDICT_COLS = ", ".join(f"v{n} TEXT NOT NULL" for n in range(1, MAX_VERDICT_TURNS + 1))
@@ -68,7 +68,7 @@ CREATE INDEX IF NOT EXISTS samples_kind_final ON samples(kind, final, id);
 CREATE INDEX IF NOT EXISTS samples_final ON samples(final, id);
 CREATE INDEX IF NOT EXISTS samples_v1 ON samples(v1, id);
 CREATE INDEX IF NOT EXISTS samples_v2 ON samples(v2, id);
-CREATE INDEX IF NOT EXISTS samples_func ON samples(func_id, io_index, id);
+CREATE INDEX IF NOT EXISTS samples_func_id ON samples(func_id, id);
 CREATE INDEX IF NOT EXISTS samples_model ON samples(model, id);
 CREATE INDEX IF NOT EXISTS samples_turns ON samples(n_turns, id);
 CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -163,16 +163,16 @@ class ViewIndex:
     # -- connections ---------------------------------------------------------------------------
     def _connect_writer(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        if db.execute("PRAGMA user_version").fetchone()[0] not in (0, _SCHEMA_VERSION):
+            # An index from another viewer version: it is only a cache, start it over.
+            db.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=OFF")  # a lost index is rebuilt, never trusted blindly
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, _SCHEMA_VERSION):
-            db.close()
-            self.path.unlink()
-            for suffix in ("-wal", "-shm"):
-                Path(str(self.path) + suffix).unlink(missing_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
         db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         self._attach(db)

@@ -272,7 +272,7 @@ class ViewApp:
         self._no_extra(parts, 1)
         func_id = parts[0]
         record = q.function_record(db, func_id)
-        # The (func_id, io_index, id) index: the function's samples in pair order.
+        # The (func_id, id) index finds the function's few samples; they are shown in pair order.
         rows = [
             q._row(r)
             for r in db.execute(
@@ -300,9 +300,17 @@ class ViewApp:
     ) -> Response:
         self._no_extra(parts, 1)
         found = q.find_record(db, parts[0])
-        failures = db.execute(
-            "SELECT stage, reason, detail FROM st.failures WHERE record_id = ?", (parts[0],)
-        ).fetchall()
+        from codeio.view.index import STAGES
+
+        # One primary-key lookup per stage (the store has no index on record_id alone).
+        failures = [
+            row
+            for stage in STAGES
+            for row in db.execute(
+                "SELECT stage, reason, detail FROM st.failures WHERE stage = ? AND record_id = ?",
+                (stage, parts[0]),
+            )
+        ]
         if not found and not failures:
             raise HTTPError(404, f"no record {parts[0]!r}")
         return self._page(
