@@ -63,14 +63,6 @@ CREATE TABLE IF NOT EXISTS samples (
     model TEXT NOT NULL,
     io_index INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS samples_kind_v1 ON samples(kind, v1, id);
-CREATE INDEX IF NOT EXISTS samples_kind_final ON samples(kind, final, id);
-CREATE INDEX IF NOT EXISTS samples_final ON samples(final, id);
-CREATE INDEX IF NOT EXISTS samples_v1 ON samples(v1, id);
-CREATE INDEX IF NOT EXISTS samples_v2 ON samples(v2, id);
-CREATE INDEX IF NOT EXISTS samples_func_id ON samples(func_id, id);
-CREATE INDEX IF NOT EXISTS samples_model ON samples(model, id);
-CREATE INDEX IF NOT EXISTS samples_turns ON samples(n_turns, id);
 CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fails (
     stage TEXT NOT NULL,
@@ -79,6 +71,28 @@ CREATE TABLE IF NOT EXISTS fails (
     PRIMARY KEY (stage, reason, record_id)
 ) WITHOUT ROWID;
 """
+
+
+_INDEXES = {
+    "samples_kind_v1": "kind, v1, id",
+    "samples_kind_final": "kind, final, id",
+    "samples_final": "final, id",
+    "samples_v1": "v1, id",
+    "samples_v2": "v2, id",
+    "samples_func_id": "func_id, id",
+    "samples_model": "model, id",
+    "samples_turns": "n_turns, id",
+}
+
+
+def _create_indexes(db: sqlite3.Connection) -> None:
+    for name, cols in _INDEXES.items():
+        db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON samples({cols})")
+
+
+def _drop_indexes(db: sqlite3.Connection) -> None:
+    for name in _INDEXES:
+        db.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 def _turn_status(n: int) -> str:
@@ -173,7 +187,10 @@ class ViewIndex:
             )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=OFF")  # a lost index is rebuilt, never trusted blindly
+        # Room for the indexes' working set: a million-sample build otherwise thrashes 2 MB.
+        db.execute("PRAGMA cache_size=-262144")
         db.executescript(_SCHEMA)
+        _create_indexes(db)
         db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         self._attach(db)
         return db
@@ -295,7 +312,9 @@ class ViewIndex:
         if stage is None:
             return
         if not self._count("seen"):
-            # First build: every record of the stage, streamed by the store's primary key.
+            # First build: every record of the stage, streamed by the store's primary key into
+            # the table alone; the indexes are then built by one sort each, not row by row.
+            _drop_indexes(db)
             total = db.execute("SELECT COUNT(*) FROM st.done WHERE stage = ?", (stage,)).fetchone()[
                 0
             ]
@@ -317,6 +336,7 @@ class ViewIndex:
             db.execute(
                 "INSERT OR IGNORE INTO seen SELECT id FROM st.done WHERE stage = ?", (stage,)
             )
+            _create_indexes(db)
             return
         stored = db.execute("SELECT COUNT(*) FROM st.done WHERE stage = ?", (stage,)).fetchone()[0]
         if stored == self._count("seen"):
