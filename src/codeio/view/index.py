@@ -375,12 +375,13 @@ class ViewIndex:
         db = self._writer
         old = self._meta("summary") or {}
         old_done = {s["stage"]: s for s in old.get("stages", [])}
-        done = {
-            s: (n, int(ok or 0))
-            for s, n, ok in db.execute(
-                "SELECT stage, COUNT(*), SUM(ok) FROM st.done GROUP BY stage"
-            )
-        }
+        done = {}
+        n_out = {}
+        for s, n, ok, outs in db.execute(
+            "SELECT stage, COUNT(*), SUM(ok), SUM(n_out) FROM st.done GROUP BY stage"
+        ):
+            done[s] = (n, int(ok or 0))
+            n_out[s] = int(outs or 0)
         complete = dict(db.execute("SELECT stage, complete FROM st.stage_state").fetchall())
         reasons: dict[str, dict[str, int]] = defaultdict(dict)
         for s, reason, n in db.execute(
@@ -393,12 +394,20 @@ class ViewIndex:
                 continue
             entered, passed = done.get(s, (0, 0))
             prev = old_done.get(s)
-            if prev is not None and prev["entered"] == entered and prev["passed"] == passed:
-                out = prev["out"]  # records are written with their done rows: unchanged
-            else:
+            is_complete = bool(complete.get(s, 0))
+            unchanged = prev is not None and (prev["entered"], prev["passed"]) == (entered, passed)
+            if unchanged and (prev["out_exact"] or not is_complete):
+                out, exact = prev["out"], prev["out_exact"]  # records come with their done rows
+            elif is_complete:
+                # Counting a stage's records walks all its pages (gigabytes on a big run): done
+                # once, when the stage is complete.
                 out = db.execute(
                     "SELECT COUNT(*) FROM st.records WHERE stage = ?", (s,)
                 ).fetchone()[0]
+                exact = True
+            else:
+                # While it runs: the outputs its done rows announce (shared outputs count twice).
+                out, exact = n_out.get(s, 0), False
             stages.append(
                 {
                     "stage": s,
@@ -406,7 +415,8 @@ class ViewIndex:
                     "passed": passed,
                     "failed": sum(reasons.get(s, {}).values()),
                     "out": out,
-                    "complete": bool(complete.get(s, 0)),
+                    "out_exact": exact,
+                    "complete": is_complete,
                     "failures": reasons.get(s, {}),
                 }
             )
@@ -446,12 +456,16 @@ class Refresher(threading.Thread):
         self.error: str | None = None
 
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
+        wait = self.interval
+        while not self.stopped.wait(wait):
+            start = time.monotonic()
             try:
                 self.index.refresh()
                 self.error = None
             except sqlite3.Error as exc:  # a store mid-checkpoint: try again next tick
                 self.error = str(exc)
+            # A big live run makes each refresh cost seconds: keep it under a fifth of the time.
+            wait = max(self.interval, 4 * (time.monotonic() - start))
 
     def stop(self) -> None:
         self.stopped.set()
