@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,46 @@ def test_report_legend_labels_do_not_overlap_on_screen(page: Any, run_dir: Path)
                 overlap_x = a[0] < b[0] + b[2] and b[0] < a[0] + a[2]
                 overlap_y = a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
                 assert not (overlap_x and overlap_y), chart["title"]
+
+
+def test_open_funnel_counts_follow_a_live_run(page: Any, run_dir: Path, tmp_path: Path) -> None:
+    """The page's own script polls the summary while stages are incomplete and the store moves."""
+    from codeio.pipeline.run.attempt import Attempt
+    from codeio.store import Outcome, RunStore
+
+    from .conftest import start_viewer, stop_viewer
+
+    copy = tmp_path / "run"
+    copy.mkdir()
+    shutil.copy(run_dir / "state.sqlite", copy / "state.sqlite")
+    store = RunStore.open_run(copy)
+    try:
+        store.mark_complete("revise", False)  # as mid-run
+        v = start_viewer(copy, "--refresh", "0.3")
+        try:
+            page.goto(v.url + "/")
+            assert page.get_attribute("body", "data-running") == "1"
+            before = int(page.inner_text("header [data-count=samples]"))
+            entered = int(page.inner_text("[data-count='stage.revise.entered']"))
+            _, payload = store.query(
+                "SELECT id, payload FROM records WHERE stage = 'revise' LIMIT 1"
+            )[0]
+            base = Attempt.model_validate_json(payload)
+            new = []
+            for n in range(4):
+                tid = f"tlive{n:011d}"
+                sample = base.sample.model_copy(update={"task_id": tid})
+                new.append(base.model_copy(update={"id": tid, "sample": sample}))
+            store.commit_outcomes("revise", [Outcome(input_id=a.id, outputs=[a]) for a in new])
+            # Polled from here: the page's CSP forbids the string eval wait_for_function uses.
+            deadline = time.monotonic() + 20
+            shown = before
+            while time.monotonic() < deadline and shown != before + 4:
+                page.wait_for_timeout(200)
+                shown = int(page.inner_text("header [data-count=samples]"))
+            assert shown == before + 4
+            assert int(page.inner_text("[data-count='stage.revise.entered']")) == entered + 4
+        finally:
+            stop_viewer(v)
+    finally:
+        store.close()

@@ -396,8 +396,11 @@ class ViewIndex:
             prev = old_done.get(s)
             is_complete = bool(complete.get(s, 0))
             unchanged = prev is not None and (prev["entered"], prev["passed"]) == (entered, passed)
-            if unchanged and (prev["out_exact"] or not is_complete):
-                out, exact = prev["out"], prev["out_exact"]  # records come with their done rows
+            if unchanged and (prev.get("out_exact") or not is_complete):
+                out, exact = (
+                    prev["out"],
+                    bool(prev.get("out_exact")),
+                )  # records come with their done rows
             elif is_complete:
                 # Counting a stage's records walks all its pages (gigabytes on a big run): done
                 # once, when the stage is complete.

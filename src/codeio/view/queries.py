@@ -14,6 +14,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,9 @@ SORTS = {
     "model": "model",
 }
 PAGE_SIZES = (25, 50, 100, 200)
-COUNT_CAP = 100_000
+COUNT_CAP = 10_000
+COUNT_BUDGET_S = 0.08
+PAGE_BUDGET_S = 0.15
 SEARCH_BUDGET_S = 0.15
 SEARCH_BATCH = 250
 DOWNLOAD_BATCH = 1000
@@ -181,6 +184,27 @@ class Page:
     search_stopped: bool = False
     """Text search hit its time budget before the page was full."""
     elapsed_ms: float = 0.0
+    too_slow: bool = False
+    """The filters match too few of the rows their best index offers: stopped at the budget."""
+
+
+class _TimeUp(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(db: sqlite3.Connection, seconds: float) -> Iterator[None]:
+    """Interrupt the statements run inside after ``seconds`` (raises ``_TimeUp``)."""
+    deadline = time.perf_counter() + seconds
+    db.set_progress_handler(lambda: int(time.perf_counter() > deadline), 20_000)
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "interrupt" in str(exc):
+            raise _TimeUp from exc
+        raise
+    finally:
+        db.set_progress_handler(None, 0)
 
 
 _ROW_COLS = (
@@ -236,7 +260,11 @@ def sample_page(
     cursor = decode_cursor(after, f.sort) if after else None
     if not f.text:
         sql, args = _keyset_sql(f, cursor, f.limit + 1)
-        rows = [_row(r) for r in db.execute(sql, args)]
+        try:
+            with _time_limit(db, PAGE_BUDGET_S):
+                rows = [_row(r) for r in db.execute(sql, args)]
+        except _TimeUp:
+            return Page([], None, too_slow=True, elapsed_ms=(time.perf_counter() - start) * 1000)
         more = len(rows) > f.limit
         rows = rows[: f.limit]
         nxt = _cursor_of(f, rows[-1]) if more and rows else None
@@ -302,13 +330,23 @@ def _text_hits(db: sqlite3.Connection, stage: str | None, ids: list[str], text: 
     return hits
 
 
-def count_samples(db: sqlite3.Connection, f: SampleFilter) -> tuple[int, bool]:
-    """How many samples match the index filters (not the text), capped at ``COUNT_CAP``."""
+def count_samples(db: sqlite3.Connection, f: SampleFilter) -> tuple[int | None, bool]:
+    """How many samples match the index filters (not the text): ``(n, capped)``.
+
+    Capped at ``COUNT_CAP`` matches and at ``COUNT_BUDGET_S`` seconds: filters that no single
+    index covers make SQLite read each candidate's row, and a page must not wait on a count.
+    ``n`` is None when the time ran out.
+    """
     clauses, args = f.where()
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    n = db.execute(
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM samples{where} LIMIT ?)", [*args, COUNT_CAP + 1]
-    ).fetchone()[0]
+    try:
+        with _time_limit(db, COUNT_BUDGET_S):
+            n = db.execute(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM samples{where} LIMIT ?)",
+                [*args, COUNT_CAP + 1],
+            ).fetchone()[0]
+    except _TimeUp:
+        return None, False
     return min(n, COUNT_CAP), n > COUNT_CAP
 
 

@@ -198,7 +198,8 @@ class ViewApp:
         f = q.SampleFilter.from_params(params)
         stage = self._stage(db)
         page = q.sample_page(db, stage, f, params.get("after") or None)
-        count, capped = q.count_samples(db, f)
+        # A page that ran out of time would only be followed by a count that does too.
+        count, capped = (None, False) if page.too_slow else q.count_samples(db, f)
         return self._page(
             db,
             "samples.html",
