@@ -103,15 +103,19 @@ def start_viewer(run_dir: Path, *extra: str) -> Viewer:
     raise AssertionError("codeio view did not start:\n" + "".join(seen))
 
 
-def stop_viewer(viewer: Viewer) -> None:
+def stop_viewer(viewer: Viewer) -> str:
+    """Ctrl-C the server; returns what it printed after its start line."""
     viewer.proc.send_signal(signal.SIGINT)
     try:
         viewer.proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         viewer.proc.kill()
         viewer.proc.wait()
+    rest = ""
     if viewer.proc.stdout is not None:
+        rest = viewer.proc.stdout.read()
         viewer.proc.stdout.close()
+    return rest
 
 
 @pytest.fixture(scope="session")

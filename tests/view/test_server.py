@@ -369,3 +369,28 @@ def test_not_a_run_directory_is_one_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "no state.sqlite" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_damaged_payload_is_counted_not_fatal(tmp_path: Path, run_dir: Path) -> None:
+    copy = tmp_path / "run"
+    copy.mkdir()
+    shutil.copy(run_dir / "state.sqlite", copy / "state.sqlite")
+    db = sqlite3.connect(copy / "state.sqlite")
+    ids = [r[0] for r in db.execute("SELECT id FROM records WHERE stage = 'revise' ORDER BY id")]
+    db.execute(
+        "UPDATE records SET payload = ? WHERE stage = 'revise' AND id = ?", ("{not json", ids[3])
+    )
+    db.commit()
+    db.close()
+    v = start_viewer(copy, "--refresh", "0")
+    try:
+        funnel = _get(v, "/").text
+        assert 'id="unreadable"' in funnel and ids[3] in funnel
+        listed = _ids(_get(v, "/samples?limit=200").text)
+        assert listed == [i for i in ids if i != ids[3]]
+        bad = _get(v, f"/sample/{ids[3]}")
+        assert bad.status_code == 500 and "not valid JSON" in bad.text
+        assert _get(v, f"/sample/{ids[4]}").status_code == 200
+    finally:
+        out = stop_viewer(v)
+    assert "Traceback" not in out

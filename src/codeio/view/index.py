@@ -173,6 +173,7 @@ class ViewIndex:
         self._pool_lock = threading.Lock()
         self.last_refresh = 0.0
         self.last_change = 0.0
+        self._unreadable: set[str] = set()
 
     # -- connections ---------------------------------------------------------------------------
     def _connect_writer(self) -> sqlite3.Connection:
@@ -305,6 +306,8 @@ class ViewIndex:
             db.execute("DELETE FROM samples")
             db.execute("DELETE FROM seen")
         if stage != self._meta("stage"):
+            self._set_meta("unreadable", [])
+            self._unreadable.clear()
             db.execute("DELETE FROM samples")
             db.execute("DELETE FROM seen")
             self._set_meta("stage", stage)
@@ -355,10 +358,19 @@ class ViewIndex:
             db.executemany("INSERT OR IGNORE INTO seen(id) VALUES (?)", [(x,) for x in chunk])
 
     def _index_ids(self, stage: str, ids: list[str]) -> None:
-        self._writer.execute(
-            _INSERT_SAMPLE + " WHERE r.stage = ? AND r.id IN (SELECT value FROM json_each(?))",
-            (stage, json.dumps(ids)),
-        )
+        sql = _INSERT_SAMPLE + " WHERE r.stage = ? AND r.id IN (SELECT value FROM json_each(?))"
+        try:
+            self._writer.execute(sql, (stage, json.dumps(ids)))
+        except sqlite3.OperationalError as exc:
+            if "JSON" not in str(exc):
+                raise
+            # A payload that is not JSON (a damaged store) fails the whole batch: index the
+            # rest one by one and count the unreadable ones instead of refusing to start.
+            for ident in ids:
+                try:
+                    self._writer.execute(sql, (stage, json.dumps([ident])))
+                except sqlite3.OperationalError:
+                    self._unreadable.add(ident)
 
     def _refresh_failures(self) -> None:
         db = self._writer
@@ -435,6 +447,8 @@ class ViewIndex:
                 v1 or "none"
             ] = n
         models = [m for (m,) in db.execute("SELECT DISTINCT model FROM samples LIMIT 50")]
+        bad = sorted(set(self._meta("unreadable") or []) | self._unreadable)
+        self._set_meta("unreadable", bad)  # kept across restarts: those ids are already seen
         max_turns = db.execute("SELECT coalesce(MAX(n_turns), 0) FROM samples").fetchone()[0]
         return {
             "stages": stages,
@@ -442,6 +456,8 @@ class ViewIndex:
             "samples": sum(k["samples"] for k in by_kind.values()),
             "by_kind": by_kind,
             "models": models,
+            "unreadable": bad[:20],
+            "unreadable_count": len(bad),
             "max_turns": max_turns,
             "incomplete": not all(s["complete"] for s in stages) if stages else True,
             "refreshed_at": time.time(),

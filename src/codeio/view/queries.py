@@ -25,6 +25,7 @@ __all__ = [
     "SORTS",
     "STATUSES",
     "BadParam",
+    "BadRecord",
     "SampleFilter",
     "Page",
     "count_samples",
@@ -57,6 +58,10 @@ SEARCH_BUDGET_S = 0.15
 SEARCH_BATCH = 250
 DOWNLOAD_BATCH = 1000
 MAX_QUERY_LEN = 200
+
+
+class BadRecord(ValueError):
+    """A store record the viewer cannot decode (answered with HTTP 500 naming it)."""
 
 
 class BadParam(ValueError):
@@ -384,7 +389,12 @@ def sample_payload(db: sqlite3.Connection, stage: str | None, ident: str) -> dic
     row = db.execute(
         "SELECT payload FROM st.records WHERE stage = ? AND id = ?", (stage, ident)
     ).fetchone()
-    return json.loads(row[0]) if row else None
+    if row is None:
+        return None
+    try:
+        return json.loads(row[0])
+    except ValueError as exc:
+        raise BadRecord(f"sample {ident!r} in stage {stage} is not valid JSON: {exc}") from exc
 
 
 def function_record(db: sqlite3.Connection, func_id: str) -> dict[str, Any] | None:

@@ -141,10 +141,18 @@ class ViewApp:
                 self.index.release(db)
         except q.BadParam as exc:
             return self._error(400, str(exc))
+        except q.BadRecord as exc:
+            return self._error(500, str(exc))
         except HTTPError as exc:
             return self._error(exc.status, exc.message)
         except UnicodeDecodeError:
             return self._error(400, "the path must be UTF-8")
+        except Exception as exc:  # a bug or an unreadable store: one line, never a traceback
+            print(
+                f"codeio view: {target[:200]}: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            return self._error(500, f"the viewer failed on this page ({type(exc).__name__})")
 
     def _error(self, status: int, message: str) -> Response:
         body = self.env.get_template("error.html").render(status=status, message=message, nav="")
