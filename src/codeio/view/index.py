@@ -247,13 +247,15 @@ class ViewIndex:
         )
 
     def summary(self, db: sqlite3.Connection) -> dict[str, Any]:
-        """The counts of the last refresh, plus ``running``: stages left incomplete and the
-        store written within the last two minutes (a killed run is incomplete, not running)."""
+        """The counts of the last refresh, plus ``running``: the run is unfinished (a stage
+        incomplete, or no export yet) and its store was written within the last two minutes
+        (a killed run is unfinished, not running)."""
         row = db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
         summary: dict[str, Any] = json.loads(row[0]) if row else {}
         mtimes = _signature(self.store_path)[1::2]
         recent = time.time() - max(mtimes) / 1e9 < 120
-        summary["running"] = bool(summary.get("incomplete")) and recent
+        unfinished = bool(summary.get("incomplete")) or not summary.get("exported", True)
+        summary["running"] = unfinished and recent
         return summary
 
     def refresh(self, *, force: bool = False, progress: Any = None) -> bool:
@@ -460,6 +462,9 @@ class ViewIndex:
             "unreadable_count": len(bad),
             "max_turns": max_turns,
             "incomplete": not all(s["complete"] for s in stages) if stages else True,
+            # The pipeline records its export last: without it the run may have stages to go.
+            "exported": db.execute("SELECT 1 FROM st.meta WHERE key = 'export'").fetchone()
+            is not None,
             "refreshed_at": time.time(),
         }
 
