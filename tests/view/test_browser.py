@@ -17,6 +17,8 @@ import pytest
 
 from .conftest import Viewer
 
+pytestmark = pytest.mark.slow  # a real browser per module, a demo run per session
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
     "--headless",
