@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "codeio.cli.eval_cmd",  # eval, decontaminate
     "codeio.cli.train_cmd",  # train
     "codeio.cli.doctor_cmd",  # doctor
+    "codeio.cli.view_cmd",  # view
 ]
 
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-__all__ = ["PALETTE", "grouped_bars", "hbar_chart", "histogram", "log_bins"]
+__all__ = ["PALETTE", "grouped_bars", "hbar_chart", "histogram", "legend_width", "log_bins"]
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1")
 
@@ -56,7 +56,11 @@ def grouped_bars(
     value_suffix: str = "",
 ) -> str:
     """Vertical bars: one group per category, one bar per series, with a legend."""
-    left, right, top, bottom = 40, 10, 40, 40
+    left, right, bottom = 40, 10, 40
+    legend, legend_rows = _legend(list(series), left, width - right)
+    # The plot starts below the legend, however many rows the labels needed.
+    top = 24 + legend_rows * _LEGEND_ROW_H
+    height += (legend_rows - 1) * _LEGEND_ROW_H
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for vs in series.values() for v in vs]
     peak = y_max if y_max is not None else (max(values, default=0) or 1)
@@ -67,12 +71,9 @@ def grouped_bars(
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
         'stroke="#999"/>'
     )
+    parts.append(legend)
     for s_index, (name, vs) in enumerate(series.items()):
         color = PALETTE[s_index % len(PALETTE)]
-        parts.append(
-            f'<rect x="{left + s_index * 120}" y="18" width="10" height="10" fill="{color}"/>'
-            f'<text x="{left + s_index * 120 + 14}" y="27" class="lbl">{escape(name)}</text>'
-        )
         for c_index, value in enumerate(vs):
             bar_h = plot_h * min(value, peak) / peak if peak else 0
             x = left + c_index * group_w + group_w * 0.1 + s_index * bar_w
@@ -91,6 +92,40 @@ def grouped_bars(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+_LEGEND_ROW_H = 16
+_LEGEND_CHAR_W = 6.6
+"""A generous average advance of the 11px label font: widths are estimated, never measured."""
+_LEGEND_SWATCH = 14
+_LEGEND_GAP = 18
+
+
+def legend_width(name: str) -> float:
+    """Horizontal space one legend entry takes: swatch, label, gap to the next entry."""
+    return _LEGEND_SWATCH + len(name) * _LEGEND_CHAR_W + _LEGEND_GAP
+
+
+def _legend(names: list[str], left: float, right: float) -> tuple[str, int]:
+    """Legend entries laid out by their label widths, wrapping onto new rows when needed.
+
+    A fixed stride put long labels on top of each other ("correctness per turn"); each entry
+    now starts after the previous one's estimated width. Returns the SVG and the row count.
+    """
+    parts: list[str] = []
+    x, row = left, 0
+    for index, name in enumerate(names):
+        w = legend_width(name)
+        if x > left and x + w - _LEGEND_GAP > right:
+            x, row = left, row + 1
+        y = 18 + row * _LEGEND_ROW_H
+        color = PALETTE[index % len(PALETTE)]
+        parts.append(
+            f'<g class="legend"><rect x="{x:.1f}" y="{y}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{x + _LEGEND_SWATCH:.1f}" y="{y + 9}" class="lbl">{escape(name)}</text></g>'
+        )
+        x += w
+    return "".join(parts), max(1, row + 1)
 
 
 def log_bins(values: Sequence[float]) -> list[tuple[float, float]]:

@@ -1,0 +1,485 @@
+"""``codeio view``: a local, read-only web app over one run's store.
+
+The standard library's threading HTTP server answers; Jinja2 renders with autoescaping on, so
+code, prompts and responses (untrusted text) are always escaped; every page carries a strict
+Content-Security-Policy (scripts and styles only from this server, no inline code). Everything
+the browser loads is served from this package: no CDN, no network.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from codeio.view import queries as q
+from codeio.view.index import Refresher, ViewIndex
+from codeio.view.render import compact_json, diff_lines, highlight_python, pretty_json
+
+__all__ = ["CSP", "JSONL_FORMATS", "ViewApp", "make_server"]
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_STATIC = {"view.css": "text/css; charset=utf-8", "view.js": "text/javascript; charset=utf-8"}
+_LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
+_MAX_ID = 200
+
+
+def _jsonl_formats() -> dict[str, Callable[[Any], dict[str, Any]]]:
+    """The export formats whose rows are JSONL lines, built by the export code itself."""
+    from codeio.pipeline.export import codeio_row, messages_row, sharegpt_row
+
+    return {"messages": messages_row, "sharegpt": sharegpt_row, "codeio": codeio_row}
+
+
+JSONL_FORMATS = ("messages", "sharegpt", "codeio")
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes | Iterable[bytes] = b""
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ViewApp:
+    """Routes a GET to a page; owns the index, the templates and the refresh thread."""
+
+    def __init__(self, run_dir: Path, *, index_path: Path | None = None, refresh_s: float = 3.0):
+        import jinja2
+
+        self.run_dir = Path(run_dir)
+        self.index = ViewIndex(self.run_dir, index_path)
+        self.env = jinja2.Environment(
+            loader=jinja2.PackageLoader("codeio.view", "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.globals.update(
+            url=_url, pretty_json=pretty_json, compact_json=compact_json, run_name=self.run_dir.name
+        )
+        self.refresh_s = refresh_s
+        self.refresher: Refresher | None = None
+        self._routes: dict[str, Callable[[sqlite3.Connection, list[str], dict[str, str]], Response]]
+        self._routes = {
+            "": self.funnel_page,
+            "failures": self.failures_page,
+            "samples": self.samples_page,
+            "sample": self.sample_page,
+            "function": self.function_page,
+            "record": self.record_page,
+            "download": self.download,
+            "api": self.api,
+        }
+
+    def start(self, progress: Callable[[int, int], None] | None = None) -> None:
+        self.index.refresh(force=True, progress=progress)
+        # Compile every template and load the lexer now, not during someone's first page.
+        for name in self.env.list_templates(extensions=["html"]):
+            self.env.get_template(name)
+        highlight_python("def f():\n    return 1\n")
+        if self.refresh_s > 0:
+            self.refresher = Refresher(self.index, self.refresh_s)
+            self.refresher.start()
+
+    def close(self) -> None:
+        if self.refresher is not None:
+            self.refresher.stop()
+        self.index.close()
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def handle(self, target: str) -> Response:
+        try:
+            split = urlsplit(target)
+            try:
+                raw = parse_qs(split.query, keep_blank_values=True, errors="strict")
+            except UnicodeDecodeError as exc:
+                raise HTTPError(400, "query parameters must be UTF-8") from exc
+            params = {k: v[-1] for k, v in raw.items()}
+            parts = [unquote(p, errors="strict") for p in split.path.split("/")[1:]]
+            if parts and parts[-1] == "" and len(parts) > 1:
+                parts = parts[:-1]
+            head = parts[0] if parts else ""
+            if head == "static":
+                return self.static(parts[1:])
+            route = self._routes.get(head)
+            if route is None:
+                raise HTTPError(404, f"no page at {split.path}")
+            if any(len(p) > _MAX_ID for p in parts):
+                raise HTTPError(400, "path component too long")
+            db = self.index.connection()
+            try:
+                return route(db, parts[1:], params)
+            finally:
+                self.index.release(db)
+        except q.BadParam as exc:
+            return self._error(400, str(exc))
+        except q.BadRecord as exc:
+            return self._error(500, str(exc))
+        except HTTPError as exc:
+            return self._error(exc.status, exc.message)
+        except UnicodeDecodeError:
+            return self._error(400, "the path must be UTF-8")
+        except Exception as exc:  # a bug or an unreadable store: one line, never a traceback
+            print(
+                f"codeio view: {target[:200]}: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            return self._error(500, f"the viewer failed on this page ({type(exc).__name__})")
+
+    def _error(self, status: int, message: str) -> Response:
+        body = self.env.get_template("error.html").render(status=status, message=message, nav="")
+        return Response(status, body.encode())
+
+    def _page(self, db: sqlite3.Connection, template: str, **context: Any) -> Response:
+        summary = self.index.summary(db)
+        html = self.env.get_template(template).render(summary=summary, **context)
+        return Response(200, html.encode())
+
+    @staticmethod
+    def _no_extra(parts: list[str], n: int) -> None:
+        if len(parts) != n:
+            raise HTTPError(404, "no such page")
+
+    # -- pages ---------------------------------------------------------------------------------
+    def funnel_page(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
+        self._no_extra(parts, 0)
+        return self._page(db, "funnel.html", nav="funnel")
+
+    def failures_page(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
+        self._no_extra(parts, 0)
+        stage, reason = params.get("stage", ""), params.get("reason", "")
+        if not stage or not reason:
+            raise q.BadParam("failures needs stage and reason")
+        rows, nxt = q.failure_page(db, stage, reason, params.get("after") or None)
+        total = db.execute(
+            "SELECT COUNT(*) FROM fails WHERE stage = ? AND reason = ?", (stage, reason)
+        ).fetchone()[0]
+        if not total:
+            raise HTTPError(404, f"no failures of stage {stage!r} with reason {reason!r}")
+        return self._page(
+            db,
+            "failures.html",
+            nav="funnel",
+            stage=stage,
+            reason=reason,
+            rows=rows,
+            total=total,
+            next_after=nxt,
+        )
+
+    def samples_page(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
+        self._no_extra(parts, 0)
+        f = q.SampleFilter.from_params(params)
+        stage = self._stage(db)
+        page = q.sample_page(db, stage, f, params.get("after") or None)
+        # A page that ran out of time would only be followed by a count that does too.
+        count, capped = (None, False) if page.too_slow else q.count_samples(db, f)
+        return self._page(
+            db,
+            "samples.html",
+            nav="samples",
+            f=f,
+            page=page,
+            count=count,
+            capped=capped,
+            first=not params.get("after"),
+            kinds=q.KINDS,
+            statuses=q.STATUSES,
+            sorts=q.SORTS,
+            page_sizes=q.PAGE_SIZES,
+            formats=JSONL_FORMATS,
+        )
+
+    def _stage(self, db: sqlite3.Connection) -> str | None:
+        row = db.execute("SELECT value FROM meta WHERE key = 'stage'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def sample_page(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
+        self._no_extra(parts, 1)
+        payload = q.sample_payload(db, self._stage(db), parts[0])
+        if payload is None:
+            raise HTTPError(404, f"no sample {parts[0]!r}")
+        task = payload.get("task") or {}
+        sample = payload.get("sample") or {}
+        turns = []
+        previous: str | None = None
+        for n, turn in enumerate(sample.get("turns") or [], 1):
+            turn = turn if isinstance(turn, dict) else {}
+            response = str(turn.get("response") or "")
+            verdict = turn.get("verdict") if isinstance(turn.get("verdict"), dict) else None
+            extra = {}
+            if verdict:
+                extra = {
+                    k: v
+                    for k, v in verdict.items()
+                    if k not in ("status", "feedback", "detail", "actual_output", "process")
+                }
+            turns.append(
+                {
+                    "n": n,
+                    "response": response,
+                    "has_answer": bool(turn.get("has_answer")),
+                    "answer": turn.get("answer"),
+                    "verdict": verdict,
+                    "process": verdict.get("process") if verdict else None,
+                    "extra": extra,
+                    "diff": diff_lines(previous, response) if previous is not None else None,
+                }
+            )
+            previous = response
+        return self._page(
+            db,
+            "sample.html",
+            nav="samples",
+            ident=parts[0],
+            task=task,
+            sample=sample,
+            turns=turns,
+            code=highlight_python(str(task.get("refcode") or "")),
+            is_trace=str(sample.get("model") or "").startswith("trace"),
+        )
+
+    def function_page(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
+        self._no_extra(parts, 1)
+        func_id = parts[0]
+        record = q.function_record(db, func_id)
+        # The (func_id, id) index finds the function's few samples; they are shown in pair order.
+        rows = [
+            q._row(r)
+            for r in db.execute(
+                f"SELECT {q._ROW_COLS} FROM samples WHERE func_id = ?"
+                " ORDER BY io_index, id LIMIT 201",
+                (func_id,),
+            )
+        ]
+        if record is None and not rows:
+            raise HTTPError(404, f"no function {func_id!r}")
+        return self._page(
+            db,
+            "function.html",
+            nav="samples",
+            func_id=func_id,
+            record=record,
+            code=highlight_python(str((record or {}).get("refcode") or "")),
+            inputgen=highlight_python(str((record or {}).get("inputgen") or "")),
+            rows=rows[:200],
+            more=len(rows) > 200,
+        )
+
+    def record_page(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
+        self._no_extra(parts, 1)
+        found = q.find_record(db, parts[0])
+        from codeio.view.index import STAGES
+
+        # One primary-key lookup per stage (the store has no index on record_id alone).
+        failures = [
+            row
+            for stage in STAGES
+            for row in db.execute(
+                "SELECT stage, reason, detail FROM st.failures WHERE stage = ? AND record_id = ?",
+                (stage, parts[0]),
+            )
+        ]
+        if not found and not failures:
+            raise HTTPError(404, f"no record {parts[0]!r}")
+        return self._page(
+            db, "record.html", nav="funnel", ident=parts[0], found=found, failures=failures
+        )
+
+    def api(self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]) -> Response:
+        if parts != ["summary"]:
+            raise HTTPError(404, "no such API")
+        body = json.dumps(self.index.summary(db)).encode()
+        return Response(200, body, "application/json")
+
+    def download(
+        self, db: sqlite3.Connection, parts: list[str], params: dict[str, str]
+    ) -> Response:
+        self._no_extra(parts, 0)
+        fmt = params.get("format", "messages")
+        builders = _jsonl_formats()
+        if fmt not in builders:
+            raise q.BadParam(f"format must be one of {', '.join(builders)}")
+        f = q.SampleFilter.from_params(params)
+        stage = self._stage(db)
+        # The rows stream after this handler returns: they need their own connection.
+        stream_db = self.index.connection()
+        return Response(
+            200,
+            self._rows(stream_db, stage, f, builders[fmt]),
+            "application/x-ndjson; charset=utf-8",
+            {"Content-Disposition": f'attachment; filename="codeio-{fmt}.jsonl"'},
+        )
+
+    def _rows(
+        self,
+        db: sqlite3.Connection,
+        stage: str | None,
+        f: q.SampleFilter,
+        build: Callable[[Any], dict[str, Any]],
+    ) -> Iterator[bytes]:
+        from pydantic import ValidationError
+
+        from codeio.pipeline.export.files import json_line
+        from codeio.records import Sample
+
+        skipped = 0
+        try:
+            chunk: list[str] = []
+            for payload in q.iter_filtered_payloads(db, stage, f):
+                try:
+                    sample = Sample.model_validate(payload.get("sample"))
+                except ValidationError:
+                    skipped += 1
+                    continue
+                chunk.append(json_line(build(sample)))
+                if len(chunk) >= 200:
+                    yield "".join(chunk).encode()
+                    chunk = []
+            if chunk:
+                yield "".join(chunk).encode()
+        finally:
+            self.index.release(db)
+            if skipped:
+                print(
+                    f"codeio view: {skipped} sample(s) not valid records, left out of the download",
+                    file=sys.stderr,
+                )
+
+    def static(self, parts: list[str]) -> Response:
+        if len(parts) != 1 or parts[0] not in _STATIC:
+            raise HTTPError(404, "no such file")
+        data = resources.files("codeio.view").joinpath("static", parts[0]).read_bytes()
+        return Response(200, data, _STATIC[parts[0]], {"Cache-Control": "max-age=300"})
+
+
+def _url(path: str, params: dict[str, str] | None = None) -> str:
+    return path + ("?" + urlencode(params) if params else "")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "codeio-view"
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self._serve(head=False)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._serve(head=True)
+
+    def _method_not_allowed(self) -> None:
+        self.send_response(405)
+        self.send_header("Allow", "GET, HEAD")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _method_not_allowed  # noqa: N815
+
+    def _serve(self, *, head: bool) -> None:
+        start = time.perf_counter()
+        if not self._host_allowed():
+            # DNS rebinding: a web page must not reach a loopback-bound viewer under its name.
+            resp = Response(
+                421,
+                b"this viewer answers only to its loopback address\n",
+                "text/plain; charset=utf-8",
+            )
+        else:
+            resp = self.server.app.handle(self.path)
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.content_type)
+        headers = {**_SECURITY_HEADERS, **resp.headers}
+        headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if isinstance(resp.body, bytes):
+            self.send_header("Content-Length", str(len(resp.body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(resp.body)
+            return
+        self.end_headers()
+        body = iter(resp.body)
+        try:
+            if not head:
+                for chunk in body:
+                    self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    def _host_allowed(self) -> bool:
+        if not self.server.loopback:
+            return True
+        host = (self.headers.get("Host") or "").strip()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return name.lower() in _LOOPBACK_NAMES
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    app: ViewApp
+    loopback: bool
+    verbose: bool
+
+
+def make_server(app: ViewApp, host: str = "127.0.0.1", port: int = 8765, *, verbose: bool = False):
+    """A bound server (``port=0`` picks a free one); call ``serve_forever`` on it."""
+    import ipaddress
+
+    server = _Server((host, port), _Handler)
+    server.app = app
+    try:
+        server.loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        server.loopback = host == "localhost"
+    server.verbose = verbose
+    return server

@@ -1,0 +1,190 @@
+"""The viewer in a real headless Chromium (Debian's ``chromium`` driven by Playwright).
+
+Skips with the reason when Chromium or the Playwright package is missing; ``.ci/run`` installs
+both where it can.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import Viewer
+
+pytestmark = pytest.mark.slow  # a real browser per module, a demo run per session
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed (dev extra)"
+    )
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.dialogs = []  # type: ignore[attr-defined]
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    yield pg
+    context.close()
+
+
+def test_wrong_turn1_output_prediction_feedback_revision_and_download(
+    page: Any, viewer: Viewer, tmp_path: Path
+) -> None:
+    page.goto(viewer.url + "/samples")
+    page.select_option("select[name=kind]", "output")
+    page.select_option("select[name=v1]", "wrong")
+    page.click("#apply")
+    page.wait_for_url("**/samples?*")
+    rows = page.locator("#samples-table tbody tr")
+    n = rows.count()
+    assert n >= 3
+    for i in range(n):
+        row = rows.nth(i)
+        assert row.locator("td").nth(1).inner_text() == "output"
+        assert row.locator(".st").first.inner_text() == "wrong"
+    count = int(page.inner_text("#match-count"))
+    assert count == n
+    listed = [rows.nth(i).locator("a.sample-link").inner_text() for i in range(n)]
+
+    page.locator("a.sample-link").first.click()
+    page.wait_for_url("**/sample/*")
+    turn1 = page.locator("#turn-1")
+    assert turn1.locator(".verdict").inner_text() == "wrong"
+    assert "[Mismatch]" in turn1.locator(".feedback").inner_text()
+    turn2 = page.locator("#turn-2")
+    assert turn2.locator(".verdict").inner_text() == "correct"
+    assert "The feedback says" in turn2.locator(".response").inner_text()
+    assert page.inner_text("#final-status") == "correct"
+    page.go_back()
+
+    with page.expect_download() as info:
+        page.click("#download-messages")
+    path = tmp_path / "rows.jsonl"
+    info.value.save_as(path)
+    rows_out = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["id"] for r in rows_out] == listed
+    for r in rows_out:
+        assert r["kind"] == "output" and r["num_turns"] == 2 and r["final_status"] == "correct"
+        assert r["messages"][0]["role"] == "user" and r["messages"][1]["role"] == "assistant"
+    assert page.dialogs == []
+
+
+def test_script_in_a_response_renders_as_text(page: Any, viewer: Viewer) -> None:
+    page.goto(viewer.url + "/samples?q=%3Cscript%3Ewindow.__codeio_xss")
+    links = page.locator("a.sample-link")
+    assert links.count() >= 1
+    # The search page itself echoes the query: still text.
+    assert page.input_value("input[name=q]") == "<script>window.__codeio_xss"
+    links.first.click()
+    page.wait_for_url("**/sample/*")
+    assert "<script>window.__codeio_xss = 1; alert(1)</script>" in page.inner_text("#turn-1")
+    assert "<script>window.__codeio_xss" in page.inner_text("pre.code")
+    func = page.locator("a[href^='/function/']").first.get_attribute("href")
+    page.goto(viewer.url + func)
+    assert "<script>window.__codeio_xss" in page.inner_text("main")
+    for url in (page.url, viewer.url + "/samples?q=%3Cimg%20src%3Dx"):
+        page.goto(url)
+        assert page.evaluate("window.__codeio_xss") is None
+        assert page.locator("main script, main img").count() == 0
+    assert page.dialogs == []
+
+
+def test_funnel_reason_links_to_failing_records(page: Any, viewer: Viewer) -> None:
+    page.goto(viewer.url + "/")
+    reason = page.locator("a.reason").first
+    name = reason.inner_text().rsplit(" ", 1)[0]
+    reason.click()
+    page.wait_for_url("**/failures?*")
+    assert name in page.inner_text("h1")
+    assert page.locator("table.failures tbody tr").count() >= 1
+    assert page.inner_text("pre.detail").strip()
+
+
+def test_report_legend_labels_do_not_overlap_on_screen(page: Any, run_dir: Path) -> None:
+    """The static report's ``correctness per turn`` legend, measured by the browser."""
+    page.goto((run_dir / "report.html").as_uri())
+    charts = page.evaluate(
+        """() => Array.from(document.querySelectorAll('svg.chart')).map(svg => ({
+            title: svg.getAttribute('aria-label'),
+            legend: Array.from(svg.querySelectorAll('g.legend')).map(g => {
+                const r = g.getBBox(); return [r.x, r.y, r.width, r.height]; })}))"""
+    )
+    per_turn = [c for c in charts if c["title"] == "correctness per turn (%)"]
+    assert per_turn and len(per_turn[0]["legend"]) == 2
+    for chart in charts:
+        boxes = chart["legend"]
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                overlap_x = a[0] < b[0] + b[2] and b[0] < a[0] + a[2]
+                overlap_y = a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+                assert not (overlap_x and overlap_y), chart["title"]
+
+
+def test_open_funnel_counts_follow_a_live_run(page: Any, run_dir: Path, tmp_path: Path) -> None:
+    """The page's own script polls the summary while stages are incomplete and the store moves."""
+    from codeio.pipeline.run.attempt import Attempt
+    from codeio.store import Outcome, RunStore
+
+    from .conftest import start_viewer, stop_viewer
+
+    copy = tmp_path / "run"
+    copy.mkdir()
+    shutil.copy(run_dir / "state.sqlite", copy / "state.sqlite")
+    store = RunStore.open_run(copy)
+    try:
+        store.mark_complete("revise", False)  # as mid-run
+        v = start_viewer(copy, "--refresh", "0.3")
+        try:
+            page.goto(v.url + "/")
+            assert page.get_attribute("body", "data-running") == "1"
+            before = int(page.inner_text("header [data-count=samples]"))
+            entered = int(page.inner_text("[data-count='stage.revise.entered']"))
+            _, payload = store.query(
+                "SELECT id, payload FROM records WHERE stage = 'revise' LIMIT 1"
+            )[0]
+            base = Attempt.model_validate_json(payload)
+            new = []
+            for n in range(4):
+                tid = f"tlive{n:011d}"
+                sample = base.sample.model_copy(update={"task_id": tid})
+                new.append(base.model_copy(update={"id": tid, "sample": sample}))
+            store.commit_outcomes("revise", [Outcome(input_id=a.id, outputs=[a]) for a in new])
+            # Polled from here: the page's CSP forbids the string eval wait_for_function uses.
+            deadline = time.monotonic() + 20
+            shown = before
+            while time.monotonic() < deadline and shown != before + 4:
+                page.wait_for_timeout(200)
+                shown = int(page.inner_text("header [data-count=samples]"))
+            assert shown == before + 4
+            assert int(page.inner_text("[data-count='stage.revise.entered']")) == entered + 4
+        finally:
+            stop_viewer(v)
+    finally:
+        store.close()
