@@ -393,7 +393,9 @@ def test_task_holds_no_capability_and_cannot_read_private_files(confined: Sandbo
     v = result.value
     assert v["caps"]["CapEff"] == v["caps"]["CapPrm"] == "0000000000000000"
     assert v["secret"][0] in ("FileNotFoundError", "PermissionError")
-    if Path("/etc/shadow").exists() and not os.stat("/etc/shadow").st_mode & 0o004:
+    if "root" in confined.report.active:  # the task's /etc holds no shadow file at all
+        assert v["shadow"][0] == "FileNotFoundError"
+    elif Path("/etc/shadow").exists() and not os.stat("/etc/shadow").st_mode & 0o004:
         assert v["shadow"][0] == "PermissionError"
     home = str(Path.home())
     if home in confined.report.detail["exposed"]:

@@ -1,0 +1,35 @@
+"""Hold 768 MiB in memfds (not counted by the address-space limit), and in anonymous shared
+mappings.
+
+Contained: memfd_create is denied; the anonymous mapping counts against memory_mb; the
+system's shared memory never grows by anything near 768 MiB.
+"""
+
+import mmap
+import os
+import time
+
+
+def main(ctx):
+    out = {}
+    held = []
+    for i in range(12):
+        try:
+            fd = os.memfd_create(f"hold{i}")
+            os.ftruncate(fd, 64 << 20)
+            m = mmap.mmap(fd, 64 << 20)
+            m.write(b"x" * (64 << 20))
+            held.append(m)
+            out[f"memfd{i}"] = "held"
+        except (OSError, ValueError, MemoryError) as exc:
+            out[f"memfd{i}"] = type(exc).__name__
+            break
+    try:
+        m = mmap.mmap(-1, 768 << 20, flags=mmap.MAP_SHARED)
+        m.write(b"y" * (768 << 20))
+        held.append(m)
+        out["shared_anon"] = "held"
+    except (OSError, ValueError, MemoryError) as exc:
+        out["shared_anon"] = type(exc).__name__
+    time.sleep(0.5)  # hold it while the runner samples the host's memory
+    return out
