@@ -31,7 +31,7 @@ TIMEOUT_S = 10.0
 GRACE_S = 8.0
 """How much longer than its deadline a run may take, all engine overheads included."""
 TMP_MB = 64
-SHM_MB = 16  # rootfs.SHM_SIZE_MB
+SHM_MB = 0  # /dev/shm is the task dir (under /tmp)
 SHMEM_SLACK_MB = 48
 """Growth of the system's shared memory a run may cause beyond the worker's tmpfs caps
 (other processes on the machine also use some)."""

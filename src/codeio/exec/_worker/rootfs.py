@@ -2,9 +2,9 @@
 
 The worker mounts a small tmpfs, puts into it read-only bind mounts of only what the
 interpreter needs (its prefixes, every ``sys.path`` entry, the shared-library directories, a
-few device nodes), a synthetic ``/etc``, a fresh ``/proc`` and private size-capped tmpfs on
-``/tmp`` and ``/dev/shm``, then pivots into it and detaches the host's tree. Every path keeps
-the name it has on the host, so a venv under ``/tmp`` or under a path with spaces works as it
+few device nodes), a synthetic ``/etc``, a fresh ``/proc`` and a private size-capped tmpfs on
+``/tmp`` (``/dev/shm`` points into the task dir), then pivots into it and detaches the host's
+tree. Every path keeps the name it has on the host, so a venv under ``/tmp`` or under a path with spaces works as it
 does outside. Nothing here runs per task.
 """
 
@@ -19,7 +19,8 @@ from . import syscalls
 
 TMP_INODES = 32_768
 """Files and directories a worker's /tmp may hold: also bounds what a task-dir cleanup walks."""
-SHM_SIZE_MB = 16
+TASK_DIR = "/tmp/task"
+"""Where the worker keeps the task dir once /tmp is its own (see server.Worker)."""
 ROOT_SIZE = "16m"  # the skeleton: directories, mount points and the synthetic /etc
 
 _LIBRARY_DIRS = (
@@ -138,8 +139,8 @@ def plan(extra: tuple[str, ...] = ()) -> list[Entry]:
     seen_trees: list[str] = []
     # Root-level symlinks (merged /usr: /lib -> usr/lib) are recreated, not followed.
     for path in sorted(set(trees), key=lambda p: (p.count("/"), p)):
-        if not os.path.lexists(path):
-            continue
+        if not os.path.lexists(path) or _inside(path, "/proc") or _inside(path, "/dev"):
+            continue  # (the task's own /proc and /dev are mounted over those)
         if os.path.dirname(path) == "/" and os.path.islink(path):
             entries.append(Entry(path, os.readlink(path), "symlink"))
             continue
@@ -280,6 +281,10 @@ def build(mountpoint: str, tmp_size_mb: int, task_uid: int) -> dict[str, object]
             "tmpfs", root, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV,
             f"mode=0755,size={ROOT_SIZE},nr_inodes=4096",
         )  # fmt: skip
+        # /tmp first: an interpreter that lives under /tmp is then bound on top of it.
+        fs_flags = syscalls.MS_NOSUID | syscalls.MS_NODEV
+        tmp_opts = f"mode=1777,size={tmp_size_mb}m,nr_inodes={TMP_INODES}"
+        syscalls.mount("tmpfs", _mkdirs(root, "/tmp"), "tmpfs", fs_flags, tmp_opts)
         for entry in entries:
             if entry.kind == "symlink":
                 os.makedirs(os.path.dirname(root + entry.target), exist_ok=True)
@@ -335,15 +340,10 @@ def build(mountpoint: str, tmp_size_mb: int, task_uid: int) -> dict[str, object]
                 "entries": [*_DEVICES, "fd", "stdin", "stdout", "stderr", "shm"],
             }
         )
-        os.mkdir(os.path.join(dev, "shm"), 0o755)
-        shm_opts = f"mode=1777,size={SHM_SIZE_MB}m,nr_inodes=1024"
-        fs_flags = syscalls.MS_NOSUID | syscalls.MS_NODEV
-        syscalls.mount(
-            "tmpfs", os.path.join(dev, "shm"), "tmpfs", fs_flags | syscalls.MS_NOEXEC, shm_opts
-        )
-        mounts.append({"path": "/dev/shm", "kind": "tmpfs", "mode": "rw", "size_mb": SHM_SIZE_MB})
-        tmp_opts = f"mode=1777,size={tmp_size_mb}m,nr_inodes={TMP_INODES}"
-        syscalls.mount("tmpfs", _mkdirs(root, "/tmp"), "tmpfs", fs_flags, tmp_opts)
+        # POSIX shared memory and named semaphores (multiprocessing's locks) live in the task
+        # dir: writable under Landlock, counted in /tmp's cap, emptied after every task.
+        os.symlink(TASK_DIR, os.path.join(dev, "shm"))
+        mounts.append({"path": "/dev/shm", "kind": "symlink", "to": TASK_DIR})
         mounts.append(
             {
                 "path": "/tmp",
