@@ -246,28 +246,43 @@ _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
 
 
+class Filter:
+    """The filter, built once; ``apply`` installs it on the calling process (one syscall), so a
+    design that must apply it per child instead of once in the worker pays only that."""
+
+    def __init__(self, machine: str | None = None) -> None:
+        self.machine = machine or os.uname().machine
+        program = build(self.machine)
+        raw = b"".join(struct.pack("=HBBI", *insn) for insn in program)
+        self.length = len(program)
+        self._buf = ctypes.create_string_buffer(raw, len(raw))
+        self._prog = _SockFprog(len(program), ctypes.addressof(self._buf))
+        self._nr = _SECCOMP[_column(self.machine)]
+
+    def apply(self) -> None:
+        """Install on this process (all its threads) and everything it forks after."""
+        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+        address = ctypes.addressof(self._prog)
+        flags = _SECCOMP_FILTER_FLAG_TSYNC
+        if syscalls.raw_syscall(self._nr, _SECCOMP_SET_MODE_FILTER, flags, address) != 0:
+            # Kernels before 3.17 have no seccomp(2); the prctl applies to this thread only.
+            syscalls.prctl_ptr(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, address)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "arch": self.machine,
+            "instructions": self.length,
+            "denied": denied_names(self.machine),
+            "clone_namespace_flags": "EPERM",
+            "clone3": "ENOSYS",
+            "personality_allowed": [hex(v) for v in ALLOWED_PERSONALITIES],
+            "ioctl_denied": sorted(DENIED_IOCTLS),
+            "socket_families": sorted(ALLOWED_SOCKET_FAMILIES),
+        }
+
+
 def install() -> dict[str, object]:
-    """Apply the filter to this process (all its threads) and everything it forks after."""
-    machine = os.uname().machine
-    program = build(machine)
-    raw = b"".join(struct.pack("=HBBI", *insn) for insn in program)
-    buf = ctypes.create_string_buffer(raw, len(raw))
-    prog = _SockFprog(len(program), ctypes.addressof(buf))
-    syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
-    nr = _SECCOMP[_column(machine)]
-    ret = syscalls.raw_syscall(
-        nr, _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC, ctypes.addressof(prog)
-    )
-    if ret != 0:
-        # Kernels before 3.17 have no seccomp(2); the prctl applies to this thread only.
-        syscalls.prctl_ptr(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog))
-    return {
-        "arch": machine,
-        "instructions": len(program),
-        "denied": denied_names(machine),
-        "clone_namespace_flags": "EPERM",
-        "clone3": "ENOSYS",
-        "personality_allowed": [hex(v) for v in ALLOWED_PERSONALITIES],
-        "ioctl_denied": sorted(DENIED_IOCTLS),
-        "socket_families": sorted(ALLOWED_SOCKET_FAMILIES),
-    }
+    """Build the filter, apply it to this process, and describe it (for the worker's report)."""
+    flt = Filter()
+    flt.apply()
+    return flt.describe()
