@@ -478,3 +478,43 @@ def test_root_plan_shows_a_project_dir_as_its_importable_entries(
     shown = sorted(n for n in os.listdir(project) if rootfs._is_importable(str(project), n))
     assert shown == ["pkg", "tool.py"]
     assert not any(t.startswith(("/run", "/var/run")) for t in entries)
+
+
+_FALLBACK = """
+import json, os, sys
+sys.path.insert(0, {exec_dir!r})
+from _worker import confine, rootfs, syscalls
+
+def refuse(*args, **kwargs):
+    raise OSError("pivot_root refused (simulated)")
+
+rootfs.build = refuse
+os.chdir({where!r})
+syscalls.unshare(syscalls.CLONE_NEWNS)
+report = confine._init_namespaces(syscalls.CLONE_NEWNS, False, 64)
+report["tmp_listing"] = os.listdir("/tmp")
+print(json.dumps(report))
+"""
+
+
+def test_root_falls_back_to_the_host_tree_and_says_so(tmp_path: Path) -> None:
+    """Where the root cannot be built, the worker keeps the host's tree with a fresh /proc and
+    a private /tmp, and the report names what is missing (run in a throwaway mount namespace)."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to unshare a mount namespace without a user namespace")
+    import json
+    import subprocess
+    import sys
+
+    from codeio.exec.containment import describe
+
+    exec_dir = str(Path(__file__).resolve().parents[2] / "src" / "codeio" / "exec")
+    script = _FALLBACK.format(exec_dir=exec_dir, where=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["root_error"] == "pivot_root refused (simulated)"
+    assert "root" not in report and "proc" in report["namespaces"]
+    if not any(p.startswith("/tmp/") for p in (sys.prefix, sys.base_prefix)):
+        assert "tmp" in report["namespaces"] and report["tmp_listing"] == []
+    assert "root" in describe(report).missing
