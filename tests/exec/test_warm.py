@@ -431,8 +431,9 @@ def test_task_in_a_warm_template_is_still_contained(listener: socket.socket) -> 
             v = result.value
             assert (v["pre"], v["sum"], v["inside"]) == (True, 3, 2.0)
             assert sb.pools() == {(): 1, NUMPY: 1}
-            if "root" in sb.report.active:  # those paths are not in the task's root at all
-                assert v["writes"] == v["dirs"] == ["FileNotFoundError"] * 2
+            if "root" in sb.report.active:  # read-only root (EROFS) or absent paths
+                refused = {"OSError", "FileNotFoundError", "PermissionError"}
+                assert set(v["writes"]) | set(v["dirs"]) <= refused, v
             elif "landlock" in sb.report.active:
                 assert v["writes"] == v["dirs"] == ["PermissionError"] * 2
             if "net" in sb.report.active:
