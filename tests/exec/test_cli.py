@@ -47,3 +47,46 @@ def test_exec_timeout_and_memory_options(tmp_path: Path) -> None:
     big.write_text("x = bytearray(1 << 30)\n")
     code, payload = _invoke(big, "--memory-mb", "256")
     assert (code, payload["status"]) == (0, "memory")
+
+
+def test_exec_explain_prints_what_tasks_see() -> None:
+    app = typer.Typer()
+    exec_cmd.register(app)
+
+    @app.callback()
+    def _root() -> None:
+        pass
+
+    result = CliRunner().invoke(app, ["exec", "--explain"])
+    assert result.exit_code == 0, result.stdout
+    report = json.loads(result.stdout)
+    assert report["containment"] in {"full", "partial", "minimal"}
+    assert "probe_error" not in report
+    paths = {m["path"]: m["mode"] for m in report["paths"]}
+    assert paths["/proc"] == "rw" and report["task"]["cwd"]
+    assert report["limits"]["configured"]["memory_mb"] == 2048
+    assert report["limits"]["in_task"]["as"] == 2048 << 20
+    if "root" in report["active"]:
+        assert paths["/"] == "ro" and paths["/tmp"] == "rw"
+        assert not {"home", "run", "var", "srv", "opt"} & set(report["root_entries"])
+    if "seccomp" in report["active"]:
+        assert {"ptrace", "keyctl", "bpf", "mount", "memfd_create"} <= set(
+            report["seccomp"]["denied"]
+        )
+
+
+def test_exec_needs_a_script_or_explain() -> None:
+    code, payload = _invoke_args()
+    assert code == 2 and payload["status"] == "usage_error"
+
+
+def _invoke_args(*args: str) -> tuple[int, dict]:
+    app = typer.Typer()
+    exec_cmd.register(app)
+
+    @app.callback()
+    def _root() -> None:
+        pass
+
+    result = CliRunner().invoke(app, ["exec", *args])
+    return result.exit_code, json.loads(result.stdout)

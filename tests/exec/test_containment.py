@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shutil
 import signal
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from codeio.exec import ExecLimits, Sandbox, SandboxUnavailable, Status
+from codeio.exec import ExecLimits, ExecTask, Sandbox, SandboxUnavailable, Status
 
 from .conftest import SECRET, require
 
@@ -235,3 +240,171 @@ def test_containment_is_reported_and_strict_mode() -> None:
             Sandbox(workers=1, containment="strict")
     with Sandbox(workers=1, containment="none") as sb:
         assert sb.containment != "full"
+
+
+# -- the minimal root, the filter and the libraries that must still work ----------------------
+
+_LIBRARY_CASES = {
+    "numpy": (
+        "import numpy as np\ndef f():\n    a = np.arange(12.).reshape(3, 4)\n"
+        "    return int(round(float(np.linalg.norm(a @ a.T))))\n",
+        502,
+    ),
+    "scipy": (
+        "from scipy import optimize, linalg\nimport numpy as np\ndef f():\n"
+        "    r = optimize.minimize_scalar(lambda x: (x - 2) ** 2)\n"
+        "    return [round(float(r.x), 3), float(linalg.det(np.eye(3)))]\n",
+        [2.0, 1.0],
+    ),
+    "sklearn": (
+        "from sklearn.linear_model import LinearRegression\nimport numpy as np\ndef f():\n"
+        "    X = np.arange(10).reshape(-1, 1)\n"
+        "    return round(float(LinearRegression().fit(X, 2 * X.ravel() + 1).coef_[0]), 3)\n",
+        2.0,
+    ),
+    "pandas": (
+        "import pandas as pd\ndef f():\n    df = pd.DataFrame({'a': [1, 2, 3], 'b': [4, 5, 6]})\n"
+        "    return int(df.groupby(df.a % 2).b.sum().sum())\n",
+        15,
+    ),
+    "sympy": (
+        "import sympy as sp\ndef f():\n    x = sp.symbols('x')\n"
+        "    return str(sp.integrate(x**2, x))\n",
+        "x**3/3",
+    ),
+    "networkx": (
+        "import networkx as nx\ndef f():\n    return nx.shortest_path_length(nx.path_graph(5), 0, 4)\n",
+        4,
+    ),
+    "matplotlib": (
+        "import matplotlib\nmatplotlib.use('Agg')\nimport io\nimport matplotlib.pyplot as plt\n"
+        "def f():\n    fig, ax = plt.subplots()\n    ax.plot([1, 2, 3])\n    buf = io.BytesIO()\n"
+        "    fig.savefig(buf, format='png')\n    return buf.getvalue()[1:4].decode()\n",
+        "PNG",
+    ),
+    "nltk": (
+        "import nltk\ndef f():\n    return nltk.tokenize.wordpunct_tokenize('Hello, world!')\n",
+        ["Hello", ",", "world", "!"],
+    ),
+    "multiprocessing": (
+        "import multiprocessing as mp\ndef sq(x):\n    return x * x\ndef f():\n"
+        "    with mp.get_context('fork').Pool(2) as pool:\n        return pool.map(sq, range(4))\n",
+        [0, 1, 4, 9],
+    ),
+    "threads": (
+        "from concurrent.futures import ThreadPoolExecutor\ndef f():\n"
+        "    with ThreadPoolExecutor(4) as ex:\n        return list(ex.map(lambda x: x + 1, range(3)))\n",
+        [1, 2, 3],
+    ),
+}
+
+
+@pytest.mark.slow
+def test_scientific_stack_works_in_the_minimal_root_under_the_filter() -> None:
+    """Every library of DEFAULT_WARM imports (from its warm template) and computes; so do a
+    fork-based multiprocessing pool (its semaphores live in /dev/shm) and threads."""
+    pytest.importorskip("sklearn")
+    with Sandbox(workers=2, limits=ExecLimits(timeout_s=60)) as sb:
+        for mechanism in ("root", "seccomp"):
+            require(sb, mechanism)
+        tasks = [ExecTask(code=code, entry="f") for code, _ in _LIBRARY_CASES.values()]
+        results = list(sb.map(tasks))
+    for (name, (_, expected)), result in zip(_LIBRARY_CASES.items(), results, strict=True):
+        assert (name, result.status, result.value) == (name, Status.OK, expected), result
+
+
+def test_minimal_root_shows_only_what_the_interpreter_needs(sandbox: Sandbox) -> None:
+    require(sandbox, "root")
+    code = (
+        "import os, sys\n"
+        "def f(home, repo):\n"
+        "    def ls(p):\n"
+        "        try:\n            return sorted(os.listdir(p))\n"
+        "        except OSError as e:\n            return type(e).__name__\n"
+        "    return {'root': ls('/'), 'home': ls(home), 'repo': ls(repo), 'etc': ls('/etc'),\n"
+        "            'dev': ls('/dev'), 'run': ls('/run'), 'prefix': ls(sys.prefix) != 'x'}\n"
+    )
+    result = sandbox.run(code, "f", {"home": str(Path.home()), "repo": str(REPO)})
+    assert result.status is Status.OK, result
+    v = result.value
+    assert "home" not in v["root"] and "run" not in v["root"] and "var" not in v["root"]
+    assert v["run"] == "FileNotFoundError"
+    assert "shadow" not in v["etc"] and "passwd" in v["etc"]
+    assert set(v["dev"]) <= {"null", "zero", "full", "random", "urandom", "fd", "stdin",
+                             "stdout", "stderr", "shm"}  # fmt: skip
+    # The checkout shows only what is importable from it (here: the venv and src/codeio).
+    if isinstance(v["repo"], list):
+        assert "README.md" not in v["repo"] and ".git" not in v["repo"]
+        assert "tests" not in v["repo"]
+
+
+def test_seccomp_denies_with_an_ordinary_error(sandbox: Sandbox) -> None:
+    require(sandbox, "seccomp")
+    code = (
+        "import ctypes, errno, os\n"
+        "def f():\n"
+        "    out = {}\n"
+        "    try:\n        os.memfd_create('x')\n        out['memfd'] = 'allowed'\n"
+        "    except OSError as e:\n        out['memfd'] = errno.errorcode[e.errno]\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    out['ptrace'] = [libc.ptrace(0, 0, None, None), errno.errorcode[ctypes.get_errno()]]\n"
+        "    out['unshare'] = [libc.unshare(0x10000000), errno.errorcode[ctypes.get_errno()]]\n"
+        "    return out\n"
+    )
+    result = sandbox.run(code, "f")
+    assert result.status is Status.OK, result
+    assert result.value == {
+        "memfd": "EPERM",
+        "ptrace": [-1, "EPERM"],
+        "unshare": [-1, "EPERM"],
+    }
+
+
+@pytest.mark.slow
+def test_a_venv_under_tmp_with_a_space_in_its_path_works(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The issue's bug: /tmp was replaced by a private tmpfs, so an interpreter living there
+    vanished. A real venv under /tmp (path with a space), numpy copied into it, runs a task."""
+    import numpy
+    import pydantic
+
+    top = Path(tempfile.mkdtemp(prefix="codeio venv ", dir="/tmp"))
+    try:
+        venv = top / "my env"
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+        )
+        site = Path(
+            subprocess.run(
+                [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                check=True, capture_output=True, text=True, timeout=60,
+            ).stdout.strip()
+        )  # fmt: skip
+        np_dir = Path(numpy.__file__).parent
+        shutil.copytree(np_dir, site / "numpy", symlinks=True)
+        if (np_dir.parent / "numpy.libs").is_dir():
+            shutil.copytree(np_dir.parent / "numpy.libs", site / "numpy.libs", symlinks=True)
+        # codeio and its own dependencies for the host side, after the venv's own packages.
+        deps = Path(pydantic.__file__).parent.parent
+        (site / "codeio-dev.pth").write_text(f"{REPO / 'src'}\n{deps}\n")
+        script = (
+            "import json, sys\n"
+            "from codeio.exec import Sandbox\n"
+            "with Sandbox(workers=1) as sb:\n"
+            "    r = sb.run('import numpy, sys\\ndef f():\\n    return [int(numpy.arange(5).sum()),"
+            " numpy.__file__, sys.prefix]\\n', 'f')\n"
+            "    print(json.dumps([sb.containment, r.status.value, r.value, r.error_message]))\n"
+        )
+        out = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", script],
+            capture_output=True, text=True, timeout=240, cwd=str(top),
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        level, status, value, error = json.loads(out.stdout.strip().splitlines()[-1])
+        assert status == "ok", error
+        total, np_file, prefix = value
+        assert total == 10
+        assert np_file.startswith(str(site)) and prefix == str(venv)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

@@ -393,10 +393,128 @@ def test_task_holds_no_capability_and_cannot_read_private_files(confined: Sandbo
     v = result.value
     assert v["caps"]["CapEff"] == v["caps"]["CapPrm"] == "0000000000000000"
     assert v["secret"][0] in ("FileNotFoundError", "PermissionError")
-    if Path("/etc/shadow").exists() and not os.stat("/etc/shadow").st_mode & 0o004:
+    if "root" in confined.report.active:  # the task's /etc holds no shadow file at all
+        assert v["shadow"][0] == "FileNotFoundError"
+    elif Path("/etc/shadow").exists() and not os.stat("/etc/shadow").st_mode & 0o004:
         assert v["shadow"][0] == "PermissionError"
     home = str(Path.home())
     if home in confined.report.detail["exposed"]:
         # A closed home shows only what leads to the interpreter.
         assert v["home"][0] == "read"
         assert secret_dir.name not in v["home"][1]
+
+
+# -- the filter program and the root's plan, without a sandbox --------------------------------
+
+
+def _run_bpf(program: list[tuple[int, int, int, int]], nr: int, arch: int, args: list[int]) -> int:
+    """A tiny interpreter for the classic-BPF subset the filter uses, to check its decisions."""
+    import struct
+
+    data = struct.pack("=iIQ6Q", nr, arch, 0, *(args + [0] * (6 - len(args))))
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = program[pc]
+        if code == 0x20:
+            acc = struct.unpack_from("=I", data, k)[0]
+            pc += 1
+        elif code in (0x15, 0x35, 0x45):
+            hit = {0x15: acc == k, 0x35: acc >= k, 0x45: bool(acc & k)}[code]
+            pc += 1 + (jt if hit else jf)
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"unexpected opcode {code:#x}")
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_seccomp_program_decides_as_documented(machine: str) -> None:
+    from codeio.exec._worker import seccomp
+
+    program = seccomp.build(machine)
+    arch = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}[machine]
+    col = 0 if machine == "x86_64" else 1
+    allow, eperm = 0x7FFF0000, 0x00050000 | 1
+    for name, nrs in seccomp.DENIED.items():
+        if nrs[col] is not None:
+            assert _run_bpf(program, nrs[col], arch, []) == eperm, name
+    denied = {n[col] for n in seccomp.DENIED.values() if n[col] is not None}
+    special = {56, 220, 435, 135, 92, 16, 29, 41, 198}
+    for nr in range(0, 460):
+        if nr not in denied and nr not in special:
+            assert _run_bpf(program, nr, arch, []) == allow, nr
+    clone = 56 if col == 0 else 220
+    assert _run_bpf(program, clone, arch, [0x11]) == allow  # fork: SIGCHLD only
+    assert _run_bpf(program, clone, arch, [0x3D0F00]) == allow  # pthread_create's flags
+    assert _run_bpf(program, clone, arch, [0x10000011]) == eperm  # CLONE_NEWUSER
+    assert _run_bpf(program, 435, arch, []) == 0x00050000 | 38  # clone3: ENOSYS
+    sock = 41 if col == 0 else 198
+    assert _run_bpf(program, sock, arch, [2]) == allow
+    assert _run_bpf(program, sock, arch, [40]) == 0x00050000 | 97  # AF_VSOCK: EAFNOSUPPORT
+    pers = 135 if col == 0 else 92
+    assert _run_bpf(program, pers, arch, [0xFFFFFFFF]) == allow
+    assert _run_bpf(program, pers, arch, [0x0040000]) == eperm
+    assert _run_bpf(program, 0, arch ^ 1, []) == eperm  # another ABI
+    if machine == "x86_64":
+        assert _run_bpf(program, 0x40000000 + 1, arch, []) == eperm  # x32
+
+
+def test_root_plan_shows_a_project_dir_as_its_importable_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeio.exec._worker import rootfs
+
+    project = tmp_path / "my project"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pkg" / "__init__.py").write_text("")
+    (project / "pkg" / "data.json").write_text("{}")
+    (project / "tool.py").write_text("")
+    (project / "README.md").write_text("secret notes")
+    (project / ".git").mkdir()
+    (project / "notes").mkdir()
+    monkeypatch.setattr("sys.path", [*__import__("sys").path, str(project)])
+    entries = {e.target: e for e in rootfs.plan()}
+    assert entries[str(project)].kind == "view"
+    shown = sorted(n for n in os.listdir(project) if rootfs._is_importable(str(project), n))
+    assert shown == ["pkg", "tool.py"]
+    assert not any(t.startswith(("/run", "/var/run")) for t in entries)
+
+
+_FALLBACK = """
+import json, os, sys
+sys.path.insert(0, {exec_dir!r})
+from _worker import confine, rootfs, syscalls
+
+def refuse(*args, **kwargs):
+    raise OSError("pivot_root refused (simulated)")
+
+rootfs.build = refuse
+os.chdir({where!r})
+syscalls.unshare(syscalls.CLONE_NEWNS)
+report = confine._init_namespaces(syscalls.CLONE_NEWNS, False, 64)
+report["tmp_listing"] = os.listdir("/tmp")
+print(json.dumps(report))
+"""
+
+
+def test_root_falls_back_to_the_host_tree_and_says_so(tmp_path: Path) -> None:
+    """Where the root cannot be built, the worker keeps the host's tree with a fresh /proc and
+    a private /tmp, and the report names what is missing (run in a throwaway mount namespace)."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to unshare a mount namespace without a user namespace")
+    import json
+    import subprocess
+    import sys
+
+    from codeio.exec.containment import describe
+
+    exec_dir = str(Path(__file__).resolve().parents[2] / "src" / "codeio" / "exec")
+    script = _FALLBACK.format(exec_dir=exec_dir, where=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["root_error"] == "pivot_root refused (simulated)"
+    assert "root" not in report and "proc" in report["namespaces"]
+    if not any(p.startswith("/tmp/") for p in (sys.prefix, sys.base_prefix)):
+        assert "tmp" in report["namespaces"] and report["tmp_listing"] == []
+    assert "root" in describe(report).missing

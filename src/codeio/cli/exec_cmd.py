@@ -1,4 +1,5 @@
-"""``codeio exec``: run one file as untrusted code and print one JSON object."""
+"""``codeio exec``: run one file as untrusted code and print one JSON object; ``--explain``
+prints what tasks can see and do instead."""
 
 from __future__ import annotations
 
@@ -11,21 +12,41 @@ __all__ = ["register"]
 
 
 def exec_script(
-    script: Path = typer.Argument(..., exists=True, dir_okay=False, help="Python file to run."),
+    script: Path | None = typer.Argument(
+        None, exists=True, dir_okay=False, help="Python file to run (not with --explain)."
+    ),
     timeout: float = typer.Option(10.0, "--timeout", help="Wall-clock limit in seconds."),
     memory_mb: int = typer.Option(2048, "--memory-mb", help="Address-space limit in MiB."),
     strict: bool = typer.Option(
         False, "--strict", help="Refuse to run unless every containment mechanism is active."
     ),
+    explain: bool = typer.Option(
+        False,
+        "--explain",
+        help="Print, as JSON, the paths tasks see (and with what mode), their namespaces, the "
+        "seccomp deny list, limits and the containment level, probed from inside a task.",
+    ),
 ) -> None:
     """Run SCRIPT as __main__ in the sandbox; exit 0 whenever the engine itself worked."""
     from codeio.exec import ExecLimits, Sandbox, SandboxUnavailable
+    from codeio.exec.containment import explain as explain_sandbox
 
+    if explain == (script is not None):
+        typer.echo(
+            json.dumps(
+                {"status": "usage_error", "error_message": "give either SCRIPT or --explain"}
+            )
+        )
+        raise typer.Exit(2)
     limits = ExecLimits(timeout_s=timeout, memory_mb=memory_mb)
     try:
         with Sandbox(
-            workers=1, limits=limits, containment="strict" if strict else "best"
+            workers=1, limits=limits, containment="strict" if strict else "best", warm=()
         ) as sandbox:
+            if explain:
+                typer.echo(json.dumps(explain_sandbox(sandbox), indent=2))
+                return
+            assert script is not None
             result = sandbox.run(script.read_text(encoding="utf-8", errors="replace"))
             containment = sandbox.containment
             missing = list(sandbox.report.missing)

@@ -1,9 +1,11 @@
 """Namespace set-up for the long-lived worker, done once per worker (not per task).
 
-Three processes: the launcher (host's child) forks a helper that unshares user, network, mount
-and PID namespaces; the launcher, still in the parent user namespace, writes the helper's uid/gid
-maps (as root it also maps a spare uid for tasks to drop to); the helper then forks the real
-worker, which is PID 1 of the new PID namespace and mounts its own /proc and /tmp.
+Three processes: the launcher (host's child) forks a helper that unshares user, network, mount,
+PID, IPC, UTS and cgroup namespaces; the launcher, still in the parent user namespace, writes the
+helper's uid/gid maps (as root it also maps a spare uid for tasks to drop to); the helper then
+forks the real worker, which is PID 1 of the new PID namespace, joins a fresh session keyring
+and pivots into the minimal read-only root of ``rootfs`` (or, where that cannot be built, mounts
+its own /proc and /tmp over the host's tree).
 """
 
 from __future__ import annotations
@@ -11,12 +13,42 @@ from __future__ import annotations
 import os
 import sys
 
-from . import syscalls
+from . import rootfs, seccomp, syscalls
 
 TASK_HOST_UID = 2_000_000_000
 """Host uid that the namespace's unprivileged uid 1 maps to (only when the launcher is root)."""
 
-_ALL = syscalls.CLONE_NEWUSER | syscalls.CLONE_NEWNET | syscalls.CLONE_NEWNS | syscalls.CLONE_NEWPID
+_ALL = (
+    syscalls.CLONE_NEWUSER
+    | syscalls.CLONE_NEWNET
+    | syscalls.CLONE_NEWNS
+    | syscalls.CLONE_NEWPID
+    | syscalls.CLONE_NEWIPC
+    | syscalls.CLONE_NEWUTS
+    | syscalls.CLONE_NEWCGROUP
+)
+_BASIC = (
+    syscalls.CLONE_NEWUSER | syscalls.CLONE_NEWNET | syscalls.CLONE_NEWNS | syscalls.CLONE_NEWPID
+)
+"""Where a kernel or policy refuses the extra namespaces, the ones containment needs most."""
+_NAMES = (
+    (syscalls.CLONE_NEWUSER, "user"),
+    (syscalls.CLONE_NEWNET, "net"),
+    (syscalls.CLONE_NEWPID, "pid"),
+    (syscalls.CLONE_NEWIPC, "ipc"),
+    (syscalls.CLONE_NEWUTS, "uts"),
+    (syscalls.CLONE_NEWCGROUP, "cgroup"),
+)
+# Inside a fresh IPC namespace its root may shrink these: a task that gets past seccomp still
+# cannot pin memory in System V or POSIX message-queue objects.
+_IPC_SYSCTLS = {
+    "kernel/shmmax": "0",
+    "kernel/shmall": "0",
+    "kernel/shmmni": "0",
+    "kernel/msgmni": "0",
+    "kernel/sem": "0 0 0 0",
+    "fs/mqueue/queues_max": "0",
+}
 
 
 def _write(path: str, text: str) -> None:
@@ -50,7 +82,8 @@ def enter_namespaces(keep_fds: tuple[int, ...], tmp_size_mb: int) -> dict[str, o
         os.close(to_helper_w)
         os.close(to_launcher_r)
         flags = 0
-        for candidate in (_ALL, _ALL & ~syscalls.CLONE_NEWUSER if uid == 0 else 0):
+        candidates = (_ALL, _BASIC, *((_ALL & ~syscalls.CLONE_NEWUSER,) if uid == 0 else ()))
+        for candidate in candidates:
             if not candidate:
                 continue
             try:
@@ -176,36 +209,91 @@ def expose_interpreter(paths: list[str]) -> list[str]:
 
 
 def _init_namespaces(flags: int, task_uid: bool, tmp_size_mb: int) -> dict[str, object]:
-    names = []
-    if flags & syscalls.CLONE_NEWUSER:
-        names.append("user")
-    if flags & syscalls.CLONE_NEWNET:
-        names.append("net")
-    if flags & syscalls.CLONE_NEWPID:
-        names.append("pid")
+    names = [name for flag, name in _NAMES if flags & flag]
     report: dict[str, object] = {"namespaces": names, "task_uid": task_uid}
-    if flags & syscalls.CLONE_NEWNS:
+    try:
+        syscalls.join_new_session_keyring()
+        report["keyring"] = "fresh session keyring"
+    except OSError as exc:
+        report["keyring_error"] = str(exc)
+    if flags & syscalls.CLONE_NEWUTS:
         try:
-            syscalls.mount("none", "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
-            flags_proc = syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC
-            syscalls.mount("proc", "/proc", "proc", flags_proc)
-            names.append("proc")
+            syscalls.sethostname("codeio-sandbox")
         except OSError as exc:
-            report["proc_error"] = str(exc)
+            report["uts_error"] = str(exc)
+    if not flags & syscalls.CLONE_NEWNS:
+        return report
+    try:
+        syscalls.mount("none", "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+    except OSError as exc:
+        report["mount_error"] = str(exc)
+        return report
+    # The worker starts in its (empty) host task root: the new root is mounted over it.
+    mountpoint = os.getcwd()
+    try:
+        report["root"] = rootfs.build(mountpoint, tmp_size_mb, 1 if task_uid else 0)
+        names.extend(("proc", "tmp"))
+        if not report["root"]["needs_read_cap"]:  # type: ignore[index]
+            report["exposed"] = []
+    except OSError as exc:
+        rootfs.undo(mountpoint)
+        report["root_error"] = str(exc)
+        _host_tree_fallback(report, names, task_uid, tmp_size_mb)
+    if flags & syscalls.CLONE_NEWIPC:
+        report["ipc_limits"] = _limit_ipc()
+    return report
+
+
+def _limit_ipc() -> dict[str, str]:
+    done = {}
+    for key, value in _IPC_SYSCTLS.items():
+        try:
+            _write(f"/proc/sys/{key}", value)
+            done[key] = value
+        except OSError:
+            pass
+    return done
+
+
+def _host_tree_fallback(
+    report: dict[str, object], names: list[str], task_uid: bool, tmp_size_mb: int
+) -> None:
+    """The host's tree with a fresh /proc and (unless the interpreter lives there) a private
+    /tmp: reads are then confined by file permissions only."""
+    try:
+        flags_proc = syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC
+        syscalls.mount("proc", "/proc", "proc", flags_proc)
+        names.append("proc")
+    except OSError as exc:
+        report["proc_error"] = str(exc)
+    paths = _interpreter_paths()
+    if any(
+        p == "/tmp" or p.startswith("/tmp/") for p in (*paths, os.path.realpath(sys.executable))
+    ):
+        report["tmp_error"] = "the interpreter lives under /tmp: the host's /tmp stays visible"
+    else:
         try:
             syscalls.mount(
                 "tmpfs",
                 "/tmp",
                 "tmpfs",
                 syscalls.MS_NOSUID | syscalls.MS_NODEV,
-                f"mode=1777,size={tmp_size_mb}m",
+                f"mode=1777,size={tmp_size_mb}m,nr_inodes={rootfs.TMP_INODES}",
             )
             names.append("tmp")
         except OSError as exc:
             report["tmp_error"] = str(exc)
-        if task_uid:
-            try:
-                report["exposed"] = expose_interpreter(_interpreter_paths())
-            except OSError as exc:
-                report["expose_error"] = str(exc)
-    return report
+    if task_uid:
+        try:
+            report["exposed"] = expose_interpreter(paths)
+        except OSError as exc:
+            report["expose_error"] = str(exc)
+
+
+def apply_seccomp(report: dict[str, object]) -> None:
+    """Install the seccomp filter on the worker once its own set-up is done; every child it
+    forks inherits it. The worker still forks, switches uids, kills, waits and passes fds."""
+    try:
+        report["seccomp"] = seccomp.install()
+    except OSError as exc:
+        report["seccomp_error"] = str(exc)

@@ -479,6 +479,7 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     worker = Worker(config, report)
     worker.confine()
+    confine.apply_seccomp(report)  # after the worker's own set-up; children inherit it
     # Modules named by a task's code are imported only now, confined as the task is and with
     # only its rights (acting as its uid): whatever they do at import time a task could have
     # done. Failures are fine: candidates include names that are not modules.

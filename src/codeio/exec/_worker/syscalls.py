@@ -10,6 +10,9 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 _libc.syscall.restype = ctypes.c_long
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -17,9 +20,18 @@ CLONE_NEWNET = 0x40000000
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
+MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+_AT_FDCWD = -100
+_AT_RECURSIVE = 0x8000
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -39,6 +51,11 @@ _CAP_VERSION_3 = 0x20080522
 _SYS_LANDLOCK_CREATE_RULESET = 444
 _SYS_LANDLOCK_ADD_RULE = 445
 _SYS_LANDLOCK_RESTRICT_SELF = 446
+_SYS_MOUNT_SETATTR = 442
+# Not in the generic table's shared range: per architecture.
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
 def _check(ret: int) -> int:
@@ -63,6 +80,67 @@ def mount(
             ctypes.c_ulong(flags),
             data.encode() if data else None,
         )
+    )
+
+
+def umount2(target: str, flags: int) -> None:
+    _check(_libc.umount2(target.encode(), ctypes.c_int(flags)))
+
+
+def _arch_nr(table: dict[str, int]) -> int:
+    machine = os.uname().machine
+    if machine not in table:
+        raise OSError(f"unsupported architecture {machine}")
+    return table[machine]
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    nr = _arch_nr(_SYS_PIVOT_ROOT)
+    _check(int(_libc.syscall(ctypes.c_long(nr), new_root.encode(), put_old.encode())))
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def mount_setattr(path: str, attr_set: int, recursive: bool = True) -> None:
+    """Set mount attributes on ``path`` (and every mount below it); Linux 5.12+."""
+    attr = _MountAttr(attr_set, 0, 0, 0)
+    ret = _libc.syscall(
+        ctypes.c_long(_SYS_MOUNT_SETATTR),
+        ctypes.c_int(_AT_FDCWD),
+        path.encode(),
+        ctypes.c_uint(_AT_RECURSIVE if recursive else 0),
+        ctypes.byref(attr),
+        ctypes.c_size_t(ctypes.sizeof(attr)),
+    )
+    _check(int(ret))
+
+
+def raw_syscall(nr: int, *args: int) -> int:
+    """syscall(2) with integer/pointer arguments; -1 on failure (errno in ctypes)."""
+    return int(_libc.syscall(ctypes.c_long(nr), *(ctypes.c_ulong(a) for a in args)))
+
+
+def prctl_ptr(option: int, arg2: int, pointer: int) -> None:
+    _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_void_p(pointer), 0, 0))
+
+
+def sethostname(name: str) -> None:
+    raw = name.encode()
+    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))))
+
+
+def join_new_session_keyring() -> int:
+    """Give this process (and its future children) a fresh, anonymous session keyring."""
+    nr = _arch_nr(_SYS_KEYCTL)
+    return _check(
+        int(_libc.syscall(ctypes.c_long(nr), ctypes.c_int(KEYCTL_JOIN_SESSION_KEYRING), None))
     )
 
 
