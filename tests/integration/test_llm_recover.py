@@ -266,4 +266,3 @@ def test_status_shows_pending_retry(
     assert "3 LLM failure(s) pending retry (generate 3)" in res.output
     srv.state.fault_fn = None
     assert run(cfg, out, RIGHT_KEY, "--from", "generate", "--to", "generate") == OK
-
