@@ -43,6 +43,8 @@ class Arrival:
     fault: str
     body: dict[str, Any]
     key: str = ""
+    t: float = 0.0
+    """``time.monotonic()`` when the request arrived (rate-limit tests count per window)."""
 
 
 @dataclass
@@ -112,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
                 fault = state.fault_fn(len(state.log), body) or "ok"
             if state.expected_key is not None and key != state.expected_key:
                 fault = "401"
-            state.log.append(Arrival(prompt, fault, body, key))
+            state.log.append(Arrival(prompt, fault, body, key, time.monotonic()))
             state.inflight += 1
             state.max_inflight = max(state.max_inflight, state.inflight)
         try:

@@ -344,7 +344,7 @@ class LLMClient:
                 self._refuse_if_down(request, attempts)
                 reserved = 0
                 if self._limiter.active:
-                    reserved = _estimate_tokens(request)
+                    reserved = estimate_tokens(request)
                     await self._limiter.acquire(reserved)
                 attempts += 1
                 try:
@@ -424,7 +424,8 @@ class LLMClient:
 _HAS_TIMEOUT_CM = sys.version_info >= (3, 11)
 
 
-def _estimate_tokens(request: LLMRequest) -> int:
+def estimate_tokens(request: LLMRequest) -> int:
+    """The tokens a request reserves of a tpm budget before its real usage is known."""
     chars = sum(len(m.content) for m in request.messages)
     return chars // 4 + request.params.max_tokens
 
