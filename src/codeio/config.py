@@ -22,6 +22,7 @@ else:  # pragma: no cover - 3.10 ships no TOML reader
     import tomli as tomllib
 
 __all__ = [
+    "BreakerSettings",
     "ExecSettings",
     "ExportSettings",
     "GenerateSettings",
@@ -59,6 +60,19 @@ class InputSettings(_Section):
         return [v] if isinstance(v, str) else v
 
 
+class BreakerSettings(_Section):
+    """When a run stops because the endpoint fails systematically (``codeio.llm.breaker``)."""
+
+    enabled: bool = True
+    auth_failures: int = Field(3, ge=1)
+    """Stop after this many authentication failures (401/403) in a row."""
+    window: int = Field(20, ge=1)
+    """Stop when, among the last ``window`` requests (once ``min_calls`` are in it), ..."""
+    min_calls: int = Field(10, ge=1)
+    failure_rate: float = Field(0.6, gt=0, le=1)
+    """... this share failed with connection / timeout / 5xx / 429 after the client's retries."""
+
+
 class LLMSettings(_Section):
     spec: str = "trace"
     """``openai:MODEL``, ``vllm:PATH``, ``transformers:PATH`` or ``trace`` (offline teacher)."""
@@ -73,8 +87,19 @@ class LLMSettings(_Section):
     max_tokens: int = Field(4096, gt=0)
     prices: dict[str, float] | None = None
     """USD per million tokens: ``{"input": 0.27, "output": 1.1}``; enables cost in status."""
+    rpm: float | None = Field(None, gt=0)
+    """Requests per minute for the whole run (cluster-wide under the Ray runner)."""
+    tpm: float | None = Field(None, gt=0)
+    """Tokens per minute for the whole run (cluster-wide under the Ray runner)."""
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     options: dict[str, Any] = Field(default_factory=dict)
     """Backend options passed through, e.g. ``{"mistake_rate": 0.2}`` for the trace teacher."""
+
+    def rate_limits(self) -> tuple[float | None, float | None]:
+        """(rpm, tpm): the top-level keys, else the older ``options.rpm`` / ``options.tpm``."""
+        rpm = self.rpm if self.rpm is not None else self.options.get("rpm")
+        tpm = self.tpm if self.tpm is not None else self.options.get("tpm")
+        return (float(rpm) if rpm else None), (float(tpm) if tpm else None)
 
     @field_validator("prices")
     @classmethod

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import ast
+
 import pytest
 
 from codeio.evaluate.benchmarks.crux_answer import check_prediction, extract_cruxeval
@@ -72,3 +74,17 @@ def test_input_predictions_may_be_expressions_but_not_call_f() -> None:
     assert check_prediction("range(3)", "input") is None
     assert check_prediction("f(1)", "input") is not None
     assert check_prediction("[1, 2", "input") is not None
+
+
+@pytest.mark.parametrize("rows", [3, 7, 9, 40])
+def test_a_multi_line_assertion_parses_however_many_lines_it_spans(rows: int) -> None:
+    body = "".join(f"    {i},\n" for i in range(rows))
+    text = f"Tracing it through:\n\n[ANSWER]\nassert f('x') == [\n{body}]\n[/ANSWER]\n"
+    found = extract_cruxeval(text, "output")
+    assert found.found and found.text is not None
+    assert ast.literal_eval(found.text) == list(range(rows))
+    assert check_prediction(found.text, "output") is None
+    # The same outside an [ANSWER] block, with prose and an unclosed bracket after it.
+    text = f"So:\nassert f('x') == [\n{body}]\nThat is the answer (see [1.\n"
+    found = extract_cruxeval(text, "output")
+    assert found.found and ast.literal_eval(str(found.text)) == list(range(rows))

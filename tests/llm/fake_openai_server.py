@@ -2,9 +2,19 @@
 
 Each request is identified by its last user message (the "prompt"). ``plan[prompt]`` lists the
 fault for its 1st, 2nd, ... arrival; past the end of the list, it is answered normally.
-Faults: ``429`` (with Retry-After), ``500``, ``401``, ``slow`` (answers after ``slow_s``),
-``drop`` (closes the connection without a response), ``length`` (finish_reason "length"),
-``malformed`` (a 200 whose body is not JSON). Every arrival is logged, faulted or not.
+Faults: ``429`` (with Retry-After), ``500``, ``503``, ``401``, ``slow`` (answers after
+``slow_s``), ``drop`` (closes the connection without a response), ``length`` (finish_reason
+"length"), ``malformed`` (a 200 whose body is not JSON), ``empty`` (a 200 with no choices).
+Every arrival is logged, faulted or not, with the key it carried: the server side's count.
+
+Beyond the per-prompt ``plan``:
+- ``expected_key``: a request whose ``Authorization: Bearer`` key differs gets a 401 (a key that
+  is wrong and later fixed: change it here, or rerun the client with the right one);
+- ``fault_fn(index, body)``: a per-request schedule over the global arrival index (0-based) and
+  the request body; its fault (or None) applies when ``plan`` has none — e.g. an endpoint that
+  goes down after N requests and comes back M requests later;
+- ``responder(body)``: the answer text (default: ``echo: <prompt>``), for pipeline tests that
+  need answers a stage can parse.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +42,9 @@ class Arrival:
     prompt: str
     fault: str
     body: dict[str, Any]
+    key: str = ""
+    t: float = 0.0
+    """``time.monotonic()`` when the request arrived (rate-limit tests count per window)."""
 
 
 @dataclass
@@ -40,6 +54,9 @@ class ServerState:
     slow_s: float = 2.0
     delay_s: float = 0.0
     retry_after_ms: int = 20
+    expected_key: str | None = None
+    fault_fn: Callable[[int, dict[str, Any]], str | None] | None = None
+    responder: Callable[[dict[str, Any]], str] | None = None
     log: list[Arrival] = field(default_factory=list)
     inflight: int = 0
     max_inflight: int = 0
@@ -52,6 +69,15 @@ class ServerState:
     def prompts(self) -> list[str]:
         with self.lock:
             return [a.prompt for a in self.log]
+
+    def count(self, pred: Callable[[Arrival], bool] | None = None) -> int:
+        """Arrivals (all, or those ``pred`` accepts): what the server actually saw."""
+        with self.lock:
+            return sum(1 for a in self.log if pred is None or pred(a))
+
+    def reset_log(self) -> None:
+        with self.lock:
+            self.log.clear()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -78,11 +104,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = json.loads(raw)
         prompt = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+        auth = self.headers.get("Authorization", "")
+        key = auth[7:] if auth.startswith("Bearer ") else auth
         with state.lock:
             n = sum(1 for a in state.log if a.prompt == prompt)
             steps = state.plan.get(prompt, [])
             fault = steps[n] if state.faults_enabled and n < len(steps) else "ok"
-            state.log.append(Arrival(prompt, fault, body))
+            if fault == "ok" and state.faults_enabled and state.fault_fn is not None:
+                fault = state.fault_fn(len(state.log), body) or "ok"
+            if state.expected_key is not None and key != state.expected_key:
+                fault = "401"
+            state.log.append(Arrival(prompt, fault, body, key, time.monotonic()))
             state.inflight += 1
             state.max_inflight = max(state.max_inflight, state.inflight)
         try:
@@ -98,8 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
             err = b'{"error": {"message": "slow down", "type": "rate_limit"}}'
             self._send(429, err, {"retry-after-ms": str(state.retry_after_ms), "Retry-After": "0"})
             return
-        if fault == "500":
-            self._send(500, b'{"error": {"message": "boom"}}')
+        if fault in ("500", "503"):
+            self._send(int(fault), b'{"error": {"message": "boom"}}')
             return
         if fault == "401":
             self._send(401, b'{"error": {"message": "bad key"}}')
@@ -112,7 +144,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "malformed":
             self._send(200, b'{"id": "x", "choices": [{"message": {"content": "tru')
             return
+        if fault == "empty":
+            self._send(200, json.dumps({"id": "x", "model": body["model"], "choices": []}).encode())
+            return
         pt, ct = usage_for(prompt)
+        text = state.responder(body) if state.responder is not None else answer_text(prompt)
         finish = "length" if fault == "length" else "stop"
         data = {
             "id": "chatcmpl-test",
@@ -122,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": answer_text(prompt)},
+                    "message": {"role": "assistant", "content": text},
                     "finish_reason": finish,
                 }
             ],

@@ -51,6 +51,7 @@ def eval_command(
 
     from codeio.evaluate import evaluate
     from codeio.llm import make_client
+    from codeio.llm.breaker import BreakerPolicy
 
     out_dir = out or Path("eval") / benchmark
     console = Console(stderr=True)
@@ -62,6 +63,7 @@ def eval_command(
             api_key_env=api_key_env,
             cache_path=out_dir / "llm_cache.sqlite",
             concurrency=concurrency,
+            breaker=BreakerPolicy(),
         )
         with client:
             summary = evaluate(
@@ -82,6 +84,24 @@ def eval_command(
         fail(exc)
     _print_summary(summary)
     typer.echo(f"results -> {out_dir / 'results.jsonl'}; summary -> {out_dir / 'summary.json'}")
+    _exit_for_missing(summary, client.breaker.message)
+
+
+def _exit_for_missing(summary: object, breaker_message: str | None) -> None:
+    """Exit LLM_ENDPOINT_DOWN when the endpoint failed systematically, RETRY_PENDING when some
+    responses are missing: the summary was written either way, and a rerun asks them again."""
+    from codeio.exit_codes import LLM_ENDPOINT_DOWN, RETRY_PENDING
+
+    if breaker_message:
+        typer.echo(f"error: {breaker_message}", err=True)
+        raise typer.Exit(LLM_ENDPOINT_DOWN)
+    if getattr(summary, "missing", 0):
+        typer.echo(
+            f"{summary.missing} response(s) missing (scored as wrong):"  # type: ignore[attr-defined]
+            " rerun the same command to ask them again",
+            err=True,
+        )
+        raise typer.Exit(RETRY_PENDING)
 
 
 def _print_summary(summary: object) -> None:
@@ -105,10 +125,13 @@ def _print_summary(summary: object) -> None:
     console = Console()
     console.print(table)
     statuses = ", ".join(f"{s} {c}" for s, c in sorted(summary.statuses.items()))
+    why = ", ".join(f"{r} {c}" for r, c in sorted(summary.missing_reasons.items()))
+    why = f" ({why})" if why else ""
     console.print(
+        f"problems {summary.problems} ({summary.answered_problems} with a complete answer), "
         f"cases {summary.cases}, responses {summary.responses} ({statuses}); "
-        f"case accuracy {summary.case_accuracy:.1%}; missing {summary.missing}; "
-        f"{summary.elapsed_s:.1f}s"
+        f"case accuracy {summary.case_accuracy:.1%}; missing {summary.missing}{why}; "
+        f"truncated {summary.truncated}; {summary.elapsed_s:.1f}s"
     )
 
 

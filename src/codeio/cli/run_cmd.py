@@ -105,11 +105,17 @@ def _build_config(
     return load_config(config_path, overrides, base=base)
 
 
-def _run(config: Any, out: Path, from_stage: str | None, to_stage: str | None) -> dict[str, Any]:
+def _run(
+    config: Any,
+    out: Path,
+    from_stage: str | None,
+    to_stage: str | None,
+    retry_failed: bool = True,
+) -> dict[str, Any]:
     from codeio.pipeline.pipeline import Pipeline
     from codeio.store.funnel import funnel
 
-    pipeline = Pipeline(config, out)
+    pipeline = Pipeline(config, out, retry_failed=retry_failed)
     pipeline.check(from_stage=from_stage, to_stage=to_stage)  # refused before any output
     with _progress() as bars:
         pipeline.progress = RichProgress(bars)
@@ -117,9 +123,18 @@ def _run(config: Any, out: Path, from_stage: str | None, to_stage: str | None) -
     return funnel(out)
 
 
+def _exit_if_retry_pending(data: dict[str, Any]) -> None:
+    """A run that finished with retryable LLM failures left exits RETRY_PENDING, not 0."""
+    from codeio.exit_codes import RETRY_PENDING
+
+    if data.get("retry_pending"):
+        raise typer.Exit(RETRY_PENDING)
+
+
 def print_funnel(data: dict[str, Any], console: Console) -> None:
     table = Table(title="funnel", show_lines=False)
-    for col in ("stage", "entered", "passed", "failed", "out", "top failure reasons"):
+    cols = ("stage", "entered", "passed", "failed", "retry", "out", "top failure reasons")
+    for col in cols:
         table.add_column(
             col, justify="left" if col in ("stage", "top failure reasons") else "right"
         )
@@ -130,11 +145,13 @@ def print_funnel(data: dict[str, Any], console: Console) -> None:
             str(row["entered"]),
             str(row["passed"]),
             str(row["failed"]),
+            str(row.get("retry_pending", 0)),
             str(row["out"]),
             reasons,
         )
     console.print(table)
     _print_input_problems(data, console)
+    _print_retry(data, console)
     uni = data.get("unify") or {}
     if uni.get("repaired"):
         console.print(f"unify: {uni['repaired']} records recovered by the repair loop")
@@ -153,6 +170,23 @@ def print_funnel(data: dict[str, Any], console: Console) -> None:
         for kind, v in ver["by_kind"].items():
             k_rates = ", ".join(f"turn {r['turn']}: {r['rate']:.1%}" for r in v["by_turn"])
             console.print(f"  {kind}-prediction ({v['samples']}): {k_rates}")
+
+
+def _print_retry(data: dict[str, Any], console: Console) -> None:
+    pending = data.get("retry_pending") or {}
+    if pending:
+        where = ", ".join(f"{s} {n}" for s, n in pending.items())
+        console.print(
+            f"{sum(pending.values())} LLM failure(s) pending retry ({where}):"
+            " rerun the same command to ask them again"
+        )
+    truncated = {r["stage"]: r["truncated"] for r in data["stages"] if r.get("truncated")}
+    if truncated:
+        where = ", ".join(f"{s} {n}" for s, n in truncated.items())
+        console.print(
+            f"{sum(truncated.values())} answer(s) cut at llm.max_tokens ({where}):"
+            " raise it and rerun to ask them again"
+        )
 
 
 def _print_input_problems(data: dict[str, Any], console: Console) -> None:
@@ -188,6 +222,12 @@ def register(app: typer.Typer) -> None:
         ),
         no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse cached LLM answers."),
         sets: list[str] = typer.Option([], "--set", help="Override a config key: key.sub=value."),
+        retry_failed: bool = typer.Option(
+            True,
+            "--retry-failed/--no-retry-failed",
+            help="Ask again the LLM calls earlier runs left failed in a retryable way"
+            " (auth, connection, timeout, 5xx/429, malformed; cut answers once max_tokens grew).",
+        ),
     ) -> None:
         """Run the pipeline (or a slice of it); rerunning the same command resumes."""
         try:
@@ -205,7 +245,7 @@ def register(app: typer.Typer) -> None:
             run_dir = out or (Path(cfg.out) if cfg.out else None)
             if run_dir is None:
                 raise CodeioError("no run directory: pass --out DIR or set 'out' in the config")
-            data = _run(cfg, run_dir, from_stage, to_stage)
+            data = _run(cfg, run_dir, from_stage, to_stage, retry_failed)
         except StageFailedError as exc:
             _funnel_then_fail(exc, run_dir)
             return
@@ -215,6 +255,7 @@ def register(app: typer.Typer) -> None:
         out_console = Console()
         print_funnel(data, out_console)
         _print_paths(data, out_console, run_dir)
+        _exit_if_retry_pending(data)
 
     @app.command("status")
     def status_cmd(

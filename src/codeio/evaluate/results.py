@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,9 @@ class EvalSummary(_Model):
     ks: list[int]
     cot: bool = True
     problems: int
+    """Problems scored: every problem of the benchmark (its ``--limit`` slice) when evaluating a
+    model, a missing or failed sample counting as wrong; the given ones for ``score_responses``."""
+    answered_problems: int = 0
     """Problems with at least one complete sample (all their cases answered)."""
     cases: int
     responses: int
@@ -67,7 +70,11 @@ class EvalSummary(_Model):
     by_kind: dict[str, Breakdown] = Field(default_factory=dict)
     statuses: dict[str, int] = Field(default_factory=dict)
     missing: int = 0
-    """Responses the LLM failed to give (not scored; a rerun asks again)."""
+    """Responses the LLM failed to give (scored as wrong; a rerun asks again)."""
+    missing_reasons: dict[str, int] = Field(default_factory=dict)
+    """Why they are missing: the LLM failure reason of the last try (``not_asked`` if none)."""
+    truncated: int = 0
+    """Responses cut at ``max_tokens`` (judged as written; a rerun asks again)."""
     elapsed_s: float = 0.0
     out_dir: str | None = None
     usage: dict[str, Any] = Field(default_factory=dict)
@@ -95,13 +102,29 @@ def append_rows(path: Path, rows: Iterable[ResultRow]) -> None:
         handle.flush()
 
 
-def _problem_counts(rows: Sequence[ResultRow]) -> dict[str, tuple[int, int]]:
-    """group -> (complete samples, samples with every case right)."""
-    cases: dict[str, set[str]] = defaultdict(set)
+def _problem_counts(
+    rows: Sequence[ResultRow], expected: Mapping[str, set[str]] | None = None, n: int = 1
+) -> dict[str, tuple[int, int]]:
+    """group -> (complete samples, samples with every case right).
+
+    With ``expected`` (group -> its case ids), every expected group counts with all ``n``
+    samples: a sample with a case missing is a wrong sample, not a skipped one.
+    """
     by_sample: dict[tuple[str, int], dict[str, bool]] = defaultdict(dict)
     for row in rows:
-        cases[row.group].add(row.item_id)
         by_sample[(row.group, row.sample)][row.item_id] = row.correct
+    if expected is not None:
+        out: dict[str, tuple[int, int]] = {}
+        for group, case_ids in expected.items():
+            right = 0
+            for j in range(n):
+                judged = by_sample.get((group, j), {})
+                right += bool(case_ids) and all(judged.get(c, False) for c in case_ids)
+            out[group] = (n, right)
+        return out
+    cases: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        cases[row.group].add(row.item_id)
     counts: dict[str, list[int]] = {g: [0, 0] for g in cases}
     for (group, _), judged in by_sample.items():
         if len(judged) < len(cases[group]):
@@ -118,15 +141,31 @@ def _pass_table(counts: dict[str, tuple[int, int]], ks: Sequence[int]) -> dict[s
 
 
 def summarize(
-    rows: Sequence[ResultRow], *, benchmark: str, n: int, ks: Sequence[int], **extra: Any
+    rows: Sequence[ResultRow],
+    *,
+    benchmark: str,
+    n: int,
+    ks: Sequence[int],
+    items: Sequence[Any] | None = None,
+    **extra: Any,
 ) -> EvalSummary:
-    """pass@k over problems, overall and per difficulty and kind, from judged rows."""
+    """pass@k over problems, overall and per difficulty and kind, from judged rows.
+
+    With ``items`` (the benchmark's ``EvalItem``s that were asked), pass@k is over all their
+    problems and every missing response counts as wrong.
+    """
     use_ks = usable_ks(ks, n) or [1]
-    counts = _problem_counts(rows)
+    expected: dict[str, set[str]] | None = None
+    if items is not None:
+        expected = defaultdict(set)
+        for item in items:
+            expected[item.group].add(item.id)
+    counts = _problem_counts(rows, expected, n)
+    answered = len(_problem_counts(rows)) if expected is not None else len(counts)
     breakdowns: dict[str, dict[str, Breakdown]] = {}
     for field, attr in (("by_difficulty", "difficulty"), ("by_kind", "kind")):
         labels: dict[str, str] = {}
-        for row in rows:
+        for row in [*(items or ()), *rows]:
             label = getattr(row, attr)
             if label is not None:
                 labels[row.group] = str(label)
@@ -142,6 +181,7 @@ def summarize(
         n=n,
         ks=use_ks,
         problems=len(counts),
+        answered_problems=answered,
         cases=len({row.item_id for row in rows}),
         responses=len(rows),
         pass_at_k=_pass_table(counts, use_ks),

@@ -1,7 +1,9 @@
 """``evaluate``: ask a model every item of a benchmark n times, judge, and compute pass@k.
 
 Runs are resumable: each judged response is appended to ``<out>/results.jsonl`` as soon as its
-batch is done and skipped on rerun; the LLM client's SQLite cache (``<out>/llm_cache.sqlite``
+batch is done and skipped on rerun (a response cut at ``max_tokens`` is asked again, and its
+new row replaces the old); a response the LLM failed to give is asked again by every rerun and
+counts as wrong meanwhile, so pass@k is always over the whole benchmark (or ``--limit`` slice); the LLM client's SQLite cache (``<out>/llm_cache.sqlite``
 when the runner builds the client) keeps answers that arrived before a crash. The cache key
 includes the sample index, so the n samples of one prompt are n different answers.
 """
@@ -162,11 +164,14 @@ def evaluate(
                                     "data": str(data) if data else None})  # fmt: skip
         results_path = out_dir / RESULTS_FILE if out_dir is not None else None
         wanted = {item.id for item in items}
-        rows = [r for r in read_rows(results_path) if r.item_id in wanted and r.sample < n] \
-            if results_path else []  # fmt: skip
-        done = {(r.item_id, r.sample) for r in rows}
+        latest: dict[tuple[str, int], ResultRow] = {}
+        for r in read_rows(results_path) if results_path else []:
+            if r.item_id in wanted and r.sample < n:
+                latest[(r.item_id, r.sample)] = r  # a re-asked response replaces the earlier
+        # Missing responses and cut ones are asked again; answered ones are kept.
+        done = {key for key, r in latest.items() if r.finish_reason != "length"}
         pending = [(it, j) for it in items for j in range(n) if (it.id, j) not in done]
-        missing = 0
+        reasons: dict[tuple[str, int], str] = {}
         with _SandboxScope(sandbox, workers) as sb:
             for start in range(0, len(pending), batch_size):
                 batch = pending[start : start + batch_size]
@@ -183,10 +188,10 @@ def evaluate(
                 answered: list[tuple[EvalItem, tuple[int, str, str]]] = []
                 for (it, j), res in zip(batch, client.complete_many(requests), strict=True):
                     if isinstance(res, LengthError):
-                        # A cut answer is the model's own: judge what it wrote.
+                        # Judged as written (the answer may be in it), asked again next run.
                         answered.append((it, (j, res.completion.text, "length")))
                     elif isinstance(res, LLMError):
-                        missing += 1
+                        reasons[(it.id, j)] = res.reason
                         log.warning("no answer for %s sample %d: %s", it.id, j, res)
                     else:
                         answered.append((it, (j, res.text, res.finish_reason)))
@@ -194,11 +199,20 @@ def evaluate(
                 new = _rows_for([it for it, _ in answered], judged, [t for _, t in answered])
                 if results_path is not None:
                     append_rows(results_path, new)
-                rows.extend(new)
+                for row in new:
+                    latest[(row.item_id, row.sample)] = row
                 if progress is not None:
                     progress(min(start + batch_size, len(pending)), len(pending))
+        rows = list(latest.values())
+        absent = [(it.id, j) for it in items for j in range(n) if (it.id, j) not in latest]
+        missing_reasons: dict[str, int] = {}
+        for key in absent:
+            reason = reasons.get(key, "not_asked")
+            missing_reasons[reason] = missing_reasons.get(reason, 0) + 1
         summary = summarize(
-            rows, benchmark=bench.name, n=n, ks=k, model=model, cot=bench.cot, missing=missing,
+            rows, benchmark=bench.name, n=n, ks=k, model=model, cot=bench.cot, items=items,
+            missing=len(absent), missing_reasons=missing_reasons,
+            truncated=sum(r.finish_reason == "length" for r in rows),
             elapsed_s=round(time.monotonic() - started, 3),
             out_dir=str(out_dir) if out_dir is not None else None, usage=client.usage(),
         )  # fmt: skip

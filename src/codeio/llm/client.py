@@ -18,8 +18,9 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from codeio.errors import LLMError
+from codeio.errors import LLMEndpointDown, LLMError
 from codeio.llm.base import Completion, LengthError, LLMBackend, LLMRequest, Reason
+from codeio.llm.breaker import ENDPOINT_DOWN, BreakerPolicy, CircuitBreaker
 from codeio.llm.cache import ResponseCache, cache_key
 from codeio.llm.retry import RateLimiter, RetryPolicy
 from codeio.llm.usage import Counters, Prices, PricesSpec, UsageTracker
@@ -84,6 +85,8 @@ class LLMClient:
             (key ``"*"`` as the fallback); without prices cost stays 0.
         length_is_error: an answer cut at ``max_tokens`` becomes ``LLMError(reason="length")``.
         seed: seeds the retry jitter (tests).
+        breaker: when to stop asking an endpoint that fails systematically
+            (``codeio.llm.breaker``); ``None`` never stops.
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class LLMClient:
         prices: PricesSpec | Mapping[str, PricesSpec] | None = None,
         length_is_error: bool = True,
         seed: int | None = None,
+        breaker: BreakerPolicy | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -121,6 +125,11 @@ class LLMClient:
         self._loop_thread: _LoopThread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        self.breaker = CircuitBreaker(
+            breaker or BreakerPolicy(enabled=False),
+            endpoint=str(getattr(backend, "base_url", "") or ""),
+            api_key_env=getattr(backend, "api_key_env", None),
+        )
 
     @property
     def model(self) -> str:
@@ -315,8 +324,15 @@ class LLMClient:
             self._started = None
             raise LLMError(f"backend failed to start: {exc!r}", reason=Reason.BACKEND) from exc
 
+    def _refuse_if_down(self, request: LLMRequest, attempts: int) -> None:
+        """Fail at once, without sending, once the breaker has tripped."""
+        if self.breaker.tripped:
+            self._account(request, "failed", attempts, None, reason=ENDPOINT_DOWN)
+            raise LLMEndpointDown(str(self.breaker.message), reason=ENDPOINT_DOWN)
+
     async def _ask(self, request: LLMRequest, key: str) -> Completion:
         attempts = 0
+        self._refuse_if_down(request, attempts)
         try:
             await self._start_backend()
         except LLMError as exc:
@@ -324,9 +340,11 @@ class LLMClient:
             raise
         async with self._sem:
             while True:
+                # Requests queued behind the semaphore or sleeping in backoff stop here.
+                self._refuse_if_down(request, attempts)
                 reserved = 0
                 if self._limiter.active:
-                    reserved = _estimate_tokens(request)
+                    reserved = estimate_tokens(request)
                     await self._limiter.acquire(reserved)
                 attempts += 1
                 try:
@@ -335,6 +353,9 @@ class LLMClient:
                     self._limiter.settle(reserved, 0)
                     if not self.retry.should_retry(exc.reason, attempts - 1):
                         self._account(request, "failed", attempts, None, reason=exc.reason)
+                        self.breaker.record(
+                            exc.reason, status=getattr(exc, "status", None), detail=str(exc)
+                        )
                         raise
                     retry_after = getattr(exc, "retry_after_s", None)
                     delay = self.retry.delay(attempts - 1, retry_after, self._rng)
@@ -345,6 +366,7 @@ class LLMClient:
                     continue
                 self._limiter.settle(reserved, answer.prompt_tokens + answer.completion_tokens)
                 break
+        self.breaker.record(None)
         if answer.finish_reason == "length" and self.length_is_error:
             self._account(request, "failed", attempts, answer, reason=Reason.LENGTH)
             raise LengthError(
@@ -402,7 +424,8 @@ class LLMClient:
 _HAS_TIMEOUT_CM = sys.version_info >= (3, 11)
 
 
-def _estimate_tokens(request: LLMRequest) -> int:
+def estimate_tokens(request: LLMRequest) -> int:
+    """The tokens a request reserves of a tpm budget before its real usage is known."""
     chars = sum(len(m.content) for m in request.messages)
     return chars // 4 + request.params.max_tokens
 

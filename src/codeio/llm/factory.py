@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from codeio.errors import ConfigError
 from codeio.llm.base import LLMBackend
+from codeio.llm.breaker import BreakerPolicy
 from codeio.llm.client import LLMClient
 from codeio.llm.retry import RetryPolicy
 from codeio.llm.usage import PricesSpec
@@ -86,7 +87,7 @@ def make_backend(
     if kind == "openai":
         from codeio.llm.openai_compat import OpenAICompatBackend
 
-        return OpenAICompatBackend(
+        backend = OpenAICompatBackend(
             arg,
             base_url=base_url,
             api_key=resolve_api_key(api_key_env, base_url),
@@ -94,6 +95,9 @@ def make_backend(
             max_connections=max(concurrency, 1),
             **options,
         )
+        # Named in the breaker's message when the endpoint rejects the key.
+        backend.api_key_env = None if api_key_env == "" else (api_key_env or DEFAULT_API_KEY_ENV)
+        return backend
     if kind == "transformers":
         from codeio.llm.transformers_backend import TransformersBackend
 
@@ -123,11 +127,13 @@ def make_client(
     length_is_error: bool = True,
     retry: RetryPolicy | None = None,
     seed: int | None = None,
+    breaker: BreakerPolicy | None = None,
     **backend_options: Any,
 ) -> LLMClient:
     """An ``LLMClient`` for ``spec``; extra keyword arguments go to the backend.
 
-    ``retry`` overrides ``max_retries`` when given.
+    ``retry`` overrides ``max_retries`` when given; ``breaker`` stops a client whose endpoint
+    fails systematically (see ``codeio.llm.breaker``; off when ``None``).
     """
     backend = make_backend(
         spec,
@@ -149,4 +155,5 @@ def make_client(
         prices=prices,
         length_is_error=length_is_error,
         seed=seed,
+        breaker=breaker,
     )

@@ -65,6 +65,8 @@ class OpenAICompatBackend(LLMBackend):
 
     kind: ClassVar[str] = "openai"
     remote: ClassVar[bool] = True
+    api_key_env: str | None = None
+    """The environment variable the key came from (for error messages); set by make_backend."""
 
     def __init__(
         self,

@@ -69,10 +69,12 @@ def parse_retry_after(
 
 
 class RateLimiter:
-    """Token buckets for requests/minute and tokens/minute, plus a shared pause after a 429.
+    """Requests/minute and tokens/minute limits, plus a shared pause after a 429.
 
-    Tokens are reserved up front from an estimate (prompt chars / 4 + max_tokens) and the
-    difference is settled when the real usage is known, so long answers cannot overshoot the
+    Requests start evenly spaced, ``60 / rpm`` s apart (a bucket of one request, no burst), so
+    no 60-second window ever holds more than ``rpm`` of them. Tokens come from a bucket of one
+    minute's budget: reserved up front from an estimate (prompt chars / 4 + max_tokens), the
+    difference settled when the real usage is known, so long answers cannot overshoot the
     budget for long. Lives on one event loop (the client's).
     """
 
@@ -80,7 +82,7 @@ class RateLimiter:
         self.rpm = rpm
         self.tpm = tpm
         now = time.monotonic()
-        self._req_level = float(rpm or 0)
+        self._req_level = 1.0 if rpm else 0.0
         self._tok_level = float(tpm or 0)
         self._stamp = now
         self._pause_until = 0.0
@@ -94,7 +96,7 @@ class RateLimiter:
         elapsed = now - self._stamp
         self._stamp = now
         if self.rpm:
-            self._req_level = min(float(self.rpm), self._req_level + elapsed * self.rpm / 60.0)
+            self._req_level = min(1.0, self._req_level + elapsed * self.rpm / 60.0)
         if self.tpm:
             self._tok_level = min(float(self.tpm), self._tok_level + elapsed * self.tpm / 60.0)
 

@@ -106,11 +106,16 @@ class Pipeline:
         *,
         runner: Runner | None = None,
         progress: Progress | None = None,
+        retry_failed: bool = True,
     ) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
         self.runner = runner
         self.progress: Progress = progress or _NoProgress()
+        self.retry_failed = retry_failed
+        """Ask again the LLM failures earlier runs left that are retryable on resume."""
+        self.reopened: dict[str, int] = {}
+        """Records each stage of this run reopened for another try."""
 
     # -- run metadata ---------------------------------------------------------------------
     def _prepare(self, store: RunStore) -> str:
@@ -178,7 +183,7 @@ class Pipeline:
             chosen = _slice(stages, from_stage, to_stage)
             retry_stopped(store)
             runner = self.runner or make_runner(
-                self.config.runner.kind, address=self.config.runner.address
+                self.config.runner.kind, **_runner_options(self.config)
             )
             result = RunResult(self.run_dir, chosen)
             for name in chosen:
@@ -211,16 +216,37 @@ class Pipeline:
         store.mark_complete("ingest")
         self.progress.finish("ingest")
 
+    def _reopen(self, store: RunStore, stage: Stage) -> None:
+        """Make the stage's retryable LLM failures of earlier runs pending again."""
+        from codeio.pipeline.run.failures import LENGTH, MAX_TOKENS_STAT, RETRY_ON_RESUME
+
+        if not (self.retry_failed and stage.uses_llm):
+            return
+        below = (LENGTH, MAX_TOKENS_STAT, float(self.config.llm.max_tokens))
+        n = store.reopen_failures(stage.name, RETRY_ON_RESUME, below=below)
+        if n:
+            store.mark_complete(stage.name, False)
+            self.reopened[stage.name] = n
+
     def _run_stage(self, store: RunStore, runner: Runner, name: str, prev: str) -> None:
+        from codeio.errors import LLMEndpointDown
+
         stage = stage_classes()[name](self.config, str(self.run_dir))
+        self._reopen(store, stage)
         total = store.count_pending(name, prev)
         self.progress.start(name, total)
         if total:
             batches = _batches(store, prev, name, stage.input_model, self.config.runner.batch_size)
-            for _, outcomes in runner.map_batches(stage, batches):
-                outcomes = stage.finalize_batch(store, outcomes)
-                store.commit_outcomes(name, outcomes)
-                self.progress.advance(name, len(outcomes))
+            try:
+                for _, outcomes in runner.map_batches(stage, batches):
+                    outcomes = stage.finalize_batch(store, outcomes)
+                    store.commit_outcomes(name, outcomes)
+                    self.progress.advance(name, len(outcomes))
+            except LLMEndpointDown as exc:
+                # The batch that tripped the breaker is not committed: its records stay
+                # pending and the next run asks them. Ray wraps the stage's error: unwrap it.
+                cause = getattr(exc, "cause", None)
+                raise (cause if isinstance(cause, LLMEndpointDown) else exc) from None
         store.mark_complete(name, store.is_complete(prev))
         self.progress.finish(name)
 
@@ -232,6 +258,15 @@ class Pipeline:
         store.mark_complete("export", store.is_complete(last))
         self.progress.finish("export")
         return paths
+
+
+def _runner_options(config: RunConfig) -> dict[str, Any]:
+    """``make_runner`` keywords from the config: the Ray runner gets the cluster-wide LLM limits."""
+    options: dict[str, Any] = {"address": config.runner.address}
+    if config.runner.kind == "ray":
+        rpm, tpm = config.llm.rate_limits()
+        options.update(llm_rpm=rpm, llm_tpm=tpm)
+    return options
 
 
 def _slice(stages: list[str], from_stage: str | None, to_stage: str | None) -> list[str]:

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from codeio.errors import InputError, StageFailedError
-from codeio.llm.base import RETRYABLE_REASONS
+from codeio.pipeline.run.failures import RETRY_ON_RESUME
 
 if TYPE_CHECKING:
     from codeio.config import RunConfig
@@ -25,8 +25,9 @@ __all__ = ["STOP_META", "example_line", "retry_stopped", "stop_if_all_failed"]
 STOP_META = "stopped"
 """Store meta key: the stage (and reason) a run stopped at."""
 
-# Transient LLM failures are retried on resume and reported by their own exit code.
-_TRANSIENT = frozenset(f"llm_{r}" for r in RETRYABLE_REASONS)
+# The endpoint's failures are asked again on resume and reported by their own exit codes
+# (4: the breaker stopped the run, 5: retries pending), never as "every record failed".
+_TRANSIENT = RETRY_ON_RESUME
 # Stages whose records run in the sandbox: an all-failed one may be the sandbox's fault.
 _SANDBOX_STAGES = frozenset({"unify", "sample", "verify", "revise"})
 _EXCEPTION_LINE = re.compile(r"\b([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b:?.*)")

@@ -247,6 +247,12 @@ class RunStore:
                 )
                 for i, u in enumerate(oc.usage)
             )
+        if usage:
+            # A record asked again after a retryable failure keeps the usage rows of its
+            # earlier calls (tokens a `length` answer billed): number the new ones after them.
+            base = self._next_calls(stage, {u[1] for u in usage})
+            if base:
+                usage = [(s, i, c + base.get(i, 0), *rest) for s, i, c, *rest in usage]
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -274,6 +280,75 @@ class RunStore:
         except BaseException:
             cur.execute("ROLLBACK")
             raise
+
+    def _next_calls(self, stage: str, ids: Iterable[str]) -> dict[str, int]:
+        ids = list(ids)
+        out: dict[str, int] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = (
+                "SELECT id, MAX(call) + 1 FROM llm_usage WHERE stage = ?"
+                f" AND id IN ({','.join('?' * len(chunk))}) GROUP BY id"
+            )
+            out.update((rid, int(n)) for rid, n in self._db.execute(q, (stage, *chunk)))
+        return out
+
+    def reopen_failures(
+        self,
+        stage: str,
+        reasons: Iterable[str],
+        *,
+        below: tuple[str, str, float] | None = None,
+    ) -> int:
+        """Make failed records of ``stage`` pending again; returns how many.
+
+        Reopens failures whose reason is in ``reasons``, and with ``below = (reason, stat,
+        value)`` also those of ``reason`` whose per-record ``stat`` is under ``value``. Their
+        done, failure and stats rows go, and so do the outputs a failed record kept (revise
+        keeps the unrevised sample under the input's id); their LLM usage rows stay.
+        """
+        reasons = list(reasons)
+        ids: list[str] = []
+        if reasons:
+            q = (
+                "SELECT record_id FROM failures WHERE stage = ?"
+                f" AND reason IN ({','.join('?' * len(reasons))})"
+            )
+            ids += [r[0] for r in self._db.execute(q, (stage, *reasons))]
+        if below is not None:
+            reason, key, value = below
+            ids += [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT f.record_id FROM failures f JOIN stats s ON s.stage = f.stage"
+                    " AND s.id = f.record_id AND s.key = ? WHERE f.stage = ? AND f.reason = ?"
+                    " AND s.value < ?",
+                    (key, stage, reason, value),
+                )
+            ]
+        if not ids:
+            return 0
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                cur.execute(
+                    f"DELETE FROM records WHERE stage = ? AND id IN (SELECT id FROM done"
+                    f" WHERE stage = ? AND n_out > 0 AND id IN ({marks}))",
+                    (stage, stage, *chunk),
+                )
+                for table, col in (("done", "id"), ("failures", "record_id"), ("stats", "id")):
+                    cur.execute(
+                        f"DELETE FROM {table} WHERE stage = ? AND {col} IN ({marks})",
+                        (stage, *chunk),
+                    )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return len(ids)
 
     # -- reading ------------------------------------------------------------------------------
     def is_done(self, stage: str, ids: Iterable[str]) -> set[str]:

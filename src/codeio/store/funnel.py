@@ -46,11 +46,15 @@ def _funnel(store: RunStore) -> dict[str, Any]:
     ):
         stats[s][key] = total
     complete = dict(store.query("SELECT stage, complete FROM stage_state"))
+    from codeio.pipeline.run.failures import LENGTH, RETRY_ON_RESUME, is_llm_failure
+
     stages = []
     for s in _STAGES:
         if s not in done and s not in complete:
             continue
         entered, passed = done.get(s, (0, 0))
+        mine = reasons.get(s, {})
+        llm_failures = {r: n for r, n in mine.items() if is_llm_failure(r)}
         stages.append(
             {
                 "stage": s,
@@ -62,6 +66,11 @@ def _funnel(store: RunStore) -> dict[str, Any]:
                 "failures": reasons.get(s, {}),
                 "failure_examples": examples.get(s, {}),
                 "stats": stats.get(s, {}),
+                "llm_failures": llm_failures,
+                # Asked again by the next run of the same command (or --from this stage).
+                "retry_pending": sum(n for r, n in mine.items() if r in RETRY_ON_RESUME),
+                # Cut at max_tokens: asked again once llm.max_tokens is raised.
+                "truncated": mine.get(LENGTH, 0),
             }
         )
     last = next((s for s in ("revise", "verify") if s in outs), None)
@@ -75,6 +84,9 @@ def _funnel(store: RunStore) -> dict[str, Any]:
         "llm": llm,
         "verified": verified,
         "export": store.get_meta("export"),
+        "retry_pending": {
+            row["stage"]: row["retry_pending"] for row in stages if row["retry_pending"]
+        },
     }
     correct = verified.get("final_correct", 0)
     if llm.get("cost") is not None and correct:

@@ -15,7 +15,9 @@ For an input prediction the answer is the argument list text (``"[1, 2], 'a'"``)
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from dataclasses import dataclass
 from typing import Literal
 
@@ -141,16 +143,39 @@ def _from_snippet(snippet: str, kind: Kind, funcname: str) -> str | None:
 
 
 def _from_assert_at(text: str, start: int, kind: Kind, funcname: str) -> str | None:
-    """Parse the assert beginning on the line at ``start``, allowing it to span a few lines."""
+    """Parse the assert beginning on the line at ``start``, however many lines it spans.
+
+    The tokenizer finds where the statement ends (brackets and strings may run over any number
+    of lines); when it cannot (an unclosed bracket further on), the first few lines are tried
+    one by one, so a short assert followed by stray text still parses.
+    """
     lines = text[start:].split("\n")
     lines[0] = re.sub(r"^[ \t>*`]*", "", lines[0])
-    for end in range(1, min(len(lines), 8) + 1):
+    ends = list(range(1, min(len(lines), _SHORT_ASSERT_LINES) + 1))
+    logical = _logical_line_end("\n".join(lines))
+    if logical is not None:
+        ends.insert(0, logical)
+    for end in ends:
         source = "\n".join(lines[:end]).strip().rstrip("`").strip()
         try:
             tree = ast_safe.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         return _from_assert_tree(tree, source, kind, funcname)
+    return None
+
+
+_SHORT_ASSERT_LINES = 8
+
+
+def _logical_line_end(text: str) -> int | None:
+    """How many lines the first Python statement of ``text`` spans; None if it never ends."""
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                return max(1, tok.start[0])
+    except (tokenize.TokenError, SyntaxError):
+        return None
     return None
 
 

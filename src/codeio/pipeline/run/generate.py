@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from codeio.pipeline.base import Stage
 from codeio.pipeline.run.attempt import Attempt
-from codeio.pipeline.run.llmcalls import call_many
+from codeio.pipeline.run.llmcalls import call_many, failure_stats
 from codeio.pipeline.run.predict import prediction_request
 from codeio.pipeline.run.resources import open_llm
 from codeio.records import Failure, Message, PredictionTask, Sample, Turn
@@ -57,6 +57,7 @@ class GenerateStage(Stage):
                             detail=res.detail,
                         ),
                         usage=usage,
+                        stats=failure_stats(res.reason, self.config.llm.max_tokens),
                     )
                 )
                 continue

@@ -10,7 +10,7 @@ from codeio.ids import derive_seed
 from codeio.pipeline.base import usage_of
 from codeio.store.db import LLMUsage
 
-__all__ = ["CallResult", "call_many", "request_seed"]
+__all__ = ["CallResult", "call_many", "failure_stats", "request_seed"]
 
 
 @dataclass
@@ -30,13 +30,22 @@ def request_seed(run_seed: int, *parts: Any) -> int:
 
 
 def call_many(client: Any, requests: Sequence[Any]) -> list[CallResult]:
-    """Ordered results of ``requests``; never raises for a failed request."""
-    from codeio.errors import LLMError
+    """Ordered results of ``requests``; never raises for a failed request.
+
+    Raises ``LLMEndpointDown`` when the client's circuit breaker tripped during the batch: the
+    endpoint fails systematically, so the batch's failures say nothing about its records and
+    must not be committed.
+    """
+    from codeio.errors import LLMEndpointDown, LLMError
 
     if not requests:
         return []
     out: list[CallResult] = []
-    for res in client.complete_many(list(requests)):
+    results = client.complete_many(list(requests))
+    breaker = getattr(client, "breaker", None)
+    if breaker is not None and breaker.tripped:
+        raise LLMEndpointDown(str(breaker.message), reason="endpoint_down")
+    for res in results:
         if isinstance(res, LLMError):
             completion = getattr(res, "completion", None)
             out.append(
@@ -52,3 +61,11 @@ def call_many(client: Any, requests: Sequence[Any]) -> list[CallResult]:
         else:
             out.append(CallResult(text=res.text, model=res.model, usage=usage_of(res)))
     return out
+
+
+def failure_stats(reason: str, max_tokens: int) -> dict[str, float]:
+    """Per-record stats a failed call leaves: a cut answer records the ``max_tokens`` it had,
+    so a later run with a larger budget knows to ask it again."""
+    from codeio.pipeline.run.failures import MAX_TOKENS_STAT
+
+    return {MAX_TOKENS_STAT: float(max_tokens)} if reason == "length" else {}

@@ -24,8 +24,11 @@ def open_sandbox(config: RunConfig, *, hash_seed: int = 0) -> Any:
 def open_llm(config: RunConfig, run_dir: str | Path) -> Any:
     """The codeio.llm client with its response cache inside the run directory."""
     from codeio.llm import make_client
+    from codeio.llm.breaker import BreakerPolicy
 
     s = config.llm
+    rpm, tpm = s.rate_limits()
+    b = s.breaker
     kwargs: dict[str, Any] = {
         "base_url": s.base_url,
         "api_key_env": s.api_key_env,
@@ -36,12 +39,20 @@ def open_llm(config: RunConfig, run_dir: str | Path) -> Any:
         "max_retries": s.max_retries,
         "prices": s.prices,
         "seed": config.seed,
+        "breaker": BreakerPolicy(
+            enabled=b.enabled,
+            auth_failures=b.auth_failures,
+            window=b.window,
+            min_calls=b.min_calls,
+            failure_rate=b.failure_rate,
+        ),
     }
     accepted = inspect.signature(make_client).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     for key, value in s.options.items():
         if takes_any or key in accepted:
             kwargs[key] = value
+    kwargs.update(rpm=rpm, tpm=tpm)
     kwargs = {k: v for k, v in kwargs.items() if takes_any or k in accepted}
     return make_client(s.spec, **kwargs)
 

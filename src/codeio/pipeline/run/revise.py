@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 
 from codeio.pipeline.base import Stage
 from codeio.pipeline.run.attempt import Attempt
-from codeio.pipeline.run.llmcalls import call_many
+from codeio.pipeline.run.llmcalls import call_many, failure_stats
 from codeio.pipeline.run.predict import prediction_request
 from codeio.pipeline.run.resources import open_llm
 from codeio.pipeline.run.verify import open_verifier
-from codeio.records import Message, Turn
+from codeio.records import Failure, Message, Turn
 from codeio.store.db import LLMUsage, Outcome
 
 __all__ = ["REVISABLE", "RevisionStage"]
@@ -56,7 +56,7 @@ class RevisionStage(Stage):
         self.setup()
         current: dict[str, Attempt] = {a.id: a for a in records}
         usage: dict[str, list[LLMUsage]] = {a.id: [] for a in records}
-        errors: dict[str, str] = {}
+        errors: dict[str, tuple[str, str]] = {}
         for _ in range(self.config.revise.rounds):
             todo = [a for a in current.values() if _needs_revision(a) and a.id not in errors]
             if not todo:
@@ -80,7 +80,7 @@ class RevisionStage(Stage):
                     usage[a.id].append(res.usage)
                 if res.text is None:
                     # Keep the earlier turns: the sample stays valid, it just got no revision.
-                    errors[a.id] = f"llm_{res.reason}"
+                    errors[a.id] = (res.reason, res.detail)
                 else:
                     answered.append((a, res.text))
             turns = self._r_verifier.verify_many([(a.task, text) for a, text in answered])
@@ -90,9 +90,18 @@ class RevisionStage(Stage):
         for a in records:
             final = current[a.id]
             stats = {"revised": float(len(final.sample.turns) > len(a.sample.turns))}
+            failure = None
             if a.id in errors:
-                stats[errors[a.id]] = 1.0
-            out.append(Outcome(a.id, outputs=[final], stats=stats, usage=usage[a.id]))
+                # A counted failure that keeps its sample: the turns so far are still valid
+                # and exported; a rerun asks the revision again when the reason is retryable.
+                reason, detail = errors[a.id]
+                stats.update(failure_stats(reason, self.config.llm.max_tokens))
+                failure = Failure(
+                    stage=self.name, record_id=a.id, reason=f"llm_{reason}", detail=detail
+                )
+            out.append(
+                Outcome(a.id, outputs=[final], failure=failure, stats=stats, usage=usage[a.id])
+            )
         return out
 
 

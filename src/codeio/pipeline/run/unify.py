@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from codeio.pipeline.base import Stage
-from codeio.pipeline.run.llmcalls import call_many, request_seed
+from codeio.pipeline.run.llmcalls import call_many, failure_stats, request_seed
 from codeio.pipeline.run.resources import open_llm, sampling_params
 from codeio.pipeline.run.sample import SamplerHandle
 from codeio.records import Failure, FunctionRecord, Message, RawCode
@@ -153,4 +153,6 @@ class UnifyStage(Stage):
             )
         assert w.failure is not None
         stats["repair_tried"] = float(w.attempts > 1)
+        if w.failure.reason.startswith("llm_"):
+            stats.update(failure_stats(w.failure.reason[4:], self.config.llm.max_tokens))
         return Outcome(w.raw.id, failure=w.failure, stats=stats, usage=w.usage)

@@ -3,8 +3,9 @@
 Each worker keeps its own ``LLMClient`` (cache, retries, accounting), so its per-client
 ``concurrency`` would multiply by the number of workers. Wrapping the backend instead makes
 every request, wherever it runs, hold a permit from one actor for as long as the backend works
-on it: ``llm.concurrency`` (and an optional requests-per-minute budget) then holds for the run.
-Permits carry their holder, so the driver can take back the permits of a worker that died.
+on it: ``llm.concurrency``, ``llm.rpm`` and ``llm.tpm`` then hold for the run, not per worker
+(``install_limiter`` switches the workers' own client-side rpm/tpm off). Permits carry their
+holder, so the driver can take back the permits of a worker that died.
 """
 
 from __future__ import annotations
@@ -23,13 +24,24 @@ ACQUIRE_PATIENCE_S = 120.0
 
 
 class LLMLimiter:
-    """Counting semaphore plus a requests-per-minute pacer; runs as one async Ray actor."""
+    """Counting semaphore plus requests- and tokens-per-minute pacers; one async Ray actor.
 
-    def __init__(self, concurrency: int, rpm: float | None = None) -> None:
+    Requests start evenly spaced (``60 / rpm`` s apart), so no 60 s window holds more than
+    ``rpm``. Tokens come from a bucket of one minute's budget: each request reserves its
+    estimate (prompt chars / 4 + max_tokens) and waits while the bucket is in debt; the real
+    usage is settled when the permit is released.
+    """
+
+    def __init__(
+        self, concurrency: int, rpm: float | None = None, tpm: float | None = None
+    ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.concurrency = concurrency
         self.rpm = rpm
+        self.tpm = tpm
+        self._tokens = float(tpm or 0)
+        self._token_stamp = time.monotonic()
         self._leases: dict[int, str] = {}
         self._ids = itertools.count(1)
         self._cond: asyncio.Condition | None = None
@@ -44,8 +56,15 @@ class LLMLimiter:
             self._cond = asyncio.Condition()
         return self._cond
 
-    async def acquire(self, holder: str) -> int:
-        """Wait for a free permit (and the next rpm slot); returns the lease to release."""
+    def _refill(self, now: float) -> None:
+        if self.tpm:
+            gained = (now - self._token_stamp) * self.tpm / 60.0
+            self._tokens = min(float(self.tpm), self._tokens + gained)
+        self._token_stamp = now
+
+    async def acquire(self, holder: str, tokens: int = 0) -> int:
+        """Wait for a free permit (and the next rpm slot, and ``tokens`` of the tpm budget);
+        returns the lease to release."""
         cond = self._condition()
         async with cond:
             await cond.wait_for(lambda: len(self._leases) < self.concurrency)
@@ -60,13 +79,27 @@ class LLMLimiter:
                 start = max(now, self._next_start)
                 self._next_start = start + 60.0 / self.rpm
                 delay = start - now
+            if self.tpm:
+                now = time.monotonic()
+                self._refill(now)
+                # A request larger than the whole bucket would wait forever: cap it.
+                self._tokens -= min(float(tokens), float(self.tpm))
+                if self._tokens < 0:
+                    delay = max(delay, -self._tokens * 60.0 / self.tpm)
         if delay > 0:
             await asyncio.sleep(delay)
         return lease
 
-    async def release(self, holder: str, lease: int) -> None:
+    async def release(
+        self, holder: str, lease: int, reserved: int = 0, used: int | None = None
+    ) -> None:
+        """Free the permit; with ``used``, give back (or take) what the estimate was off by."""
         cond = self._condition()
         async with cond:
+            if self.tpm and used is not None:
+                self._refill(time.monotonic())
+                reserved_capped = min(float(reserved), float(self.tpm))
+                self._tokens = min(float(self.tpm), self._tokens + reserved_capped - used)
             if self._leases.get(lease) == holder:
                 del self._leases[lease]
                 cond.notify_all()
@@ -86,6 +119,8 @@ class LLMLimiter:
     async def stats(self) -> dict[str, int]:
         return {
             "concurrency": self.concurrency,
+            "rpm": int(self.rpm or 0),
+            "tpm": int(self.tpm or 0),
             "in_use": len(self._leases),
             "granted": self._granted,
             "max_in_use": self._max_in_use,
@@ -121,7 +156,7 @@ class LimitedBackend(LLMBackend):
     async def aclose(self) -> None:
         await self.inner.aclose()
 
-    async def _acquire(self) -> int:
+    async def _acquire(self, tokens: int = 0) -> int:
         """A lease from the limiter, waiting out its restart if its node went away."""
         from ray.exceptions import RayActorError
 
@@ -130,7 +165,7 @@ class LimitedBackend(LLMBackend):
 
         deadline = time.monotonic() + ACQUIRE_PATIENCE_S
         while True:
-            ref = self._limiter.acquire.remote(self._holder)
+            ref = self._limiter.acquire.remote(self._holder, tokens)
             try:
                 return int(await asyncio.wrap_future(ref.future()))
             except RayActorError as exc:
@@ -142,14 +177,21 @@ class LimitedBackend(LLMBackend):
                 await asyncio.sleep(1.0)
 
     async def acomplete(self, request: LLMRequest) -> Completion:
-        lease = await self._acquire()
+        from codeio.llm.client import estimate_tokens
+
+        reserved = estimate_tokens(request)
+        lease = await self._acquire(reserved)
+        used = 0
         try:
             if self.inner.remote:
-                return await asyncio.wait_for(self.inner.acomplete(request), self._timeout_s)
-            return await self.inner.acomplete(request)
+                answer = await asyncio.wait_for(self.inner.acomplete(request), self._timeout_s)
+            else:
+                answer = await self.inner.acomplete(request)
+            used = answer.prompt_tokens + answer.completion_tokens
+            return answer
         finally:
             # Fire and forget: the permit is free once the actor has it, no need to wait.
-            self._limiter.release.remote(self._holder, lease)
+            self._limiter.release.remote(self._holder, lease, reserved, used)
 
     def __getattr__(self, name: str) -> Any:
         # Anything backend-specific (e.g. the trace teacher's options) reads through.
@@ -157,12 +199,18 @@ class LimitedBackend(LLMBackend):
 
 
 def install_limiter(stage: Any, limiter: Any, holder: str) -> int:
-    """Route every LLM client the stage opened through ``limiter``; returns how many."""
+    """Route every LLM client the stage opened through ``limiter``; returns how many.
+
+    The client's own rpm/tpm limiter is switched off: each worker enforcing the run's budget
+    on its own would multiply it by the number of workers.
+    """
     from codeio.llm.client import LLMClient
+    from codeio.llm.retry import RateLimiter
 
     n = 0
     for value in list(vars(stage).values()):
         if isinstance(value, LLMClient) and not isinstance(value.backend, LimitedBackend):
             value.backend = LimitedBackend(value.backend, limiter, holder, value.timeout_s)
+            value._limiter = RateLimiter()
             n += 1
     return n

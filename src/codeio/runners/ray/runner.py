@@ -80,6 +80,7 @@ class RayRunner(Runner):
         max_attempts: deaths a single record may cause before it becomes a Failure.
         batch_retries: deaths a multi-record batch may see before it is split into records.
         llm_rpm: optional cluster-wide requests-per-minute budget for LLM stages.
+        llm_tpm: optional cluster-wide tokens-per-minute budget for LLM stages.
         batch_timeout_s: a batch running longer than this has its worker killed and counts as
             a death (so a record that hangs its worker ends like one that crashes it).
         init_options: extra ``ray.init`` keywords (e.g. ``runtime_env``) when this runner connects.
@@ -97,6 +98,7 @@ class RayRunner(Runner):
         max_attempts: int = 3,
         batch_retries: int = 1,
         llm_rpm: float | None = None,
+        llm_tpm: float | None = None,
         batch_timeout_s: float | None = None,
         init_options: dict[str, Any] | None = None,
     ) -> None:
@@ -112,6 +114,7 @@ class RayRunner(Runner):
         self.max_attempts = max_attempts
         self.batch_retries = batch_retries
         self.llm_rpm = llm_rpm
+        self.llm_tpm = llm_tpm
         self.batch_timeout_s = batch_timeout_s
         self.init_options = dict(init_options or {})
         self.stats: dict[str, int] = {"worker_deaths": 0, "splits": 0, "crash_failures": 0}
@@ -157,9 +160,15 @@ class RayRunner(Runner):
                     max_restarts=-1,
                     scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True),
                 )
-                .remote(_llm_concurrency(stage), self.llm_rpm)
+                .remote(_llm_concurrency(stage), *self._rates(stage))
             )
         return self._limiter
+
+    def _rates(self, stage: Stage) -> tuple[float | None, float | None]:
+        """rpm/tpm: the runner's own, else the stage config's ``llm.rpm``/``llm.tpm``."""
+        llm = getattr(getattr(stage, "config", None), "llm", None)
+        rpm, tpm = llm.rate_limits() if hasattr(llm, "rate_limits") else (None, None)
+        return (self.llm_rpm or rpm), (self.llm_tpm or tpm)
 
     def llm_stats(self) -> dict[str, int] | None:
         """The limiter's counters (permits granted, most in use at once); None before an LLM stage."""
