@@ -107,7 +107,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "global_batch": 64,
         "max_rows": 0,  # every row within max_length
         "max_length": 4096,
-        "micro_tokens": 65536,
+        "micro_tokens": 32768,
         "eval_batch": 800,  # one batch per benchmark and prompt: ~30 GB of KV cache
         "bootstrap": 2000,
         "noise_check": True,
@@ -142,6 +142,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="A prepared JSONL (from --prepare-only); skips data generation")  # fmt: skip
     p.add_argument("--prepare-only", action="store_true",
                    help="Generate, decontaminate and export the data into OUT, then stop")  # fmt: skip
+    p.add_argument("--from-run", type=Path, default=None,
+                   help="Prepare from this finished codeio run instead of running one")  # fmt: skip
     p.add_argument("--functions", type=int, default=None, help="Corpus records (0: all)")
     p.add_argument("--mistake-rate", type=float, default=0.2,
                    help="Trace-teacher slips, so that revision turns exist")  # fmt: skip
@@ -224,10 +226,14 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--cruxeval: no such file {args.cruxeval}")
     if args.data is not None and not args.data.is_file():
         raise SystemExit(f"--data: no such file {args.data}")
-    if args.data is None and not args.corpus.is_file():
+    if args.from_run is not None and not (args.from_run / "state.sqlite").is_file():
+        raise SystemExit(f"--from-run: {args.from_run} is not a codeio run (no state.sqlite)")
+    if args.data is None and args.from_run is None and not args.corpus.is_file():
         raise SystemExit(f"--corpus: no such file {args.corpus}")
     import torch
+    import transformers
 
+    transformers.utils.logging.disable_progress_bar()  # logs stay readable on a remote machine
     cuda = torch.cuda.is_available()
     profile = resolve_profile(args, cuda)
     styles = _split(args.styles)
@@ -337,22 +343,33 @@ def main(argv: list[str] | None = None) -> int:
 
 def prepare_data(args: argparse.Namespace, out: Path) -> Path:
     """codeio run -> decontaminate -> export (both layouts, every verdict) -> prepared.jsonl."""
-    run_dir = out / "run"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
     functions = args.functions if args.functions is not None else PROFILES["gpu"]["functions"]
-    cfg = out / "run.json"
-    cfg.write_text(
-        json.dumps(
-            {
-                "seed": args.seed,
-                "input": {"path": [str(args.corpus)], "kind": "ios", "limit": functions or None},
-                "llm": {"spec": "trace", "options": {"mistake_rate": args.mistake_rate}},
-                "revise": {"rounds": 1},
-            }
+    if args.from_run is not None:
+        run_dir = args.from_run
+        resolved = yaml_or_json(run_dir / "config.resolved.yaml")
+        functions = resolved.get("input", {}).get("limit") or 0
+        mistake_rate = resolved.get("llm", {}).get("options", {}).get("mistake_rate")
+    else:
+        run_dir = out / "run"
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        mistake_rate = args.mistake_rate
+        cfg = out / "run.json"
+        cfg.write_text(
+            json.dumps(
+                {
+                    "seed": args.seed,
+                    "input": {
+                        "path": [str(args.corpus)],
+                        "kind": "ios",
+                        "limit": functions or None,
+                    },
+                    "llm": {"spec": "trace", "options": {"mistake_rate": mistake_rate}},
+                    "revise": {"rounds": 1},
+                }
+            )
         )
-    )
-    _codeio("run", str(cfg), "--out", str(run_dir), "--llm", "trace")
+        _codeio("run", str(cfg), "--out", str(run_dir), "--llm", "trace")
     report_path = out / "decontam_report.json"
     _codeio(
         "decontaminate", str(run_dir), "--against", str(args.cruxeval), "--exclude",
@@ -371,7 +388,7 @@ def prepare_data(args: argparse.Namespace, out: Path) -> Path:
     meta = {
         "corpus": args.corpus.name,
         "functions": functions or "all",
-        "mistake_rate": args.mistake_rate,
+        "mistake_rate": mistake_rate,
         "export_rows": len(rows),
         "by_kind": dict(Counter(r["kind"] for r in rows)),
         "by_final_status": dict(Counter(r["final_status"] for r in rows)),
@@ -569,11 +586,7 @@ def train(
                 mask[i, :n] = 1
             ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
             with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=cuda):
-                # num_items_in_batch: the loss is a token mean over the whole optimizer step,
-                # not a mean of micro-batch means.
-                loss = model(
-                    input_ids=ids, attention_mask=mask, labels=labels, num_items_in_batch=n_items
-                ).loss
+                loss = sft_loss(model, ids, mask, labels, n_items)
             loss.backward()
             step_loss += loss.detach()
             tokens += int(mask.sum())
@@ -611,6 +624,25 @@ def train(
     }
     data_info = {"rows_selected": len(chat), "rows_too_long": too_long, "rows_used": len(encoded)}
     return model, tok, info, data_info
+
+
+def sft_loss(model: Any, ids: Any, mask: Any, labels: Any, n_items: int) -> Any:
+    """Summed next-token loss over the labelled positions, divided by ``n_items``.
+
+    Dividing by the assistant-token count of the whole optimizer step (not of this micro-batch)
+    makes gradient accumulation a true token mean. The LM head runs on labelled positions only:
+    about half of each row is prompt, and with a 49k vocabulary the head and its fp32 logits
+    are a large share of a 135M model's step.
+    """
+    import torch.nn.functional as F
+
+    from codeio.train.masking import IGNORE_INDEX
+
+    hidden = model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+    target = labels[:, 1:]
+    keep = target != IGNORE_INDEX
+    logits = model.get_output_embeddings()(hidden[:, :-1][keep])
+    return F.cross_entropy(logits.float(), target[keep], reduction="sum") / n_items
 
 
 def _micro_batches(batch: list[Any], budget: int) -> list[list[Any]]:
@@ -873,6 +905,12 @@ class Clock:
 
 def _split(text: str) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def yaml_or_json(path: Path) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(path.read_text()) if path.is_file() else {}
 
 
 def _jsonl(path: Path) -> list[dict]:

@@ -197,3 +197,26 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
         )  # fmt: skip
         assert proc.returncode != 0
         assert needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sft_loss_matches_the_model_loss(mr: ModuleType) -> None:
+    """The head-on-labelled-positions loss equals transformers' own (sum / items of the step)."""
+    torch = pytest.importorskip("torch")
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)  # fmt: skip
+    model = LlamaForCausalLM(cfg)
+    ids = torch.randint(0, 97, (3, 11))
+    mask = torch.ones_like(ids)
+    mask[1, 8:] = 0  # right padding
+    labels = ids.clone()
+    labels[:, :4] = -100  # the prompt
+    labels[mask == 0] = -100
+    n_items = int((labels[:, 1:] != -100).sum()) + 5  # the step's count spans other micro-batches
+    ours = mr.sft_loss(model, ids, mask, labels, n_items)
+    ref = model(input_ids=ids, attention_mask=mask, labels=labels, num_items_in_batch=n_items).loss
+    assert torch.allclose(ours, ref, atol=1e-5), (ours, ref)
+    ours.backward()
+    assert model.model.embed_tokens.weight.grad is not None
