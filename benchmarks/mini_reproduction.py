@@ -25,8 +25,10 @@ in the same run, as long as ``--time-budget`` allows.
 The last stdout line is JSON (see docs/TRAINING.md, "Mini reproduction").
 
     .venv/bin/python benchmarks/mini_reproduction.py --profile tiny --out /tmp/mr-tiny
-    python benchmarks/mini_reproduction.py --profile gpu --data .gpu/prepared.jsonl \\
-        --gguf .gpu/SmolLM2-135M-Instruct.Q4_1.gguf --cruxeval .gpu/cruxeval.jsonl --out /tmp/mr
+    .venv/bin/python benchmarks/mini_reproduction.py --prepare-only --functions 0 --out /tmp/prep
+    python benchmarks/mini_reproduction.py --profile gpu --data /tmp/prep/prepared.jsonl
+
+On a device machine without network: benchmarks/prepare_gpu_carry.sh, then run_gpu.sh.
 """
 
 from __future__ import annotations
