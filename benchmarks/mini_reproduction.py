@@ -515,6 +515,8 @@ def train_and_eval(
 
     if device == "cuda":
         model.to(torch.bfloat16)  # evaluate as the base model was: bf16 weights
+    model.config.use_cache = True  # training turned the KV cache off
+    model.generation_config.use_cache = True
     model.eval()
     benches = None if not suffix else ["cruxeval-o"]  # variants: CRUXEval-O only, to save time
     after = evaluator.run_all(model, tok, "after" + suffix, benchmarks=benches)
