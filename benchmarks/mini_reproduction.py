@@ -198,6 +198,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Evaluate the base model a second time (other batch order and size)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rejudge", type=Path, default=None,
+                   help="Score a run's saved generations (OUT/generations) here, then stop")  # fmt: skip
     args = p.parse_args(argv)
     return args
 
@@ -224,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         s not in ("direct", "codeio", "cot") for s in _split(args.styles)
     ):
         raise SystemExit(f"--styles: expected direct, codeio, cot; got {args.styles}")
+    if args.rejudge is not None:
+        return rejudge(args.rejudge, args)
     if not args.cruxeval.is_file():
         raise SystemExit(f"--cruxeval: no such file {args.cruxeval}")
     if args.data is not None and not args.data.is_file():
@@ -870,6 +874,45 @@ def compare(
             "after_statuses": a["statuses"],
         }
     return out
+
+
+def rejudge(folder: Path, args: argparse.Namespace) -> int:
+    """Judge saved responses again (e.g. here, when the GPU machine's sandbox failed)."""
+    from codeio.evaluate.benchmarks import get_benchmark
+    from codeio.exec import Sandbox
+
+    subset = folder / "cruxeval_subset.jsonl"
+    if not subset.is_file():
+        raise SystemExit(f"--rejudge: {folder} holds no cruxeval_subset.jsonl")
+    phases: dict[str, dict[str, Any]] = {}
+    with Sandbox(workers=args.judge_workers) as sandbox:
+        for path in sorted(folder.glob("*_cruxeval-*_*.jsonl")):
+            head, style = path.stem.rsplit("_", 1)
+            phase, name = head.rsplit("_", 1)
+            bench = get_benchmark(name, cot=style == "cot")
+            items = bench.load(subset)
+            saved = {r["id"]: r["response"] for r in _jsonl(path)}
+            judged = bench.judge([(it, saved.get(it.id, "")) for it in items], sandbox)
+            correct = [j.correct for j in judged]
+            phases.setdefault(phase, {})[f"{name}/{style}"] = {
+                "pass@1": round(sum(correct) / len(correct), 4),
+                "correct": correct,
+                "statuses": dict(Counter(j.status for j in judged)),
+            }
+    if "before" not in phases:
+        raise SystemExit(f"--rejudge: no before_* generations in {folder}")
+    resamples = args.bootstrap or 2000
+    _emit(
+        {
+            "rejudged": str(folder),
+            "results": {
+                p: compare(phases["before"], r, resamples, args.seed)
+                for p, r in phases.items()
+                if p != "before"
+            },
+        }
+    )
+    return 0
 
 
 def _agreement(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -144,6 +144,7 @@ def test_codeio_style_prompts_are_judged_by_the_cruxeval_harness(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # ~3 min on an idle 2-core machine; many more under load
 @needs_data
 def test_tiny_profile_end_to_end(tmp_path: Path) -> None:
     """Data -> toy model -> eval -> train -> eval on CPU; every item judged, JSON last line."""
@@ -183,6 +184,19 @@ def test_tiny_profile_end_to_end(tmp_path: Path) -> None:
     assert variant["kinds"] == "output" and set(variant["results"]) == {"cruxeval-o"}
     assert variant["data"]["rows_selected"] < res["data"]["rows_selected"]
     assert json.loads((out / "result.json").read_text()) == res
+
+    # The saved generations score the same when judged again (the fallback for a GPU machine
+    # whose sandbox fails).
+    again = subprocess.run(
+        [sys.executable, str(SCRIPT), "--rejudge", str(out / "generations"), "--bootstrap", "50"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    rej = json.loads(again.stdout.strip().splitlines()[-1])["results"]
+    for bench, styles in res["results"].items():
+        for style, r in styles.items():
+            assert rej["after"][bench][style]["after"] == r["after"]
+            assert rej["after"][bench][style]["before_statuses"] == r["before_statuses"]
 
 
 def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
