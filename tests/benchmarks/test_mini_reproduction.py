@@ -234,3 +234,29 @@ def test_sft_loss_matches_the_model_loss(mr: ModuleType) -> None:
     assert torch.allclose(ours, ref, atol=1e-5), (ours, ref)
     ours.backward()
     assert model.model.embed_tokens.weight.grad is not None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_smollm2_training_step_and_generation(
+    mr: ModuleType, smollm2_dir: Path, tmp_path: Path
+) -> None:
+    """The real base model through the GPU profile's code: masking, two steps, greedy decoding."""
+    import argparse
+
+    rows = [
+        {"messages": [{"role": "user", "content": f"What is {i} + 1? Answer as JSON."},
+                      {"role": "assistant", "content": f'{i} + 1 = {i + 1}.\n{{"output": {i + 1}}}'}]}
+        for i in range(4)
+    ]  # fmt: skip
+    args = argparse.Namespace(
+        max_length=512, seed=0, max_rows=0, epochs=1.0, global_batch=2, micro_tokens=256, lr=1e-4
+    )
+    model, tok, info, data = mr.train(args, smollm2_dir, rows, "cpu", tmp_path)
+    assert (info["steps"], info["samples"], data["rows_used"]) == (2, 4, 4)
+    assert 0 < info["trained_tokens"] < info["tokens"]  # prompts (and SmolLM2's system turn) masked
+    assert 0 < info["first_loss"] < 20 and info["last_loss"] < info["first_loss"]
+    model.config.use_cache = True
+    model.eval()
+    texts = mr.generate(model, tok, ["What is 2 + 1? Answer as JSON.", "Say hi."], 6, 2, "cpu")
+    assert len(texts) == 2 and all(isinstance(t, str) and t for t in texts)
