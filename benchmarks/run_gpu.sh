@@ -33,7 +33,7 @@ echo "$(cat .gpu/smollm2.gguf.sha256)  $gguf" | sha256sum -c - || { echo "run_gp
 [[ -f .gpu/data/prepared.meta.json ]] && cp .gpu/data/prepared.meta.json /tmp/prepared.meta.json
 nvidia-smi -L 2>/dev/null || echo "run_gpu: no nvidia-smi here" >&2
 # Stop before a 600 s call limit would, so that the files below still come back.
-timeout "${RUN_GPU_LIMIT:-550}" "$py" .gpu/codeio/benchmarks/mini_reproduction.py --profile gpu \
+timeout "${RUN_GPU_LIMIT:-575}" "$py" .gpu/codeio/benchmarks/mini_reproduction.py --profile gpu \
   --data /tmp/prepared.jsonl --gguf "$gguf" --cruxeval .gpu/data/cruxeval.jsonl \
   --out /tmp/codeio-mr "$@" 2>&1 |
   grep --line-buffered -v -e 'Loading weights' -e 'Writing model shards' -e 'de-quantizing GGUF' | tee "$out/log.txt"
