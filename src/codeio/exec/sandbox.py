@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from codeio.errors import SandboxError
 from codeio.exec.containment import Containment, describe
 from codeio.exec.limits import ExecLimits
 from codeio.exec.result import ExecResult, Status
@@ -54,7 +55,7 @@ BASE: tuple[str, ...] = ()
 """The key of the pool whose templates hold only the prelude."""
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(SandboxError, RuntimeError):
     """The sandbox cannot run tasks as asked: ``containment="strict"`` and some mechanism is
     missing, or the interpreter inside it cannot import the prelude or a library the caller's
     interpreter has (the message names the module and the error)."""
