@@ -194,11 +194,6 @@ class WorkerProcess:
         self.wait_ready()
         ends = self._take_child(time.monotonic() + HOST_GRACE_S)
         try:
-            try:
-                self.sock.send(frames.GO_MSG.pack(frames.GO, limits.timeout_s))
-            except OSError as exc:
-                self.alive = False
-                raise WorkerDied(f"cannot send: {exc}") from exc
             return self._supervise(ends, frames.frame_bytes(task), limits)
         finally:
             ends.close()
@@ -217,20 +212,26 @@ class WorkerProcess:
         for fd in buffers:
             poller.register(fd, select.POLLIN)
         poller.register(self._sock_fd, select.POLLIN)
+        started = time.monotonic()
+        deadline = started + limits.timeout_s  # the host keeps the clock; KILL is the deadline
         pending = self._feed(ends, memoryview(task))
         if pending:
             poller.register(ends.task, select.POLLOUT)
-        deadline = time.monotonic() + limits.timeout_s + HOST_GRACE_S
         over: set[int] = set()
+        killed_for: str | None = None
         done: bytes | None = None
         while done is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            if killed_for is None and now >= deadline:
+                killed_for = "timeout"
+                self._kill_task(ends.pid)
+                deadline = now + HOST_GRACE_S  # now for the worker's answer
+            elif killed_for is not None and now >= deadline:
                 self.alive = False
                 raise WorkerDied("no answer in time")
-            for fd, _ in poller.poll(remaining * 1000.0 + 1.0):
+            for fd, _ in poller.poll((deadline - now) * 1000.0 + 1.0):
                 if fd == self._sock_fd:
-                    done = self._recv_done()
+                    done = self._recv_done(deadline)
                 elif fd == ends.task:
                     pending = self._feed(ends, pending)
                     if not pending:
@@ -247,20 +248,25 @@ class WorkerProcess:
                     if len(buffers[fd]) > caps[fd]:
                         # Stop reading (the writer blocks) and have the worker end the task.
                         poller.unregister(fd)
-                        if not over:
-                            self._kill_task()
                         over.add(fd)
+                        if killed_for is None:
+                            killed_for = "cap"
+                            self._kill_task(ends.pid)
+                            deadline = time.monotonic() + HOST_GRACE_S
+        ended = time.monotonic()
         # Every process of the task is gone now: what is in the pipes is all there is.
         for fd, buf in buffers.items():
             if fd not in over:
                 _drain(fd, buf, caps[fd] + 1)
-        _, wait_status, flags, duration, cpu, peak_kb = frames.DONE_MSG.unpack(done)
+        _, wait_status, flags, after, cpu, peak_kb, _ = frames.DONE_MSG.unpack(done)
+        if killed_for == "timeout" and flags & frames.DONE_HOST_KILL:
+            flags |= frames.DONE_TIMEOUT
         if flags & frames.DONE_RETIRE:
             self.alive = False  # the worker exits; the Sandbox starts a fresh one
         return outcome.build(
             wait_status=wait_status,
             flags=flags,
-            duration_s=duration,
+            duration_s=max(0.0, ended - started - after),
             cpu_s=cpu,
             peak_kb=peak_kb,
             stdout=out,
@@ -270,23 +276,25 @@ class WorkerProcess:
             limits=limits,
         )
 
-    def _recv_done(self) -> bytes:
-        """The worker's DONE (it sends nothing else while a task runs); the socket is readable."""
-        try:
-            msg = self.sock.recv(frames.MAX_CONTROL)
-        except OSError as exc:
-            msg = b""
-            reason = str(exc)
-        else:
-            reason = f"worker exited (code {self.proc.poll()})" if not msg else ""
+    def _recv_done(self, deadline: float) -> bytes:
+        """The worker's DONE (it sends nothing else while a task runs), keeping the next child
+        it carries."""
+        msg, fds = self._recv(deadline)
         if msg[:1] == frames.DONE and len(msg) == frames.DONE_MSG.size:
-            return msg
+            next_pid = frames.DONE_MSG.unpack(msg)[-1]
+            if next_pid and len(fds) == 4:
+                self._child = _ChildEnds(next_pid, fds)
+                return msg
+            if not next_pid and not fds:
+                return msg
+        for fd in fds:
+            os.close(fd)
         self.alive = False
-        raise WorkerDied(reason or f"unexpected message {msg[:80]!r}")
+        raise WorkerDied(f"unexpected message {msg[:80]!r}")
 
-    def _kill_task(self) -> None:
+    def _kill_task(self, pid: int) -> None:
         try:
-            self.sock.send(frames.KILL)
+            self.sock.send(frames.KILL_MSG.pack(frames.KILL, pid))
         except OSError:
             pass  # a dead worker shows as EOF on the socket
 

@@ -22,23 +22,25 @@ CONFIG = b"c"
 READY = b"r"
 """worker -> host: the containment report as JSON, once the template is ready."""
 CHILD = b"C"
-"""worker -> host: a child forked ahead for the next task (``CHILD_MSG``), carrying the host's
-ends of its pipes as SCM_RIGHTS in ``CHILD_FDS`` order."""
-GO = b"G"
-"""host -> worker: the host is writing the task now; start the clock (``GO_MSG``)."""
+"""worker -> host, after READY: the first child, forked ahead for the first task
+(``CHILD_MSG``), carrying the host's ends of its pipes as SCM_RIGHTS in ``CHILD_FDS`` order."""
 KILL = b"K"
-"""host -> worker: end the running task now (its output or result went over a cap)."""
+"""host -> worker: end this child now (``KILL_MSG``): its deadline passed, or its output or
+result went over a cap. The host keeps the clock; a KILL naming an earlier child is ignored."""
 DONE = b"D"
-"""worker -> host: how the task's process ended (``DONE_MSG``); every process of the task is
-gone and the task dir is empty again by the time it is sent."""
+"""worker -> host: how the task's process ended (``DONE_MSG``), sent once every process of the
+task is gone and the task dir is empty again; it carries the next child's pipes as CHILD does
+(none when the worker retires)."""
 
 CHILD_MSG = struct.Struct("<ci")  # tag, pid
 CHILD_FDS = ("task", "stdout", "stderr", "result")
-GO_MSG = struct.Struct("<cd")  # tag, timeout_s
-DONE_MSG = struct.Struct("<ciIddq")
-"""tag, wait status (-1: not reaped), flags (``DONE_*``), duration_s, cpu_s, peak RSS (KiB)."""
+KILL_MSG = struct.Struct("<ci")  # tag, pid of the child
+DONE_MSG = struct.Struct("<ciIddqi")
+"""tag, wait status (-1: not reaped), flags (``DONE_*``), seconds from the child's end to this
+message (the host subtracts it from what it measured), cpu_s, peak RSS (KiB), next child's pid
+(0: none)."""
 DONE_TIMEOUT = 1
-"""The wall-clock deadline passed and the worker killed the task."""
+"""Set by the host (never sent): it killed the task at its deadline."""
 DONE_HOST_KILL = 2
 """Killed at the host's request."""
 DONE_RETIRE = 4

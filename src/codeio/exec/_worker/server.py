@@ -7,10 +7,11 @@ the configuration. The worker imports the prelude once, confines itself and then
 - forks a child ahead of time (the child sets itself up and blocks reading its task pipe) and
   passes the host's ends of the child's pipes (task, stdout, stderr, result) to the host over the
   control socket (SCM_RIGHTS), keeping none of them;
-- on the host's ``GO`` starts the clock and waits for the child's exit, the deadline or the
-  host's ``KILL``, whichever comes first, never blocking on anything the task controls;
+- waits for the child's exit or the host's ``KILL`` (the host keeps the deadline), never blocking
+  on anything the task controls;
 - kills every process the task left, reaps them within a budget, empties the task dir within a
-  budget, and answers ``DONE`` with the exit status, times and peak memory only.
+  budget, forks the next child and answers ``DONE`` with the exit status, times and peak memory
+  only (and the next child's pipes).
 
 The host writes the task straight into the child's pipe and reads its output and result itself,
 so the code, kwargs, output, return value or traceback of one task never pass through the
@@ -80,7 +81,6 @@ class Worker:
         os.environ.update(self.env)
         tempfile.tempdir = None
         self.ruleset_fd: int | None = None
-        self._next: _Child | None = None
         self.report = report
         try:
             fd, abi, features = landlock.build_ruleset(self.task_dir)
@@ -123,21 +123,15 @@ class Worker:
 
     # -- the loop ------------------------------------------------------------------------------
     def serve(self) -> None:
+        proc, fds = self._prefork()
+        self._send(frames.CHILD_MSG.pack(frames.CHILD, proc.pid), fds)
         while True:
-            # The next task's child is forked and set up while the host is busy elsewhere, so
-            # the fork overlaps the host's round trip instead of adding to it.
-            if self._next is None:
-                self._next = self._prefork()
-            msg = self._recv()
-            if not msg:
-                return  # the host closed the socket (or died): end, and the namespace with us
-            if msg[:1] == frames.GO and len(msg) == frames.GO_MSG.size:
-                _, timeout_s = frames.GO_MSG.unpack(msg)
-                self.run(timeout_s)
-                if self.broken:
-                    # The host has the DONE (flagged RETIRE) and starts a fresh worker.
-                    os._exit(3)
-            # Anything else (a KILL that crossed the task's end) is ignored.
+            # Each task's DONE carries the next child, forked once the task's processes are
+            # gone and its dir is empty: one message (and one wake-up of the host) per task.
+            next_proc = self.run(proc)
+            if next_proc is None:
+                os._exit(3)  # the host has the DONE (flagged RETIRE) and starts a fresh worker
+            proc = next_proc
 
     def _recv(self) -> bytes:
         try:
@@ -145,9 +139,21 @@ class Worker:
         except OSError:
             return b""
 
-    def _prefork(self) -> _Child:
-        """A fresh child of the untouched template, set up and blocked reading its task; the
-        host gets the other ends of its pipes, the worker keeps only a pidfd."""
+    def _send(self, msg: bytes, fds: list[int]) -> None:
+        try:
+            if fds:
+                socket.send_fds(self.ctl, [msg], fds)
+            else:
+                self.ctl.send(msg)
+        except OSError:
+            self._abandon()  # the host is gone
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _prefork(self) -> tuple[_Child, list[int]]:
+        """A fresh child of the untouched template, set up and blocked reading its task, and
+        the host's ends of its pipes (sent, then closed: the worker keeps only a pidfd)."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
@@ -171,30 +177,19 @@ class Worker:
             )
         for fd in (out_w, err_w, res_w, task_r):
             os.close(fd)
-        for fd in (task_w, out_r, err_r, res_r):  # the host never blocks on them
+        host_fds = [task_w, out_r, err_r, res_r]
+        for fd in host_fds:  # the host never blocks on them
             os.set_blocking(fd, False)
-        pidfd = os.pidfd_open(pid)
-        try:
-            socket.send_fds(
-                self.ctl, [frames.CHILD_MSG.pack(frames.CHILD, pid)], [task_w, out_r, err_r, res_r]
-            )
-        except OSError:
-            pass  # the host is gone: the next recv sees it
-        finally:
-            for fd in (task_w, out_r, err_r, res_r):
-                os.close(fd)
-        return _Child(pid, pidfd)
+        return _Child(pid, os.pidfd_open(pid)), host_fds
 
-    def run(self, timeout_s: float) -> None:
-        proc, self._next = self._next, None
-        if proc is None:  # cannot happen: serve forks before it waits for GO
-            self.broken = True
-            self._done(-1, 0, 0.0, 0.0, 0)
-            return
-        flags = 0
+    def run(self, proc: _Child) -> _Child | None:
+        """Supervise one child until it ends (or the host has it killed), clean up after it and
+        answer DONE with the next child; None when the worker retires instead."""
+        status, usage, host_kill, since = -1, None, False, time.monotonic()
         try:
-            exited, flags, duration = self._watch(proc, timeout_s)
-            if not exited:
+            host_kill = self._watch(proc)
+            since = time.monotonic()
+            if host_kill:
                 _kill(proc.pid)
             # Everything the task started dies before anything is reaped: a process that traces
             # the task's own would otherwise keep it from being reaped.
@@ -204,7 +199,6 @@ class Worker:
                 self.broken = True
         except Exception:
             self.broken = True
-            status, usage, duration = -1, None, 0.0
         finally:
             os.close(proc.pidfd)
         try:
@@ -215,35 +209,40 @@ class Worker:
             # Something changed the worker's own limits or scheduling (possible only where
             # the worker shares the task's uid): never serve another task like that.
             self.broken = True
+        next_proc: _Child | None = None
+        fds: list[int] = []
+        if not self.broken:
+            try:
+                next_proc, fds = self._prefork()
+            except OSError:
+                self.broken = True
+        flags = (frames.DONE_HOST_KILL if host_kill else 0) | (
+            frames.DONE_RETIRE if self.broken else 0
+        )
         cpu = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
         rss = usage.ru_maxrss if usage is not None else 0
-        self._done(status, flags, duration, cpu, rss)
+        after = time.monotonic() - since
+        pid = next_proc.pid if next_proc is not None else 0
+        self._send(frames.DONE_MSG.pack(frames.DONE, status, flags, after, cpu, rss, pid), fds)
+        return next_proc
 
-    def _watch(self, proc: _Child, timeout_s: float) -> tuple[bool, int, float]:
-        """Wait for the child's exit, the deadline or the host's KILL: (exited, flags, seconds)."""
-        start = time.monotonic()
-        deadline = start + timeout_s
+    def _watch(self, proc: _Child) -> bool:
+        """Wait for the child's exit or the host's KILL for it (True). The host keeps the clock:
+        a task's deadline is its KILL. A KILL for an earlier child is stale and ignored."""
         poller = select.poll()
         poller.register(proc.pidfd, select.POLLIN)
         poller.register(self.ctl, select.POLLIN)
         ctl_fd = self.ctl.fileno()
-        flags = 0
-        exited = False
-        while not exited and not flags:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                flags |= frames.DONE_TIMEOUT
-                break
-            for fd, _ in poller.poll(remaining * 1000.0 + 1.0):
-                if fd == ctl_fd:
-                    msg = self._recv()
-                    if not msg:
-                        self._abandon()
-                    if msg[:1] == frames.KILL:
-                        flags |= frames.DONE_HOST_KILL
-                else:
-                    exited = True
-        return exited, flags, time.monotonic() - start
+        while True:
+            for fd, _ in poller.poll():
+                if fd != ctl_fd:
+                    return False
+                msg = self._recv()
+                if not msg:
+                    self._abandon()
+                if len(msg) == frames.KILL_MSG.size and msg[:1] == frames.KILL:
+                    if frames.KILL_MSG.unpack(msg)[1] == proc.pid:
+                        return True
 
     def _abandon(self) -> None:
         """The host is gone: take every task process along and end."""
@@ -251,15 +250,6 @@ class Worker:
             for target in _descendants():
                 _kill(target)
         os._exit(0)  # as PID 1 this ends the whole namespace
-
-    def _done(self, status: int, flags: int, duration: float, cpu: float, rss: int) -> None:
-        if self.broken:
-            flags |= frames.DONE_RETIRE
-        msg = frames.DONE_MSG.pack(frames.DONE, status, flags, duration, cpu, rss)
-        try:
-            self.ctl.send(msg)
-        except OSError:
-            os._exit(0)
 
     def _kill_all(self, pid: int) -> None:
         if self.pid_ns:
