@@ -136,17 +136,16 @@ class WorkerProcess:
             raise WorkerDied(f"cannot configure the worker: {exc}") from exc
 
     # -- control messages ------------------------------------------------------------------
-    def _recv(self, deadline: float) -> tuple[bytes, list[int]]:
-        """The next control message and the fds it carries; raises WorkerDied on EOF or timeout."""
+    def _recv(self, deadline: float, size: int = 64) -> tuple[bytes, list[int]]:
+        """The next control message (at most ``size`` bytes: CHILD and DONE are a few dozen) and
+        the fds it carries; raises WorkerDied on EOF or timeout."""
         try:
             ready, _, _ = select.select(
                 [self._sock_fd], [], [], max(0.0, deadline - time.monotonic())
             )
             if not ready:
                 raise WorkerDied("no answer in time")
-            msg, fds, msg_flags, _ = socket.recv_fds(
-                self.sock, frames.MAX_CONTROL, 4, socket.MSG_CMSG_CLOEXEC
-            )
+            msg, fds, _, _ = socket.recv_fds(self.sock, size, 4, socket.MSG_CMSG_CLOEXEC)
         except OSError as exc:
             self.alive = False
             raise WorkerDied(str(exc)) from exc
@@ -162,7 +161,7 @@ class WorkerProcess:
 
     def wait_ready(self, timeout_s: float = 120.0) -> dict[str, Any]:
         if self.report is None:
-            msg, fds = self._recv(time.monotonic() + timeout_s)
+            msg, fds = self._recv(time.monotonic() + timeout_s, frames.MAX_CONTROL)
             for fd in fds:
                 os.close(fd)
             try:
