@@ -60,3 +60,26 @@ def test_duration_and_peak_memory_reported(sandbox: Sandbox) -> None:
     assert result.status is Status.OK
     assert result.duration_s > 0
     assert result.peak_memory_mb is not None and result.peak_memory_mb >= 64
+
+
+def test_result_cap_is_result_too_large(sandbox: Sandbox) -> None:
+    limits = ExecLimits(result_bytes=1000)
+    result = sandbox.run("def f():\n    return 'x' * 2000\n", "f", limits=limits)
+    assert (result.status, result.error_type) == (Status.ERROR, "ResultTooLarge")
+    # Written past the harness, straight into the result channel: the host's own cap holds.
+    flood = "import os\nwhile True:\n    os.write(3, b'[' * 65536)\n"
+    result = sandbox.run(flood, limits=limits)
+    assert (result.status, result.error_type) == (Status.ERROR, "ResultTooLarge")
+    assert sandbox.run("def f():\n    return 'x' * 900\n", "f", limits=limits).ok
+    _still_usable(sandbox)
+
+
+def test_deep_traceback_is_bounded_and_quick(sandbox: Sandbox) -> None:
+    code = (
+        "import sys\nsys.setrecursionlimit(200_000)\n"
+        "def f(n):\n    return f(n + 1) if n < 150_000 else 1 / 0\n"
+    )
+    result = sandbox.run(code, "f", {"n": 0}, limits=ExecLimits(timeout_s=20))
+    assert (result.status, result.error_type) == (Status.ERROR, "ZeroDivisionError")
+    assert "earlier frames not shown" in (result.traceback or "")
+    assert len(result.traceback or "") <= 4000

@@ -47,6 +47,7 @@ def test_exception_gives_type_message_and_traceback_tail(sandbox: Sandbox) -> No
     assert result.error_type == "ZeroDivisionError"
     assert "division by zero" in (result.error_message or "")
     assert "main.py" in (result.traceback or "") and "child.py" not in (result.traceback or "")
+    assert "return 1 / x" in (result.traceback or "")  # the code's own lines are shown
 
 
 def test_missing_entry_and_syntax_error(sandbox: Sandbox) -> None:

@@ -19,3 +19,6 @@ class ExecLimits(BaseModel):
     open_files: int = Field(256, gt=0)
     processes: int = Field(64, gt=0, description="processes/threads the task may have at once")
     output_bytes: int = Field(1 << 20, gt=0, description="cap on captured stdout + stderr each")
+    result_bytes: int = Field(
+        16 << 20, gt=0, description="cap on the entry's return value, encoded as JSON"
+    )

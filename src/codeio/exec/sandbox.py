@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import collections
 import functools
+import importlib.util
 import json
 import logging
 import os
 import queue
 import shutil
+import site
 import tempfile
 import threading
 import time
@@ -18,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from codeio.exec._worker import frames
+from codeio.errors import SandboxError
 from codeio.exec.containment import Containment, describe
 from codeio.exec.limits import ExecLimits
 from codeio.exec.result import ExecResult, Status
@@ -53,8 +55,10 @@ BASE: tuple[str, ...] = ()
 """The key of the pool whose templates hold only the prelude."""
 
 
-class SandboxUnavailable(RuntimeError):
-    """``containment="strict"`` was asked for and some mechanism is missing."""
+class SandboxUnavailable(SandboxError, RuntimeError):
+    """The sandbox cannot run tasks as asked: ``containment="strict"`` and some mechanism is
+    missing, or the interpreter inside it cannot import the prelude or a library the caller's
+    interpreter has (the message names the module and the error)."""
 
 
 class ExecTask(BaseModel):
@@ -149,6 +153,7 @@ class Sandbox:
         """Workers started after the first ``workers`` (warm templates and replacements)."""
         self.start_s = 0.0
         """Seconds those starts took, summed (the tasks that needed them waited as long)."""
+        self._config["expect"] = list(_host_findable(tuple(sorted(self.warm))))
         started = [self._spawn(BASE) for _ in range(self.workers)]
         self._pools[BASE].size = len(started)
         try:
@@ -160,6 +165,14 @@ class Sandbox:
             raise RuntimeError(f"sandbox workers failed to start: {exc}") from exc
         self.report: Containment = describe(reports[0])
         self.containment: str = self.report.level
+        cannot = {**reports[0].get("prelude_errors", {}), **reports[0].get("missing", {})}
+        if cannot:
+            self.close()
+            name, error = next(iter(cannot.items()))
+            more = f" (and {len(cannot) - 1} more)" if len(cannot) > 1 else ""
+            raise SandboxUnavailable(
+                f"the sandbox cannot import {name}: {error}{more} (run `codeio doctor`)"
+            )
         if containment == "strict" and not self.report.full:
             self.close()
             raise SandboxUnavailable(
@@ -249,14 +262,33 @@ class Sandbox:
 
     def _start(self, wanted: tuple[str, ...], key: tuple[str, ...]) -> WorkerProcess:
         began = time.monotonic()
+        worker: WorkerProcess | None = None
         try:
             worker = self._spawn(wanted)
             report = worker.wait_ready()
         except (OSError, WorkerDied) as exc:
+            if worker is not None:
+                with self._lock:
+                    self._live.discard(worker)
+                worker.close()
             with self._changed:
                 self._pools[key].size -= 1
                 self._pools[key].starting -= 1
+                if key != BASE:
+                    # Never again: its tasks run from the base template and import what they
+                    # need themselves, failing there with their own typed error if they must.
+                    self._resolved[wanted] = BASE
                 self._changed.notify_all()
+            if key != BASE:
+                log.warning(
+                    "the warm template for %s failed to start (%s); its tasks run from the "
+                    "base template",
+                    "+".join(wanted),
+                    exc,
+                )
+                raise WorkerDied(
+                    f"the warm template for {'+'.join(wanted)} failed to start: {exc}"
+                ) from exc
             raise WorkerDied(f"cannot start a worker: {exc}") from exc
         # The scan's candidates include names that are not modules (`from numpy import array`);
         # the template says which it holds, and tasks that want the same share its pool.
@@ -318,7 +350,14 @@ class Sandbox:
         wanted: tuple[str, ...],
     ) -> ExecResult:
         lim = limits or self.limits
-        body = _task_body(code, entry, kwargs, lim)
+        try:
+            body = _task_body(code, entry, kwargs, lim)
+        except (TypeError, ValueError, RecursionError) as exc:  # kwargs that JSON cannot carry
+            return ExecResult(
+                status=Status.ERROR,
+                error_type="TaskNotSerializable",
+                error_message=f"{type(exc).__name__}: {exc}"[:2000],
+            )
         result = _sandbox_error("not run")
         with self._slots:
             for _ in range(self.retries + 1):
@@ -328,13 +367,16 @@ class Sandbox:
                     result = _sandbox_error(str(exc))
                     continue
                 try:
-                    reply = worker.execute(body, lim.timeout_s)
+                    result = worker.execute(body, lim)
                 except WorkerDied as exc:
                     result = _sandbox_error(f"worker died: {exc}")
                     continue
+                except Exception as exc:  # never out of run(): one bad task must not end a batch
+                    worker.alive = False
+                    result = _sandbox_error(f"engine: {type(exc).__name__}: {exc}")
+                    continue
                 finally:
                     self._release(worker)
-                result = _to_result(reply)
                 if result.status is not Status.SANDBOX_ERROR:
                     return result
         return result
@@ -389,7 +431,12 @@ class Sandbox:
                     if item is None:
                         break
                     index, task, wanted = item
-                    result = self._run(task.code, task.entry, task.kwargs, task.limits, wanted)
+                    try:
+                        result = self._run(task.code, task.entry, task.kwargs, task.limits, wanted)
+                    except Exception as exc:
+                        if self._closed:
+                            raise
+                        result = _sandbox_error(f"engine: {type(exc).__name__}: {exc}")
                     done.put((index, result, None))
             except BaseException as exc:  # a failing task iterator, or a closed sandbox
                 done.put((-1, None, exc))
@@ -412,6 +459,28 @@ class Sandbox:
                     yield index, result
         finally:
             stop.set()
+
+    def self_test(self, modules: Iterable[str]) -> dict[str, str | None]:
+        """Import each module inside the sandbox, as a task would (confined, as the task uid):
+        module -> None if it imports, else the error as one line."""
+        names = list(dict.fromkeys(modules))
+        if not names:
+            return {}
+        with self._lock:
+            self._serial += 1
+            root = os.path.join(self._root, f"t{self._serial}")
+        worker = WorkerProcess({**self._config, "warm": names}, self.hash_seed, root)
+        try:
+            report = worker.wait_ready()
+        except WorkerDied as exc:
+            if len(names) > 1:  # one of them took the worker down: find which
+                return {k: v for name in names for k, v in self.self_test([name]).items()}
+            return {names[0]: f"the sandbox worker died while importing it ({exc})"}
+        finally:
+            worker.close()
+            shutil.rmtree(root, ignore_errors=True)
+        errors = report.get("warm_errors", {})
+        return {name: errors.get(name) for name in names}
 
     def close(self) -> None:
         if self._closed:
@@ -438,36 +507,38 @@ class Sandbox:
 
 
 @functools.lru_cache(maxsize=64)
-def _limits_parts(limits: ExecLimits) -> tuple[bytes, str]:
-    """The worker's header and the child's JSON for one (frozen, hashable) limits object."""
-    header = frames.TASK_HEADER.pack(
-        limits.timeout_s, float(limits.cpu_s or limits.timeout_s), limits.output_bytes
-    )
-    return header, json.dumps(limits.model_dump())
+def _limits_json(limits: ExecLimits) -> str:
+    """The child's JSON for one (frozen, hashable) limits object."""
+    return json.dumps(limits.model_dump())
 
 
 def _task_body(
     code: str, entry: str | None, kwargs: dict[str, Any] | None, limits: ExecLimits
 ) -> bytes:
-    header, limits_json = _limits_parts(limits)
     task = json.dumps({"code": code, "entry": entry, "kwargs": kwargs or {}}, allow_nan=True)
     # Splice the cached limits in rather than re-serialising them for every task.
-    return header + f'{task[:-1]},"limits":{limits_json}}}'.encode()
+    return f'{task[:-1]},"limits":{_limits_json(limits)}}}'.encode()
+
+
+@functools.lru_cache(maxsize=8)
+def _host_findable(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The top-level modules of ``names`` that this interpreter finds outside the user's own
+    site-packages (which sandbox workers do not load): the sandbox must find them too."""
+    user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
+    found = []
+    for name in dict.fromkeys(n.split(".")[0] for n in names):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        origin = (spec.origin or "") if spec is not None else ""
+        if spec is not None and not (user_site and origin.startswith(user_site)):
+            found.append(name)
+    return tuple(found)
 
 
 def _sandbox_error(message: str) -> ExecResult:
     return ExecResult(status=Status.SANDBOX_ERROR, error_type="SandboxError", error_message=message)
-
-
-def _to_result(reply: dict[str, Any]) -> ExecResult:
-    value_json = reply.pop("value_json", None)
-    value = json.loads(value_json) if value_json is not None else None
-    status = Status(reply.pop("status"))
-    if status is Status.SANDBOX_ERROR:
-        reply.setdefault("error_type", "SandboxError")
-    # The worker is ours and builds exactly these fields; validating them again per task
-    # would cost more than the rest of the host's share of a trivial task.
-    return ExecResult.model_construct(status=status, value=value, **reply)
 
 
 _shared: Sandbox | None = None

@@ -8,10 +8,12 @@ docs/SANDBOX.md for what that does and does not stop).
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
 import fcntl
 import io
 import json
+import linecache
 import os
 import random
 import resource
@@ -25,6 +27,10 @@ from typing import Any
 from . import frames, landlock, syscalls
 
 TRACEBACK_LINES = 12
+TRACEBACK_FRAMES = 8
+TRACEBACK_CHARS = 4000
+MESSAGE_CHARS = 2000
+TASK_FILE = "main.py"
 _MAX_FD = 1 << 20
 _TASK_FD = 4
 TASK_NAME = "__codeio_task__"
@@ -167,22 +173,48 @@ def _reseed() -> None:
         np_random.seed(int.from_bytes(os.urandom(4), "little"))
 
 
-def _error_payload(exc: BaseException) -> dict[str, Any]:
-    # Skip the harness's own frame so the tail shows only the task's code.
-    frames_ = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
-    tb = traceback.format_exception(type(exc), exc, frames_)
-    tail = "".join(tb).splitlines()[-TRACEBACK_LINES:]
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _error_payload(exc: BaseException, code: str | None = None) -> dict[str, Any]:
+    """Type, message and the tail of the traceback, each bounded, in time too: only the last
+    ``TRACEBACK_FRAMES`` frames are looked at, however deep the stack was."""
     kind = "memory" if isinstance(exc, MemoryError) else "error"
+    error_type = _clip(type(exc).__name__, 200)
     try:
-        message = str(exc)
-    except Exception:  # a hostile __str__ must not take the harness down
+        message = _clip(str(exc), MESSAGE_CHARS)
+    except BaseException:  # a hostile __str__ must not take the harness down
         message = "<unprintable>"
-    return {
-        "kind": kind,
-        "error_type": type(exc).__name__,
-        "error_message": message[:2000],
-        "traceback": "\n".join(tail),
-    }
+    try:
+        text = _traceback_tail(exc, error_type, message, code)
+    except BaseException:  # out of memory again, say: the type and message still go back
+        text = ""
+    return {"kind": kind, "error_type": error_type, "error_message": message, "traceback": text}
+
+
+def _traceback_tail(exc: BaseException, error_type: str, message: str, code: str | None) -> str:
+    # Skip the harness's own frame so the tail shows only the task's code.
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    tail: collections.deque[types.TracebackType] = collections.deque(maxlen=TRACEBACK_FRAMES)
+    depth = 0
+    while tb is not None:  # a deep recursion has a million of these: walk, format only a few
+        tail.append(tb)
+        tb = tb.tb_next
+        depth += 1
+    if code is not None and TASK_FILE not in linecache.cache:
+        # The code has no file; give the traceback its lines.
+        linecache.cache[TASK_FILE] = (len(code), None, code.splitlines(True), TASK_FILE)
+    summary = traceback.StackSummary.extract(
+        ((t.tb_frame, t.tb_lineno) for t in tail), lookup_lines=True
+    )
+    lines = ["Traceback (most recent call last):"]
+    if depth > len(tail):
+        lines.append(f"  ... {depth - len(tail)} earlier frames not shown")
+    for block in summary.format():
+        lines.extend(_clip(line, 300) for line in block.rstrip("\n").split("\n"))
+    lines.append(_clip(f"{error_type}: {message}" if message else error_type, 500))
+    return _clip("\n".join(lines[-TRACEBACK_LINES:]), TRACEBACK_CHARS)
 
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -192,12 +224,12 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     # A real, registered module: dataclasses, pickle and typing look the code's module up in
     # sys.modules, and this child exits after the task, so replacing __main__ is harmless.
     module = types.ModuleType("__main__" if entry is None else TASK_NAME)
-    module.__file__ = "main.py"
+    module.__file__ = TASK_FILE
     module.__builtins__ = builtins  # type: ignore[attr-defined]
     sys.modules[module.__name__] = module
     namespace: dict[str, Any] = module.__dict__
     try:
-        compiled = compile(code, "main.py", "exec")
+        compiled = compile(code, TASK_FILE, "exec")
         exec(compiled, namespace)
         if entry is None:
             return {"kind": "ok", "value": None}
@@ -213,20 +245,33 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     except SystemExit as exc:
         if entry is None and exc.code in (None, 0):
             return {"kind": "ok", "value": None}
-        return _error_payload(exc)
+        return _error_payload(exc, code)
     except BaseException as exc:
         namespace.clear()  # frees memory first in case this is a MemoryError
-        return _error_payload(exc)
+        return _error_payload(exc, code)
     try:
         encoded = json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError, RecursionError) as exc:
+    except BaseException as exc:  # unserialisable, too deep, too many digits, out of memory
         return {
             "kind": "error",
             "error_type": "ResultNotSerializable",
-            "error_message": f"{type(exc).__name__}: {exc}"[:2000],
+            "error_message": _clip(f"{type(exc).__name__}: {exc}", MESSAGE_CHARS),
             "traceback": "",
         }
+    if len(encoded) > task["limits"]["result_bytes"]:
+        # The host enforces this too (the code may write the channel itself); saying it here
+        # spares sending what would be refused.
+        return _too_large(len(encoded), task["limits"]["result_bytes"])
     return {"kind": "ok", "value_json": encoded}
+
+
+def _too_large(size: int, cap: int) -> dict[str, Any]:
+    return {
+        "kind": "error",
+        "error_type": "ResultTooLarge",
+        "error_message": f"the return value is {size} bytes of JSON, over the cap of {cap}",
+        "traceback": "",
+    }
 
 
 def child_main(

@@ -11,6 +11,7 @@ its own /proc and /tmp over the host's tree).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from . import rootfs, seccomp, syscalls
@@ -75,6 +76,7 @@ def enter_namespaces(keep_fds: tuple[int, ...], tmp_size_mb: int) -> dict[str, o
     they wait for their child and exit with its status, so the worker's death reaches the host.
     """
     uid, gid = os.getuid(), os.getgid()
+    launcher = os.getpid()
     to_helper_r, to_helper_w = os.pipe()
     to_launcher_r, to_launcher_w = os.pipe()
     helper = os.fork()
@@ -102,6 +104,10 @@ def enter_namespaces(keep_fds: tuple[int, ...], tmp_size_mb: int) -> dict[str, o
         if flags & syscalls.CLONE_NEWUSER:
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
+        # Dies with the launcher (armed after the id switch, which would clear it).
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != launcher:
+            os._exit(1)
         server = os.fork()
         if server == 0:
             return _init_namespaces(flags, task_uid, tmp_size_mb)

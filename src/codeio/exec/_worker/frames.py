@@ -1,4 +1,10 @@
-"""Length-prefixed JSON frames: the only format on the host<->worker and worker<->child pipes."""
+"""Wire formats: length-prefixed JSON frames on the task and result pipes, and the small tagged
+messages on the host<->worker control socket.
+
+The control socket is a ``SOCK_SEQPACKET`` pair: each message keeps its boundary and may carry
+file descriptors. Nothing on it ever holds task data: the worker forks and supervises, the host
+writes the task straight into the child's pipe and reads its output and result itself.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,39 @@ from typing import Any
 
 _HEADER = struct.Struct("<I")
 MAX_FRAME = 1 << 30
-TASK_HEADER = struct.Struct("<ddQ")
-"""Prefix of a host->worker task body: timeout_s, cpu limit (s), output cap (bytes).
 
-The worker needs only these; the rest of the body is the child's JSON, forwarded unparsed so
-the worker touches (and copy-on-write faults) as little memory as possible per task.
-"""
+# -- control messages (one tag byte, then the payload) -----------------------------------------
+CONFIG = b"c"
+"""host -> worker, first: the configuration as JSON."""
+READY = b"r"
+"""worker -> host: the containment report as JSON, once the template is ready."""
+CHILD = b"C"
+"""worker -> host, after READY: the first child, forked ahead for the first task
+(``CHILD_MSG``), carrying the host's ends of its pipes as SCM_RIGHTS in ``CHILD_FDS`` order."""
+KILL = b"K"
+"""host -> worker: end this child now (``KILL_MSG``): its deadline passed, or its output or
+result went over a cap. The host keeps the clock; a KILL naming an earlier child is ignored."""
+DONE = b"D"
+"""worker -> host: how the task's process ended (``DONE_MSG``), sent once every process of the
+task is gone and the task dir is empty again; it carries the next child's pipes as CHILD does
+(none when the worker retires)."""
+
+CHILD_MSG = struct.Struct("<ci")  # tag, pid
+CHILD_FDS = ("task", "stdout", "stderr", "result")
+KILL_MSG = struct.Struct("<ci")  # tag, pid of the child
+DONE_MSG = struct.Struct("<ciIddqi")
+"""tag, wait status (-1: not reaped), flags (``DONE_*``), seconds from the child's end to this
+message (the host subtracts it from what it measured), cpu_s, peak RSS (KiB), next child's pid
+(0: none)."""
+DONE_TIMEOUT = 1
+"""Set by the host (never sent): it killed the task at its deadline."""
+DONE_HOST_KILL = 2
+"""Killed at the host's request."""
+DONE_RETIRE = 4
+"""The worker cannot promise a clean next task (leftovers it could not reap, a task dir it could
+not empty in time, its own limits changed): it exits after this message."""
+MAX_CONTROL = 1 << 20
+"""Largest control message (the config and the ready report are the only large ones)."""
 
 
 def encode(obj: Any) -> bytes:

@@ -1,8 +1,21 @@
-"""The worker loop: read a task frame, fork a child, supervise it, answer with one frame.
+"""The worker: a zygote that only forks and supervises; it never holds any task's data.
 
-Started as ``python -s -c BOOTSTRAP`` with a scrubbed environment; the first frame from the host
-is the configuration. The worker imports the prelude once; every task runs in a forked child, so
-tasks pay neither interpreter start-up nor imports, and none sees another's state.
+Started as ``python -s -c BOOTSTRAP`` with a scrubbed environment, fds 0 and 1 being its end of
+the host's control socket (``frames``: tagged ``SOCK_SEQPACKET`` messages). The first message is
+the configuration. The worker imports the prelude once, confines itself and then, per task:
+
+- forks a child ahead of time (the child sets itself up and blocks reading its task pipe) and
+  passes the host's ends of the child's pipes (task, stdout, stderr, result) to the host over the
+  control socket (SCM_RIGHTS), keeping none of them;
+- waits for the child's exit or the host's ``KILL`` (the host keeps the deadline), never blocking
+  on anything the task controls;
+- kills every process the task left, reaps them within a budget, empties the task dir within a
+  budget, forks the next child and answers ``DONE`` with the exit status, times and peak memory
+  only (and the next child's pipes).
+
+The host writes the task straight into the child's pipe and reads its output and result itself,
+so the code, kwargs, output, return value or traceback of one task never pass through the
+process the next task is forked from.
 """
 
 from __future__ import annotations
@@ -10,11 +23,13 @@ from __future__ import annotations
 import fcntl
 import gc
 import importlib
+import importlib.util
 import json
 import os
 import resource
 import select
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -23,21 +38,28 @@ from typing import Any
 from . import child, confine, frames, landlock, syscalls
 
 _IN, _OUT = 0, 1
-_READ_CHUNK = 1 << 16
-_REAP_GRACE_S = 0.5
+_CTL_FD_MIN = 10
+_REAP_BUDGET_S = 1.0
+"""How long the worker tries to reap a task's processes it killed before it gives up on itself
+(a process held in the kernel, or a zombie held by a tracer that will not die)."""
+_CLEAN_BUDGET_S = 2.0
+"""How long emptying a task dir may take; a larger tree retires the worker instead (its private
+/tmp goes with its mount namespace)."""
+_ERROR_CHARS = 300
 
 
 class _Child:
-    """A pre-forked child and the worker's ends of its pipes."""
+    """A pre-forked child: its pid and a pidfd to watch it (the worker keeps none of its pipes)."""
 
-    __slots__ = ("pid", "out_r", "err_r", "res_r", "task_w")
+    __slots__ = ("pid", "pidfd")
 
-    def __init__(self, pid: int, out_r: int, err_r: int, res_r: int, task_w: int) -> None:
-        self.pid, self.out_r, self.err_r, self.res_r, self.task_w = pid, out_r, err_r, res_r, task_w
+    def __init__(self, pid: int, pidfd: int) -> None:
+        self.pid, self.pidfd = pid, pidfd
 
 
 class Worker:
-    def __init__(self, config: dict[str, Any], report: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], report: dict[str, Any], ctl: socket.socket) -> None:
+        self.ctl = ctl
         self.env: dict[str, str] = config["task_env"]
         self.pid_ns = "pid" in report["namespaces"]
         self.drop_uid = bool(report.get("task_uid"))
@@ -59,7 +81,6 @@ class Worker:
         os.environ.update(self.env)
         tempfile.tempdir = None
         self.ruleset_fd: int | None = None
-        self._next: _Child | None = None
         self.report = report
         try:
             fd, abi, features = landlock.build_ruleset(self.task_dir)
@@ -100,27 +121,39 @@ class Worker:
         self.confined = True
         self._own_state = _own_state()
 
+    # -- the loop ------------------------------------------------------------------------------
     def serve(self) -> None:
+        proc, fds = self._prefork()
+        self._send(frames.CHILD_MSG.pack(frames.CHILD, proc.pid), fds)
         while True:
-            # The next task's child is forked and confined while we wait for the task, so the
-            # fork and the set-up overlap the host's round trip instead of adding to it.
-            if self._next is None:
-                self._next = self._prefork()
-            body = frames.read_body(_IN)
-            if body is None:
-                return
-            try:
-                reply = self.run(body)
-            except Exception as exc:  # report instead of dying: the host retries
-                reply = {"status": "sandbox_error", "error_message": f"worker: {exc!r}"}
-                self.broken = True
-            frames.write_frame(_OUT, reply)
-            if self.broken:
-                # The host sees the exit and starts a fresh worker for the next task.
-                os._exit(3)
+            # Each task's DONE carries the next child, forked once the task's processes are
+            # gone and its dir is empty: one message (and one wake-up of the host) per task.
+            next_proc = self.run(proc)
+            if next_proc is None:
+                os._exit(3)  # the host has the DONE (flagged RETIRE) and starts a fresh worker
+            proc = next_proc
 
-    def _prefork(self) -> _Child:
-        """A fresh child of the untouched template, confined, blocked reading its task."""
+    def _recv(self) -> bytes:
+        try:
+            return self.ctl.recv(frames.MAX_CONTROL)
+        except OSError:
+            return b""
+
+    def _send(self, msg: bytes, fds: list[int]) -> None:
+        try:
+            if fds:
+                socket.send_fds(self.ctl, [msg], fds)
+            else:
+                self.ctl.send(msg)
+        except OSError:
+            self._abandon()  # the host is gone
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _prefork(self) -> tuple[_Child, list[int]]:
+        """A fresh child of the untouched template, set up and blocked reading its task, and
+        the host's ends of its pipes (sent, then closed: the worker keeps only a pidfd)."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
@@ -144,162 +177,125 @@ class Worker:
             )
         for fd in (out_w, err_w, res_w, task_r):
             os.close(fd)
-        return _Child(pid, out_r, err_r, res_r, task_w)
+        host_fds = [task_w, out_r, err_r, res_r]
+        for fd in host_fds:  # the host never blocks on them
+            os.set_blocking(fd, False)
+        return _Child(pid, os.pidfd_open(pid)), host_fds
 
-    def run(self, body: bytes) -> dict[str, Any]:
-        timeout_s, cpu_limit_s, cap = frames.TASK_HEADER.unpack_from(body)
-        task_frame = frames.frame_bytes(memoryview(body)[frames.TASK_HEADER.size :])
-        proc, self._next = self._next, None
-        if proc is None:
-            proc = self._prefork()
+    def run(self, proc: _Child) -> _Child | None:
+        """Supervise one child until it ends (or the host has it killed), clean up after it and
+        answer DONE with the next child; None when the worker retires instead."""
+        status, usage, host_kill, since = -1, None, False, time.monotonic()
         try:
-            return self._supervise(proc, task_frame, timeout_s, cpu_limit_s, int(cap))
-        except BaseException:
-            self._kill_leftovers(proc.pid)
-            raise
+            host_kill = self._watch(proc)
+            since = time.monotonic()
+            if host_kill:
+                _kill(proc.pid)
+            # Everything the task started dies before anything is reaped: a process that traces
+            # the task's own would otherwise keep it from being reaped.
+            self._kill_all(proc.pid)
+            status, usage = self._reap(proc)
+            if status < 0 or not self._reap_rest():
+                self.broken = True
+        except Exception:
+            self.broken = True
         finally:
-            for fd in (proc.out_r, proc.err_r, proc.res_r):
-                os.close(fd)
-            if proc.task_w >= 0:
-                os.close(proc.task_w)
+            os.close(proc.pidfd)
+        try:
+            self.clean_task_dir()
+        except Exception:
+            self.broken = True
+        if self._own_state is not None and _own_state() != self._own_state:
+            # Something changed the worker's own limits or scheduling (possible only where
+            # the worker shares the task's uid): never serve another task like that.
+            self.broken = True
+        next_proc: _Child | None = None
+        fds: list[int] = []
+        if not self.broken:
             try:
-                self.clean_task_dir()
-            except Exception:
+                next_proc, fds = self._prefork()
+            except OSError:
                 self.broken = True
-            if self._own_state is not None and _own_state() != self._own_state:
-                # Something changed the worker's own limits or scheduling (possible only where
-                # the worker shares the task's uid): never serve another task like that.
-                self.broken = True
+        flags = (frames.DONE_HOST_KILL if host_kill else 0) | (
+            frames.DONE_RETIRE if self.broken else 0
+        )
+        cpu = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
+        rss = usage.ru_maxrss if usage is not None else 0
+        after = time.monotonic() - since
+        pid = next_proc.pid if next_proc is not None else 0
+        self._send(frames.DONE_MSG.pack(frames.DONE, status, flags, after, cpu, rss, pid), fds)
+        return next_proc
 
-    def _supervise(
-        self, proc: _Child, task_frame: bytes, timeout_s: float, cpu_limit_s: float, cap: int
-    ) -> dict[str, Any]:
-        pid, out_r, err_r, res_r = proc.pid, proc.out_r, proc.err_r, proc.res_r
-        start = time.monotonic()
-        deadline = start + timeout_s
-        buffers = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
-        pidfd = os.pidfd_open(pid)
+    def _watch(self, proc: _Child) -> bool:
+        """Wait for the child's exit or the host's KILL for it (True). The host keeps the clock:
+        a task's deadline is its KILL. A KILL for an earlier child is stale and ignored."""
         poller = select.poll()
-        for fd in (out_r, err_r, res_r, pidfd):
-            poller.register(fd, select.POLLIN)
-        # Most tasks fit the pipe's buffer and go in one write; a larger one is written as the
-        # child reads, without blocking us.
-        os.set_blocking(proc.task_w, False)
-        pending = memoryview(task_frame)
-        pending = self._feed(proc, pending)
-        if pending:
-            poller.register(proc.task_w, select.POLLOUT)
-        verdict: str | None = None
-        exited = False
-        try:
-            while not exited:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    verdict = "timeout"
-                    break
-                for fd, _ in poller.poll(remaining * 1000.0 + 1.0):
-                    if fd == pidfd:
-                        exited = True
-                    elif fd == proc.task_w:
-                        pending = self._feed(proc, pending)
-                        if not pending:
-                            poller.unregister(fd)
-                    else:
-                        chunk = os.read(fd, _READ_CHUNK)
-                        if not chunk:
-                            poller.unregister(fd)
-                            continue
-                        buffers[fd] += chunk
-                        if fd != res_r and len(buffers[fd]) > cap:
-                            verdict = "output_limit"
-                if verdict:
-                    break
-        finally:
-            os.close(pidfd)
-        if not exited:
-            os.kill(pid, signal.SIGKILL)
-        _, status, usage = os.wait4(pid, 0)
-        duration = time.monotonic() - start
-        # Kill the rest now so that no writer keeps the pipes open, then take what is left.
-        self._kill_leftovers(pid)
-        for fd in (out_r, err_r, res_r):
-            _drain(fd, buffers[fd], cap + 1 if fd != res_r else frames.MAX_FRAME)
-        out = {
-            "stdout": _text(buffers[out_r][:cap]),
-            "stderr": _text(buffers[err_r][:cap]),
-            "duration_s": duration,
-            "peak_memory_mb": usage.ru_maxrss / 1024,
-        }
-        if verdict is None and (len(buffers[out_r]) > cap or len(buffers[err_r]) > cap):
-            verdict = "output_limit"
-        if verdict:
-            out["status"] = verdict
-            return out
-        out.update(self._classify(status, usage, bytes(buffers[res_r]), cpu_limit_s))
-        return out
+        poller.register(proc.pidfd, select.POLLIN)
+        poller.register(self.ctl, select.POLLIN)
+        ctl_fd = self.ctl.fileno()
+        while True:
+            for fd, _ in poller.poll():
+                if fd != ctl_fd:
+                    return False
+                msg = self._recv()
+                if not msg:
+                    self._abandon()
+                if len(msg) == frames.KILL_MSG.size and msg[:1] == frames.KILL:
+                    if frames.KILL_MSG.unpack(msg)[1] == proc.pid:
+                        return True
 
-    @staticmethod
-    def _feed(proc: _Child, pending: memoryview) -> memoryview:
-        """Write what the task pipe takes now; close it once the whole task is in."""
-        try:
-            pending = pending[os.write(proc.task_w, pending) :]
-        except BlockingIOError:
-            return pending
-        except OSError:  # the child is gone; its exit says why
-            pending = pending[:0]
-        if not pending:
-            os.close(proc.task_w)
-            proc.task_w = -1
-        return pending
+    def _abandon(self) -> None:
+        """The host is gone: take every task process along and end."""
+        if not self.pid_ns:
+            for target in _descendants():
+                _kill(target)
+        os._exit(0)  # as PID 1 this ends the whole namespace
 
-    def _classify(
-        self, status: int, usage: Any, result: bytes, cpu_limit_s: float
-    ) -> dict[str, Any]:
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            cpu = usage.ru_utime + usage.ru_stime
-            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= cpu_limit_s):
-                return {"status": "timeout", "signal": sig}
-            return {"status": "killed", "signal": sig, "error_message": signal.Signals(sig).name}
-        code = os.WEXITSTATUS(status)
-        bodies = frames.split_frames(result)
-        if bodies is None or len(bodies) > 1:
-            # Only the harness writes here, once, after the code finished: more is forgery.
-            return {
-                "status": "error",
-                "error_type": "ResultChannelTampered",
-                "error_message": "the code wrote to the result channel",
-            }
-        if code != 0 or not bodies:
-            return {
-                "status": "error",
-                "error_type": "EarlyExit",
-                "error_message": f"the process exited with code {code} before returning",
-            }
-
-        payload = json.loads(bodies[0])
-        kind = payload.pop("kind")
-        if kind == "ok":
-            return {"status": "ok", "value_json": payload.get("value_json")}
-        if kind == "sandbox_error":
-            return {"status": "sandbox_error", **payload}
-        return {"status": "memory" if kind == "memory" else "error", **payload}
-
-    def _kill_leftovers(self, pid: int) -> None:
+    def _kill_all(self, pid: int) -> None:
         if self.pid_ns:
             # As PID 1 of our own namespace, -1 reaches every other process in it and nothing else.
             try:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
-                return  # nothing left (the task itself is reaped already)
-        else:
-            for target in _descendants():
-                _kill(target)
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
                 pass
-        _reap_all()
+            return
+        for target in _descendants():
+            _kill(target)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _reap(self, proc: _Child) -> tuple[int, Any]:
+        """The child's wait status and usage, or (-1, None) if it cannot be reaped in time."""
+        end = time.monotonic() + _REAP_BUDGET_S
+        while True:
+            try:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            except ChildProcessError:
+                return -1, None
+            if pid:
+                return status, usage
+            if time.monotonic() > end:
+                return -1, None
+            # Not dead yet (SIGKILL is asynchronous), or a zombie its tracer holds: keep killing
+            # what is left, which includes the tracer, and wait for the pidfd.
+            self._kill_all(proc.pid)
+            select.select([proc.pidfd], [], [], 0.005)
+
+    def _reap_rest(self) -> bool:
+        """Reap every other process the task left; False if some outlive the budget."""
+        end = time.monotonic() + _REAP_BUDGET_S
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return True
+            if pid:
+                continue
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.0005)
 
     def clean_task_dir(self) -> None:
         """Give the next task an empty directory, whatever this one left (raises if it cannot)."""
@@ -307,17 +303,14 @@ class Worker:
         if st.st_mode & 0o777 != 0o700:  # the task may have locked its own directory
             os.chmod(self.task_dir, 0o700)
         if os.listdir(self.task_dir):
-            _empty_dir(self.task_dir)
+            _empty_dir(self.task_dir, time.monotonic() + _CLEAN_BUDGET_S)
             if os.listdir(self.task_dir):
                 raise OSError(f"cannot empty {self.task_dir}")
 
 
-_CLEAN_BUDGET = 1_000_000
-"""Most directory entries one cleanup visits before it gives up (the worker then exits)."""
-
-
-def _empty_dir(top: str) -> None:
-    """Remove everything below ``top`` without recursion and without following symlinks.
+def _empty_dir(top: str, deadline: float) -> None:
+    """Remove everything below ``top`` without recursion and without following symlinks; raise
+    OSError once ``deadline`` passes (the worker then retires rather than spend more).
 
     Walks by changing into directories and back out through ``..`` (the task's processes are
     all dead, so nothing moves), so a tree of any depth needs neither a Python stack nor a path
@@ -327,16 +320,15 @@ def _empty_dir(top: str) -> None:
     here = os.getcwd()
     os.chdir(top)
     names: list[str] = []  # the path from top to the current directory
-    budget = _CLEAN_BUDGET
+    steps = 0
     try:
         while True:
-            budget -= 1
-            if budget < 0:
-                raise OSError("task dir too large to clean")
             subdir = None
             with os.scandir(".") as entries:
                 for entry in entries:
-                    budget -= 1
+                    steps += 1
+                    if steps & 255 == 0 and time.monotonic() > deadline:
+                        raise OSError("task dir too large to clean in time")
                     if entry.is_dir(follow_symlinks=False):
                         subdir = entry.name
                         break
@@ -344,6 +336,9 @@ def _empty_dir(top: str) -> None:
                         os.unlink(entry.name)
                     except FileNotFoundError:
                         pass
+            steps += 1
+            if steps & 255 == 0 and time.monotonic() > deadline:
+                raise OSError("task dir too large to clean in time")
             if subdir is not None:
                 os.chmod(subdir, 0o700)
                 os.chdir(subdir)
@@ -378,28 +373,46 @@ def _parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _import_quietly(name: str) -> bool:
-    """Import ``name``; False if that fails. fd 1 is the reply pipe, so whatever a module prints
-    while it loads goes to /dev/null (as do its warnings: a task that needs the module sees the
-    real error when it imports it itself)."""
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    saved = [os.dup(fd) for fd in (_OUT, 2)]
+def _error_line(exc: BaseException) -> str:
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except Exception:
+        text = type(exc).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 3] + "..."
+
+
+def _import_quietly(name: str) -> str | None:
+    """Import ``name``; the error as one line if that fails. Whatever a module prints while it
+    loads goes to /dev/null (fd 1 already is; fd 2 is the host's stderr)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
     null = os.open(os.devnull, os.O_WRONLY)
-    for fd in (_OUT, 2):
-        os.dup2(null, fd)
+    os.dup2(null, 2)
     os.close(null)
     try:
         importlib.import_module(name)
-    except BaseException:  # a template must survive whatever an import raises
-        return False
+    except BaseException as exc:  # a template must survive whatever an import raises
+        return _error_line(exc)
     finally:
         for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-        for fd, copy in zip((_OUT, 2), saved, strict=True):
-            os.dup2(copy, fd)
-            os.close(copy)
-    return True
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os.dup2(saved, 2)
+        os.close(saved)
+    return None
+
+
+def _findable(name: str) -> str | None:
+    """None when ``name`` can be found on this interpreter's path (without importing it)."""
+    try:
+        if importlib.util.find_spec(name) is not None:
+            return None
+    except BaseException as exc:
+        return _error_line(exc)
+    return f"ModuleNotFoundError: No module named {name!r}"
 
 
 def _kill(pid: int) -> None:
@@ -430,54 +443,53 @@ def _descendants() -> list[int]:
     return found
 
 
-def _reap_all() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            # Some are still dying (SIGKILL is asynchronous); wait briefly for them.
-            deadline = time.monotonic() + _REAP_GRACE_S
-            while time.monotonic() < deadline:
-                try:
-                    pid, _ = os.waitpid(-1, os.WNOHANG)
-                except ChildProcessError:
-                    return
-                if pid == 0:
-                    time.sleep(0.0005)
-            return
+def _die_with_parent(expected_parent: int | None) -> None:
+    """SIGKILL when the parent dies; and end now if it is already gone (re-parented)."""
+    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if expected_parent is not None and os.getppid() != expected_parent:
+        os._exit(0)
 
 
-def _drain(fd: int, buf: bytearray, cap: int) -> None:
-    os.set_blocking(fd, False)
-    while len(buf) < cap:
-        try:
-            chunk = os.read(fd, _READ_CHUNK)
-        except BlockingIOError:
-            return
-        if not chunk:
-            return
-        buf += chunk
-
-
-def _text(data: bytes | bytearray) -> str:
-    return bytes(data).decode("utf-8", errors="replace")
+def _host_gone(ctl: socket.socket) -> bool:
+    """Whether the host already closed its end (checked where a parent-death signal could have
+    been missed: before it was armed, or while a credential change had cleared it)."""
+    poller = select.poll()
+    poller.register(ctl, select.POLLIN | select.POLLHUP)
+    return any(ev & (select.POLLHUP | select.POLLERR) for _, ev in poller.poll(0))
 
 
 def main() -> None:
-    config = frames.read_frame(_IN)
+    msg = os.read(_IN, frames.MAX_CONTROL)
+    if msg[:1] != frames.CONFIG:
+        os._exit(0)
+    config = json.loads(msg[1:])
+    # The launcher dies with the host process that started it (PDEATHSIG is per thread: the
+    # host starts workers from one long-lived thread); the helper and the worker each arm it
+    # again for their own parents.
+    _die_with_parent(config.get("host_pid"))
     if config["namespaces"]:
         report = confine.enter_namespaces((_IN, _OUT), int(config["tmp_size_mb"]))
     else:
         report = {"namespaces": [], "task_uid": False}
+    # The control socket moves out of the way; fds 0 and 1 become /dev/null, so whatever a
+    # module prints while it is imported goes nowhere.
+    ctl = socket.socket(fileno=fcntl.fcntl(_IN, fcntl.F_DUPFD_CLOEXEC, _CTL_FD_MIN))
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, _IN)
+    os.dup2(null, _OUT)
+    os.close(null)
+    _die_with_parent(None)
+    if _host_gone(ctl):
+        os._exit(0)
     # Until it confines itself the worker ends on the host's SIGTERM. Afterwards it has no
     # handler, which makes it immune to its tasks' signals; the host ends it by closing its
-    # input or with SIGKILL, both of which still reach it.
+    # socket or with SIGKILL, both of which still reach it.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    report["prelude_failed"] = [n for n in config["prelude"] if not _import_quietly(n)]
+    errors = {n: e for n in config["prelude"] if (e := _import_quietly(n)) is not None}
+    report["prelude_errors"] = errors
+    report["prelude_failed"] = sorted(errors)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    worker = Worker(config, report)
+    worker = Worker(config, report, ctl)
     worker.confine()
     confine.apply_seccomp(report)  # after the worker's own set-up; children inherit it
     # Modules named by a task's code are imported only now, confined as the task is and with
@@ -486,17 +498,25 @@ def main() -> None:
     os.chdir(worker.task_dir)  # sys.path[0] is the cwd: let it be the empty task dir
     warm = config.get("warm", [])
     with child.acting_as_task_user(worker.confined and worker.drop_uid, worker.read_cap):
-        for name in warm:
-            _import_quietly(name)
+        # What the host can find must be findable by a task too (a venv under a hidden path).
+        report["missing"] = {n: e for n in config.get("expect", []) if (e := _findable(n))}
+        report["warm_errors"] = {n: e for n in warm if (e := _import_quietly(n)) is not None}
     # What the template holds: the candidates that are modules, and the packages above each
     # (a failed `numpy.typo` still leaves numpy imported).
     held = {p for n in warm for p in _parents(n) if p in sys.modules}
     report["warm_loaded"] = sorted(held)
     worker.clean_task_dir()  # an import may have written caches under $HOME (the task dir)
+    # Acting as the task user changed credentials, which clears the parent-death signal.
+    _die_with_parent(None)
+    if _host_gone(ctl):
+        os._exit(0)
     # Objects that exist now are never collected, so the GC in a child does not touch (and
     # copy) the template's pages.
     gc.collect()
     gc.freeze()
-    frames.write_frame(_OUT, {"ready": True, "report": report})
-    sys.stdout.flush()
+    ready = frames.READY + json.dumps({"ready": True, "report": report}).encode()
+    try:
+        ctl.send(ready)
+    except OSError:
+        os._exit(0)
     worker.serve()
