@@ -21,13 +21,16 @@ limits, prelude)`` -> ``{"pairs": [...], "stats": {...}, "setup_error": ...}``
 
 from __future__ import annotations
 
+import base64
 import functools
 import inspect
+import marshal
+import sys
 
 from codeio.pipeline.prelude import REFCODE_PRELUDE as NAMESPACE_PRELUDE
 from codeio.pipeline.sample import sizes
 
-__all__ = ["NAMESPACE_PRELUDE", "REPLAY_ENTRY", "SAMPLE_ENTRY", "harness_code"]
+__all__ = ["NAMESPACE_PRELUDE", "REPLAY_ENTRY", "SAMPLE_ENTRY", "harness_code", "harness_source"]
 
 SAMPLE_ENTRY = "codeio_sample_entry"
 REPLAY_ENTRY = "codeio_replay_entry"
@@ -65,21 +68,6 @@ def _on_alarm(signum, frame):
     raise _CallTimeout()
 
 
-def _load(source, filename, symbol, prelude):
-    # A real module in sys.modules, so dataclasses, pickle and typing.get_type_hints resolve
-    # names; __name__ is not "__main__", so demo blocks do not run.
-    name = "codeio_" + filename
-    module = _types.ModuleType(name)
-    _sys.modules[name] = module
-    if prelude:
-        exec(compile(prelude, "<prelude>", "exec"), module.__dict__)
-    exec(compile(source, "<" + filename + ">", "exec"), module.__dict__)
-    fn = module.__dict__.get(symbol)
-    if not callable(fn):
-        raise NameError(filename + " defines no callable " + repr(symbol))
-    return fn
-
-
 def _seed_globals(seed):
     _random.seed(seed)
     numpy = _sys.modules.get("numpy")  # seed numpy only if the code imported it: no import cost
@@ -110,6 +98,8 @@ class _Timer:
     def __init__(self, seconds):
         self.seconds = seconds if _threading.current_thread() is _threading.main_thread() else 0
         self.previous = None
+        self.seconds_left = None
+        """When set, no call's alarm goes past this many seconds (the function's budget)."""
 
     def __enter__(self):
         if self.seconds:
@@ -119,7 +109,10 @@ class _Timer:
     def call(self, fn, *args, **kwargs):
         if not self.seconds:
             return fn(*args, **kwargs)
-        _signal.setitimer(_signal.ITIMER_REAL, self.seconds)
+        seconds = self.seconds
+        if self.seconds_left is not None:
+            seconds = max(0.001, min(seconds, self.seconds_left))
+        _signal.setitimer(_signal.ITIMER_REAL, seconds)
         try:
             return fn(*args, **kwargs)
         finally:
@@ -147,14 +140,51 @@ def _bump(table, key):
     table[key] = table.get(key, 0) + 1
 
 
+def _compile(source, filename):
+    return compile(source, "<" + filename + ">", "exec")
+
+
+def _load_compiled(prelude_code, code, filename, symbol):
+    # A real module in sys.modules, so dataclasses, pickle and typing.get_type_hints resolve
+    # names; __name__ is not "__main__", so demo blocks do not run. The code objects are
+    # compiled once per task: executing them again in a new module is a fresh module.
+    name = "codeio_" + filename
+    module = _types.ModuleType(name)
+    _sys.modules[name] = module
+    if prelude_code is not None:
+        exec(prelude_code, module.__dict__)
+    exec(code, module.__dict__)
+    fn = module.__dict__.get(symbol)
+    if not callable(fn):
+        raise NameError(filename + " defines no callable " + repr(symbol))
+    return fn
+
+
+def _input_key(generated):
+    """(canonical key, stored snapshot) of a generated input; raises when it is not JSON."""
+    try:
+        key = _json.dumps(generated, sort_keys=True, allow_nan=True)
+    except TypeError:
+        # Mixed int/str keys cannot be sorted before JSON turns them all into strings.
+        key = None
+    snapshot = _json.loads(_json.dumps(generated, allow_nan=True))
+    if key is None:
+        key = _json.dumps(snapshot, sort_keys=True, allow_nan=True)
+    return key, snapshot
+
+
 def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_s,
-                        call_timeout_s, limits, prelude=""):
+                        call_timeout_s, limits, prelude="", soft_budget_s=None, min_pairs=1,
+                        max_call_timeouts=_MAX_CALL_TIMEOUTS):
     started = _time.monotonic()
+    deadline = started + budget_s
+    soft_deadline = started + soft_budget_s if soft_budget_s else deadline
     size_limits = SizeLimits(**limits)
     stats = {
         "tries": 0, "generator_errors": {}, "main_errors": {}, "not_dict": 0,
         "input_not_json": 0, "output_not_json": 0, "input_too_big": 0, "output_too_big": 0,
-        "duplicates": 0, "call_timeouts": 0, "budget_exhausted": False, "examples": {},
+        "duplicates": 0, "call_timeouts": 0, "budget_exhausted": False, "stopped_slow": False,
+        "examples": {},
     }
     examples = stats["examples"]
 
@@ -162,13 +192,16 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         examples.setdefault(kind, text[:_MSG_CHARS])
 
     kept = []
+    main_s = 0.0
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
-            main = _load(refcode, "refcode", funcname, prelude)
+            prelude_code = _compile(prelude, "prelude") if prelude else None
+            main = _load_compiled(prelude_code, _compile(refcode, "refcode"), "refcode", funcname)
         except BaseException as exc:
             return {"pairs": [], "stats": stats, "setup_error": {"where": "refcode", "error": _describe(exc)}}
         try:
-            gen = _load(inputgen, "inputgen", "input_generator", prelude)
+            gen = _load_compiled(prelude_code, _compile(inputgen, "inputgen"), "inputgen",
+                                 "input_generator")
         except BaseException as exc:
             return {"pairs": [], "stats": stats, "setup_error": {"where": "inputgen", "error": _describe(exc)}}
         # Everything random is a function of the seed: the rng argument, and the global RNGs
@@ -177,15 +210,26 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         _seed_globals(seed + 1)
         use_rng = _takes_rng(gen)
         seen = set()
+        loop_started = _time.monotonic()
         for _ in range(tries):
             if len(kept) >= pairs:
                 break
-            if _time.monotonic() - started > budget_s:
+            now = _time.monotonic()
+            if now >= deadline:
                 stats["budget_exhausted"] = True
                 break
-            if stats["call_timeouts"] >= _MAX_CALL_TIMEOUTS:
+            if len(kept) >= min_pairs and kept:
+                # The function's own pace says whether the next pair fits in the soft budget:
+                # a slow function stops with the pairs it has instead of holding the lane.
+                per_pair = (now - loop_started) / len(kept)
+                if now + per_pair > soft_deadline:
+                    stats["stopped_slow"] = True
+                    break
+            if stats["call_timeouts"] >= max_call_timeouts:
                 break
             stats["tries"] += 1
+            # No call may run past the hard budget, whatever its own timeout.
+            timer.seconds_left = deadline - now
             try:
                 generated = timer.call(gen, rng) if use_rng else timer.call(gen)
             except _CallTimeout:
@@ -203,14 +247,13 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
             try:
                 # The snapshot is what gets stored; taking it before the call means a function
                 # that mutates its arguments cannot change the recorded input.
-                input_text = _json.dumps(generated, allow_nan=True)
-                snapshot = _json.loads(input_text)
-                key = _json.dumps(snapshot, sort_keys=True, allow_nan=True)
+                key, snapshot = _input_key(generated)
             except BaseException as exc:
                 stats["input_not_json"] += 1
                 note("input_not_json", _describe(exc))
                 continue
             if key in seen:
+                # A known input is never run again: its pair is already kept or rejected.
                 stats["duplicates"] += 1
                 continue
             seen.add(key)
@@ -219,6 +262,8 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 stats["input_too_big"] += 1
                 note("input_too_big", why)
                 continue
+            timer.seconds_left = deadline - _time.monotonic()
+            call_started = _time.monotonic()
             try:
                 output = timer.call(main, **generated)
             except _CallTimeout:
@@ -229,6 +274,8 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 _bump(stats["main_errors"], type(exc).__name__)
                 note("main_error", _describe(exc))
                 continue
+            finally:
+                main_s += _time.monotonic() - call_started
             try:
                 stored_output = _json.loads(_json.dumps(output, allow_nan=True))
             except BaseException as exc:
@@ -241,6 +288,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("output_too_big", why)
                 continue
             kept.append({"input": snapshot, "output": stored_output})
+    stats["main_s"] = round(main_s, 4)
     stats["elapsed_s"] = round(_time.monotonic() - started, 4)
     return {"pairs": kept, "stats": stats, "setup_error": None}
 
@@ -248,12 +296,17 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
 def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude=""):
     results = []
     with _Muted(), _Timer(call_timeout_s) as timer:
+        try:
+            prelude_code = _compile(prelude, "prelude") if prelude else None
+            code = _compile(refcode, "refcode")
+        except BaseException as exc:
+            return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
         _seed_globals(seed)
         for text in inputs:
             # A fresh module per pair, as a verifier or a user would run it: an output that
             # depends on state left by earlier calls (a global memo, a counter) must show here.
             try:
-                main = _load(refcode, "refcode", funcname, prelude)
+                main = _load_compiled(prelude_code, code, "refcode", funcname)
             except BaseException as exc:
                 return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
             kwargs = _json.loads(text)  # a fresh copy per call, decoded exactly as stored
@@ -274,7 +327,36 @@ def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude
 
 
 @functools.cache
-def harness_code() -> str:
+def harness_source() -> str:
     """The full child source: the size checks, then the two entries."""
     # Reading sizes.py's own source keeps one definition of the limits for both sides.
     return inspect.getsource(sizes) + _CHILD_SOURCE
+
+
+_BOOTSTRAP = """\
+import sys as _codeio_sys
+if _codeio_sys.hexversion == {hexversion} and _codeio_sys.implementation.cache_tag == {tag!r}:
+    import base64 as _codeio_b64, marshal as _codeio_marshal
+    exec(_codeio_marshal.loads(_codeio_b64.b64decode({blob!r})), globals())
+else:
+    exec(compile({source!r}, "<codeio-harness>", "exec"), globals())
+"""
+
+
+@functools.cache
+def harness_code() -> str:
+    """The task code: the harness as bytecode compiled once here, with its source as fallback.
+
+    Compiling the ~12 KB harness costs 15-30 ms, more than a fork, a generator loop and a replay
+    of a typical function together; every sampling and replay task would pay it in its child.
+    The workers run this same interpreter (``sys.executable``), so the marshalled code object is
+    valid there; the version check keeps any other interpreter on the source.
+    """
+    source = harness_source()
+    blob = base64.b64encode(marshal.dumps(compile(source, "<codeio-harness>", "exec")))
+    return _BOOTSTRAP.format(
+        hexversion=sys.hexversion,
+        tag=sys.implementation.cache_tag,
+        blob=blob.decode("ascii"),
+        source=source,
+    )

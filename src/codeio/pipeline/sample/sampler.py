@@ -7,7 +7,6 @@ task on the recheck sandbox for the determinism check (see ``determinism.py``).
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
@@ -15,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from codeio.errors import ConfigError
-from codeio.exec import ExecLimits, ExecResult, ExecTask, Sandbox, Status
+from codeio.exec import ExecResult, ExecTask, Sandbox, Status
 from codeio.ids import derive_seed
 from codeio.pipeline.sample.determinism import (
     compare_pairs,
@@ -48,7 +47,15 @@ class SampleConfig(BaseModel):
 
     pairs: int = Field(10, ge=1, description="distinct pairs to keep (K)")
     tries: int = Field(1000, ge=1, description="generator calls at most (N)")
-    time_budget_s: float = Field(10.0, gt=0, description="wall time for one function's loop")
+    time_budget_s: float = Field(
+        10.0, gt=0, description="hard cap on one function's loop; hitting it fails the function"
+    )
+    soft_budget_s: float | None = Field(
+        1.0,
+        gt=0,
+        description="once a function has min_pairs pairs, stop when its own pace says the next "
+        "pair would end after this many seconds (None: only the hard cap)",
+    )
     call_timeout_s: float = Field(2.0, gt=0, description="one generator or main_solution call")
     max_bytes: int = Field(1024, gt=0, description="serialized JSON size, strict bound")
     max_items: int = Field(20, gt=0, description="items per list/dict, strict bound")
@@ -66,6 +73,10 @@ class SampleConfig(BaseModel):
     def _check(self) -> SampleConfig:
         if self.min_pairs > self.pairs:
             raise ValueError(f"min_pairs ({self.min_pairs}) > pairs ({self.pairs})")
+        if self.soft_budget_s is not None and self.soft_budget_s > self.time_budget_s:
+            raise ValueError(
+                f"soft_budget_s ({self.soft_budget_s}) > time_budget_s ({self.time_budget_s})"
+            )
         return self
 
     def size_limits(self) -> dict[str, int]:
@@ -112,28 +123,42 @@ class Sampler:
         return self._finish(fn, self.sandbox.run_task(self._task(fn)))
 
     def sample_many(self, fns: Iterable[FunctionRecord]) -> Iterator[FunctionRecord | Failure]:
-        """Results in input order; sampling and determinism re-runs overlap on both sandboxes."""
-        todo: deque[FunctionRecord] = deque()
+        """Results in input order.
+
+        Sampling tasks run unordered on the main sandbox (a slow function holds one lane, not
+        the stream) and each function's determinism re-run starts on the recheck sandbox as
+        soon as its sampling task is back, so both sandboxes' lanes stay busy.
+        """
+        records: dict[int, FunctionRecord] = {}
+        task_to_record: dict[int, int] = {}
+        finished: dict[int, Future[FunctionRecord | Failure]] = {}
         threads = self.recheck_sandbox.workers if self.recheck_sandbox else 1
 
         def tasks() -> Iterator[ExecTask]:
-            for fn in fns:
-                todo.append(fn)
-                # Records without a generator still get a (trivial) slot to keep the order.
-                yield self._task(fn) if fn.inputgen else _NOOP_TASK
+            task_index = 0
+            for index, fn in enumerate(fns):
+                if not fn.inputgen:
+                    # No task at all: its place in the order is kept by its index.
+                    finished[index] = _done(
+                        self._fail(fn, "no_generator", "record has no inputgen")
+                    )
+                    continue
+                records[index] = fn
+                task_to_record[task_index] = index
+                task_index += 1
+                yield self._task(fn)
 
-        pending: deque[Future[FunctionRecord | Failure]] = deque()
+        next_out = 0
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="recheck") as pool:
-            for result in self.sandbox.map(tasks(), ordered=True):
-                fn = todo.popleft()
-                if fn.inputgen:
-                    pending.append(pool.submit(self._finish, fn, result))
-                else:
-                    pending.append(_done(self._fail(fn, "no_generator", "record has no inputgen")))
-                while pending and (pending[0].done() or len(pending) > 4 * threads):
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            for task_index, result in self.sandbox.imap_unordered(tasks()):
+                index = task_to_record.pop(task_index)
+                finished[index] = pool.submit(self._finish, records.pop(index), result)
+                while next_out in finished and finished[next_out].done():
+                    yield finished.pop(next_out).result()
+                    next_out += 1
+            while next_out in finished:
+                yield finished.pop(next_out).result()
+                next_out += 1
 
     # -- internals -------------------------------------------------------------------------
     def _seed(self, fn: FunctionRecord) -> int:
@@ -155,6 +180,8 @@ class Sampler:
                 "call_timeout_s": cfg.call_timeout_s,
                 "limits": cfg.size_limits(),
                 "prelude": cfg.prelude,
+                "soft_budget_s": cfg.soft_budget_s,
+                "min_pairs": cfg.min_pairs,
             },
             limits=self._task_limits,
         )
@@ -223,9 +250,6 @@ class Sampler:
         return kept
 
 
-_NOOP_TASK = ExecTask(code="", limits=ExecLimits(timeout_s=5.0))
-
-
 def _done(value: FunctionRecord | Failure) -> Future[FunctionRecord | Failure]:
     future: Future[FunctionRecord | Failure] = Future()
     future.set_result(value)
@@ -240,6 +264,8 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
 def _few_pairs_reason(kept: int, stats: dict[str, Any]) -> str:
     """With no pair at all, name the dominant cause; otherwise (or for size/duplicate rejects)
     it is ``too_few_pairs``."""
+    if stats.get("budget_exhausted"):
+        return "too_slow"  # the function's time ran out before it had enough pairs
     if kept:
         return "too_few_pairs"
     causes = {
