@@ -81,6 +81,8 @@ class Replay:
     """Set when the task as a whole failed (could not load the code, timed out, ...)."""
     reason: str | None = None
     """Machine tag for ``error``: ``refcode_error``, ``timeout``, ``sandbox_error``, ..."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of the replay task by phase (for profiles; empty from older harnesses)."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def to_replay(result: ExecResult) -> Replay:
     setup = payload.get("setup_error")
     if setup:
         return Replay(error=f"{setup['where']}: {setup['error']}", reason=f"{setup['where']}_error")
-    return Replay(results=list(payload.get("results") or []))
+    return Replay(results=list(payload.get("results") or []), cpu=payload.get("cpu") or {})
 
 
 def run_replay(sandbox: Sandbox, task: ExecTask, *, retries: int) -> Replay:

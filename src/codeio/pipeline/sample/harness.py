@@ -68,6 +68,9 @@ def _on_alarm(signum, frame):
     raise _CallTimeout()
 
 
+_cpu = _time.process_time
+
+
 def _seed_globals(seed):
     _random.seed(seed)
     numpy = _sys.modules.get("numpy")  # seed numpy only if the code imported it: no import cost
@@ -177,6 +180,9 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                         call_timeout_s, limits, prelude="", soft_budget_s=None, min_pairs=1,
                         max_call_timeouts=_MAX_CALL_TIMEOUTS):
     started = _time.monotonic()
+    # CPU seconds of this process since its fork: the share of the task before the entry
+    # (fork, task decoding, loading the harness) is what the engine and harness cost.
+    cpu_at_entry = _cpu()
     deadline = started + budget_s
     soft_deadline = started + soft_budget_s if soft_budget_s else deadline
     size_limits = SizeLimits(**limits)
@@ -192,7 +198,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         examples.setdefault(kind, text[:_MSG_CHARS])
 
     kept = []
-    main_s = 0.0
+    gen_cpu = main_cpu = 0.0
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
             prelude_code = _compile(prelude, "prelude") if prelude else None
@@ -210,6 +216,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         _seed_globals(seed + 1)
         use_rng = _takes_rng(gen)
         seen = set()
+        cpu_loop = _cpu()
         loop_started = _time.monotonic()
         for _ in range(tries):
             if len(kept) >= pairs:
@@ -218,11 +225,19 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
             if now >= deadline:
                 stats["budget_exhausted"] = True
                 break
-            if len(kept) >= min_pairs and kept:
-                # The function's own pace says whether the next pair fits in the soft budget:
-                # a slow function stops with the pairs it has instead of holding the lane.
-                per_pair = (now - loop_started) / len(kept)
-                if now + per_pair > soft_deadline:
+            if now > soft_deadline:
+                if len(kept) >= min_pairs:
+                    stats["stopped_slow"] = True
+                    break
+                # Past the soft budget without enough pairs: go on only while the function's
+                # own pace says the missing pairs fit in the hard budget (none yet: no pace).
+                if not kept or now + (min_pairs - len(kept)) * (now - loop_started) / len(kept) > deadline:
+                    stats["budget_exhausted"] = True
+                    break
+            elif len(kept) >= min_pairs:
+                # The next pair, at this function's pace, must end within the soft budget: a
+                # slow function stops with the pairs it has instead of holding the lane.
+                if now + (now - loop_started) / len(kept) > soft_deadline:
                     stats["stopped_slow"] = True
                     break
             if stats["call_timeouts"] >= max_call_timeouts:
@@ -230,6 +245,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
             stats["tries"] += 1
             # No call may run past the hard budget, whatever its own timeout.
             timer.seconds_left = deadline - now
+            before = _cpu()
             try:
                 generated = timer.call(gen, rng) if use_rng else timer.call(gen)
             except _CallTimeout:
@@ -240,6 +256,8 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 _bump(stats["generator_errors"], type(exc).__name__)
                 note("generator_error", _describe(exc))
                 continue
+            finally:
+                gen_cpu += _cpu() - before
             if not isinstance(generated, dict):
                 stats["not_dict"] += 1
                 note("not_dict", "input_generator returned " + type(generated).__name__)
@@ -263,7 +281,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("input_too_big", why)
                 continue
             timer.seconds_left = deadline - _time.monotonic()
-            call_started = _time.monotonic()
+            before = _cpu()
             try:
                 output = timer.call(main, **generated)
             except _CallTimeout:
@@ -275,7 +293,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("main_error", _describe(exc))
                 continue
             finally:
-                main_s += _time.monotonic() - call_started
+                main_cpu += _cpu() - before
             try:
                 stored_output = _json.loads(_json.dumps(output, allow_nan=True))
             except BaseException as exc:
@@ -288,12 +306,21 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("output_too_big", why)
                 continue
             kept.append({"input": snapshot, "output": stored_output})
-    stats["main_s"] = round(main_s, 4)
+    end_cpu = _cpu()
+    stats["cpu"] = {
+        "before_entry": round(cpu_at_entry, 5),
+        "load": round(cpu_loop - cpu_at_entry, 5),
+        "generator": round(gen_cpu, 5),
+        "main": round(main_cpu, 5),
+        "checks": round(max(0.0, end_cpu - cpu_loop - gen_cpu - main_cpu), 5),
+    }
     stats["elapsed_s"] = round(_time.monotonic() - started, 4)
     return {"pairs": kept, "stats": stats, "setup_error": None}
 
 
 def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude=""):
+    cpu_at_entry = _cpu()
+    load_cpu = main_cpu = 0.0
     results = []
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
@@ -305,11 +332,14 @@ def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude
         for text in inputs:
             # A fresh module per pair, as a verifier or a user would run it: an output that
             # depends on state left by earlier calls (a global memo, a counter) must show here.
+            before = _cpu()
             try:
                 main = _load_compiled(prelude_code, code, "refcode", funcname)
             except BaseException as exc:
                 return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
+            load_cpu += _cpu() - before
             kwargs = _json.loads(text)  # a fresh copy per call, decoded exactly as stored
+            before = _cpu()
             try:
                 output = timer.call(main, **kwargs)
             except _CallTimeout:
@@ -318,11 +348,16 @@ def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude
             except BaseException as exc:
                 results.append({"status": "error", "error": _describe(exc)})
                 continue
+            finally:
+                main_cpu += _cpu() - before
             try:
                 results.append({"status": "ok", "output": _json.loads(_json.dumps(output, allow_nan=True))})
             except BaseException as exc:
                 results.append({"status": "not_json", "error": _describe(exc)})
-    return {"results": results, "setup_error": None}
+    cpu = {"before_entry": round(cpu_at_entry, 5), "load": round(load_cpu, 5),
+           "main": round(main_cpu, 5)}
+    cpu["rest"] = round(max(0.0, _cpu() - cpu_at_entry - load_cpu - main_cpu), 5)
+    return {"results": results, "setup_error": None, "cpu": cpu}
 '''
 
 

@@ -236,6 +236,8 @@ class Sampler:
             return self._fail(fn, "sandbox_error", f"determinism re-run: {replay.error}")
         mismatches = compare_pairs(pairs, replay)
         meta_stats["nondeterministic_pairs"] = len(mismatches)
+        if replay.cpu:
+            meta_stats["replay_cpu"] = replay.cpu
         if not mismatches:
             return pairs
         first = mismatches[0].describe()
@@ -264,10 +266,9 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
 def _few_pairs_reason(kept: int, stats: dict[str, Any]) -> str:
     """With no pair at all, name the dominant cause; otherwise (or for size/duplicate rejects)
     it is ``too_few_pairs``."""
-    if stats.get("budget_exhausted"):
-        return "too_slow"  # the function's time ran out before it had enough pairs
+    slow = "too_slow" if stats.get("budget_exhausted") else "too_few_pairs"
     if kept:
-        return "too_few_pairs"
+        return slow  # some pairs, then the function's time ran out (or its inputs did)
     causes = {
         "generator_error": sum(stats.get("generator_errors", {}).values())
         + stats.get("not_dict", 0),
@@ -276,7 +277,7 @@ def _few_pairs_reason(kept: int, stats: dict[str, Any]) -> str:
         "not_json": stats.get("input_not_json", 0) + stats.get("output_not_json", 0),
     }
     reason, count = max(causes.items(), key=lambda item: item[1])
-    return reason if count else "too_few_pairs"
+    return reason if count else slow
 
 
 def _few_pairs_detail(kept: int, stats: dict[str, Any]) -> str:
