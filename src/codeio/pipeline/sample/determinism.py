@@ -81,8 +81,8 @@ class Replay:
     """Set when the task as a whole failed (could not load the code, timed out, ...)."""
     reason: str | None = None
     """Machine tag for ``error``: ``refcode_error``, ``timeout``, ``sandbox_error``, ..."""
-    cpu: dict[str, float] = field(default_factory=dict)
-    """CPU seconds of the replay task by phase (for profiles; empty from older harnesses)."""
+    phases_s: dict[str, float] = field(default_factory=dict)
+    """Seconds the replay task spent by phase (for profiles; empty from older harnesses)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def to_replay(result: ExecResult) -> Replay:
     setup = payload.get("setup_error")
     if setup:
         return Replay(error=f"{setup['where']}: {setup['error']}", reason=f"{setup['where']}_error")
-    return Replay(results=list(payload.get("results") or []), cpu=payload.get("cpu") or {})
+    return Replay(results=list(payload.get("results") or []), phases_s=payload.get("phases_s") or {})
 
 
 def run_replay(sandbox: Sandbox, task: ExecTask, *, retries: int) -> Replay:

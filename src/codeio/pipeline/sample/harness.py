@@ -41,6 +41,7 @@ import inspect as _inspect
 import io as _io
 import json as _json
 import random as _random
+import re as _re
 import signal as _signal
 import sys as _sys
 import threading as _threading
@@ -68,13 +69,38 @@ def _on_alarm(signum, frame):
     raise _CallTimeout()
 
 
-_cpu = _time.process_time
+# Phases are timed in wall seconds: what a lane spends on them (a forked child's CPU clock
+# is too coarse here to split a few milliseconds).
+_clock = _time.perf_counter
 
 
-def _seed_globals(seed):
+_NUMPY_ALIAS = _re.compile(r"^[ \t]*import[ \t]+numpy[ \t]+as[ \t]+(\w+)", _re.MULTILINE)
+_FROM_NUMPY_RANDOM = _re.compile(r"from[ \t]+numpy[ \t]+import[^\n]*\brandom\b")
+
+
+def _reaches_numpy_random(texts):
+    """Whether the code can use numpy's global RNG: it is loaded already (by an import of the
+    code's), or the code names it. numpy 2 imports ``numpy.random`` lazily, on first use, at
+    15-70 ms; seeding it for code that never touches it would be most of a fast function's
+    task. Code that reaches it some other way gets an unseeded RNG, which the determinism
+    check drops, never a wrong pair."""
+    if "numpy.random" in _sys.modules:
+        return True
+    names = {"np", "numpy"}
+    for text in texts:
+        names.update(_NUMPY_ALIAS.findall(text))
+    for text in texts:
+        if "random" not in text:
+            continue
+        if _FROM_NUMPY_RANDOM.search(text) or any(name + ".random" in text for name in names):
+            return True
+    return False
+
+
+def _seed_globals(seed, texts=()):
     _random.seed(seed)
-    numpy = _sys.modules.get("numpy")  # seed numpy only if the code imported it: no import cost
-    if numpy is not None:
+    numpy = _sys.modules.get("numpy")
+    if numpy is not None and _reaches_numpy_random(texts):
         try:
             numpy.random.seed(seed % (2**32))
         except Exception:
@@ -180,9 +206,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                         call_timeout_s, limits, prelude="", soft_budget_s=None, min_pairs=1,
                         max_call_timeouts=_MAX_CALL_TIMEOUTS):
     started = _time.monotonic()
-    # CPU seconds of this process since its fork: the share of the task before the entry
-    # (fork, task decoding, loading the harness) is what the engine and harness cost.
-    cpu_at_entry = _cpu()
+    clock_at_entry = _clock()
     deadline = started + budget_s
     soft_deadline = started + soft_budget_s if soft_budget_s else deadline
     size_limits = SizeLimits(**limits)
@@ -198,7 +222,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         examples.setdefault(kind, text[:_MSG_CHARS])
 
     kept = []
-    gen_cpu = main_cpu = 0.0
+    gen_s = main_s = 0.0
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
             prelude_code = _compile(prelude, "prelude") if prelude else None
@@ -213,10 +237,10 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         # Everything random is a function of the seed: the rng argument, and the global RNGs
         # (for zero-argument generators and for code that draws from them).
         rng = _random.Random(seed)
-        _seed_globals(seed + 1)
+        _seed_globals(seed + 1, (refcode, inputgen))
         use_rng = _takes_rng(gen)
         seen = set()
-        cpu_loop = _cpu()
+        clock_loop = _clock()
         loop_started = _time.monotonic()
         for _ in range(tries):
             if len(kept) >= pairs:
@@ -245,7 +269,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
             stats["tries"] += 1
             # No call may run past the hard budget, whatever its own timeout.
             timer.seconds_left = deadline - now
-            before = _cpu()
+            before = _clock()
             try:
                 generated = timer.call(gen, rng) if use_rng else timer.call(gen)
             except _CallTimeout:
@@ -257,7 +281,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("generator_error", _describe(exc))
                 continue
             finally:
-                gen_cpu += _cpu() - before
+                gen_s += _clock() - before
             if not isinstance(generated, dict):
                 stats["not_dict"] += 1
                 note("not_dict", "input_generator returned " + type(generated).__name__)
@@ -281,7 +305,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("input_too_big", why)
                 continue
             timer.seconds_left = deadline - _time.monotonic()
-            before = _cpu()
+            before = _clock()
             try:
                 output = timer.call(main, **generated)
             except _CallTimeout:
@@ -293,7 +317,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("main_error", _describe(exc))
                 continue
             finally:
-                main_cpu += _cpu() - before
+                main_s += _clock() - before
             try:
                 stored_output = _json.loads(_json.dumps(output, allow_nan=True))
             except BaseException as exc:
@@ -306,21 +330,20 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("output_too_big", why)
                 continue
             kept.append({"input": snapshot, "output": stored_output})
-    end_cpu = _cpu()
-    stats["cpu"] = {
-        "before_entry": round(cpu_at_entry, 5),
-        "load": round(cpu_loop - cpu_at_entry, 5),
-        "generator": round(gen_cpu, 5),
-        "main": round(main_cpu, 5),
-        "checks": round(max(0.0, end_cpu - cpu_loop - gen_cpu - main_cpu), 5),
+    end = _clock()
+    stats["phases_s"] = {
+        "load": round(clock_loop - clock_at_entry, 5),
+        "generator": round(gen_s, 5),
+        "main": round(main_s, 5),
+        "checks": round(max(0.0, end - clock_loop - gen_s - main_s), 5),
     }
     stats["elapsed_s"] = round(_time.monotonic() - started, 4)
     return {"pairs": kept, "stats": stats, "setup_error": None}
 
 
 def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude=""):
-    cpu_at_entry = _cpu()
-    load_cpu = main_cpu = 0.0
+    clock_at_entry = _clock()
+    load_s = main_s = 0.0
     results = []
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
@@ -328,18 +351,18 @@ def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude
             code = _compile(refcode, "refcode")
         except BaseException as exc:
             return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
-        _seed_globals(seed)
+        _seed_globals(seed, (refcode,))
         for text in inputs:
             # A fresh module per pair, as a verifier or a user would run it: an output that
             # depends on state left by earlier calls (a global memo, a counter) must show here.
-            before = _cpu()
+            before = _clock()
             try:
                 main = _load_compiled(prelude_code, code, "refcode", funcname)
             except BaseException as exc:
                 return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
-            load_cpu += _cpu() - before
+            load_s += _clock() - before
             kwargs = _json.loads(text)  # a fresh copy per call, decoded exactly as stored
-            before = _cpu()
+            before = _clock()
             try:
                 output = timer.call(main, **kwargs)
             except _CallTimeout:
@@ -349,15 +372,14 @@ def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude
                 results.append({"status": "error", "error": _describe(exc)})
                 continue
             finally:
-                main_cpu += _cpu() - before
+                main_s += _clock() - before
             try:
                 results.append({"status": "ok", "output": _json.loads(_json.dumps(output, allow_nan=True))})
             except BaseException as exc:
                 results.append({"status": "not_json", "error": _describe(exc)})
-    cpu = {"before_entry": round(cpu_at_entry, 5), "load": round(load_cpu, 5),
-           "main": round(main_cpu, 5)}
-    cpu["rest"] = round(max(0.0, _cpu() - cpu_at_entry - load_cpu - main_cpu), 5)
-    return {"results": results, "setup_error": None, "cpu": cpu}
+    phases = {"load": round(load_s, 5), "main": round(main_s, 5)}
+    phases["rest"] = round(max(0.0, _clock() - clock_at_entry - load_s - main_s), 5)
+    return {"results": results, "setup_error": None, "phases_s": phases}
 '''
 
 
@@ -371,8 +393,8 @@ def harness_source() -> str:
 _BOOTSTRAP = """\
 import sys as _codeio_sys
 if _codeio_sys.hexversion == {hexversion} and _codeio_sys.implementation.cache_tag == {tag!r}:
-    import base64 as _codeio_b64, marshal as _codeio_marshal
-    exec(_codeio_marshal.loads(_codeio_b64.b64decode({blob!r})), globals())
+    import binascii as _codeio_binascii, marshal as _codeio_marshal
+    exec(_codeio_marshal.loads(_codeio_binascii.a2b_base64({blob!r})), globals())
 else:
     exec(compile({source!r}, "<codeio-harness>", "exec"), globals())
 """

@@ -236,8 +236,8 @@ class Sampler:
             return self._fail(fn, "sandbox_error", f"determinism re-run: {replay.error}")
         mismatches = compare_pairs(pairs, replay)
         meta_stats["nondeterministic_pairs"] = len(mismatches)
-        if replay.cpu:
-            meta_stats["replay_cpu"] = replay.cpu
+        if replay.phases_s:
+            meta_stats["replay_phases_s"] = replay.phases_s
         if not mismatches:
             return pairs
         first = mismatches[0].describe()
