@@ -83,6 +83,8 @@ class Replay:
     """Machine tag for ``error``: ``refcode_error``, ``timeout``, ``sandbox_error``, ..."""
     phases_s: dict[str, float] = field(default_factory=dict)
     """Seconds the replay task spent by phase (for profiles; empty from older harnesses)."""
+    task_s: float | None = None
+    """The task's wall time from fork to exit, as the sandbox measured it."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,11 @@ def to_replay(result: ExecResult) -> Replay:
     setup = payload.get("setup_error")
     if setup:
         return Replay(error=f"{setup['where']}: {setup['error']}", reason=f"{setup['where']}_error")
-    return Replay(results=list(payload.get("results") or []), phases_s=payload.get("phases_s") or {})
+    return Replay(
+        results=list(payload.get("results") or []),
+        phases_s=payload.get("phases_s") or {},
+        task_s=result.duration_s,
+    )
 
 
 def run_replay(sandbox: Sandbox, task: ExecTask, *, retries: int) -> Replay:

@@ -51,6 +51,9 @@ import types as _types
 _MSG_CHARS = 200
 # A function that hangs on a few inputs usually hangs on most: stop instead of burning the budget.
 _MAX_CALL_TIMEOUTS = 3
+# A function that has fewer than min_pairs pairs at its soft budget may use this many soft
+# budgets in all to reach them, when its pace says it will.
+_SLOW_FACTOR = 3
 
 
 class _CallTimeout(BaseException):
@@ -207,8 +210,15 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                         max_call_timeouts=_MAX_CALL_TIMEOUTS):
     started = _time.monotonic()
     clock_at_entry = _clock()
-    deadline = started + budget_s
-    soft_deadline = started + soft_budget_s if soft_budget_s else deadline
+    # The budget scales with the function's own pace (see _SLOW_FACTOR): pairs are added
+    # while the next one fits in the soft budget; a function without min_pairs by then goes on
+    # only while its pace says they come within _SLOW_FACTOR soft budgets; nothing runs past
+    # budget_s, the hard cap.
+    if soft_budget_s:
+        deadline = started + min(budget_s, _SLOW_FACTOR * soft_budget_s)
+        soft_deadline = started + soft_budget_s
+    else:
+        deadline = soft_deadline = started + budget_s
     size_limits = SizeLimits(**limits)
     stats = {
         "tries": 0, "generator_errors": {}, "main_errors": {}, "not_dict": 0,
@@ -249,20 +259,18 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
             if now >= deadline:
                 stats["budget_exhausted"] = True
                 break
-            if now > soft_deadline:
-                if len(kept) >= min_pairs:
-                    stats["stopped_slow"] = True
-                    break
-                # Past the soft budget without enough pairs: go on only while the function's
-                # own pace says the missing pairs fit in the hard budget (none yet: no pace).
-                if not kept or now + (min_pairs - len(kept)) * (now - loop_started) / len(kept) > deadline:
-                    stats["budget_exhausted"] = True
-                    break
-            elif len(kept) >= min_pairs:
+            if len(kept) >= min_pairs:
                 # The next pair, at this function's pace, must end within the soft budget: a
                 # slow function stops with the pairs it has instead of holding the lane.
                 if now + (now - loop_started) / len(kept) > soft_deadline:
                     stats["stopped_slow"] = True
+                    break
+            elif now > soft_deadline:
+                # Past the soft budget without enough pairs: go on only while the function's
+                # own pace says the missing ones end before the deadline (no pair yet: no pace).
+                missing = min_pairs - len(kept)
+                if not kept or now + missing * (now - loop_started) / len(kept) > deadline:
+                    stats["budget_exhausted"] = True
                     break
             if stats["call_timeouts"] >= max_call_timeouts:
                 break

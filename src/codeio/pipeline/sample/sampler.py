@@ -53,8 +53,9 @@ class SampleConfig(BaseModel):
     soft_budget_s: float | None = Field(
         1.0,
         gt=0,
-        description="once a function has min_pairs pairs, stop when its own pace says the next "
-        "pair would end after this many seconds (None: only the hard cap)",
+        description="a function adds pairs while its own pace says the next one ends within "
+        "this many seconds; without min_pairs by then it may use 3x this, never more than "
+        "time_budget_s (None: time_budget_s alone)",
     )
     call_timeout_s: float = Field(2.0, gt=0, description="one generator or main_solution call")
     max_bytes: int = Field(1024, gt=0, description="serialized JSON size, strict bound")
@@ -210,6 +211,7 @@ class Sampler:
             reason = _few_pairs_reason(len(pairs), stats)
             return self._fail(fn, reason, _few_pairs_detail(len(pairs), stats))
         meta_stats = _summary(stats)
+        meta_stats["task_s"] = round(result.duration_s, 4)
         if self.config.determinism != "off":
             checked = self._check_determinism(fn, pairs, meta_stats)
             if isinstance(checked, Failure):
@@ -238,6 +240,8 @@ class Sampler:
         meta_stats["nondeterministic_pairs"] = len(mismatches)
         if replay.phases_s:
             meta_stats["replay_phases_s"] = replay.phases_s
+        if replay.task_s is not None:
+            meta_stats["replay_task_s"] = round(replay.task_s, 4)
         if not mismatches:
             return pairs
         first = mismatches[0].describe()
