@@ -46,9 +46,13 @@ def main_solution($a, $b):
     """def input_generator(rng):
     return {"$a": rng.randint(1, $hi), "$b": rng.randint(1, $hi)}
 """,
-    [{"a": "a", "b": "b", "hi": 100}, {"a": "x", "b": "y", "hi": 10**6},
-     {"a": "m", "b": "n", "hi": 12}, {"a": "p", "b": "q", "hi": 5000},
-     {"a": "first", "b": "second", "hi": 360}],
+    [
+        {"a": "a", "b": "b", "hi": 100},
+        {"a": "x", "b": "y", "hi": 10**6},
+        {"a": "m", "b": "n", "hi": 12},
+        {"a": "p", "b": "q", "hi": 5000},
+        {"a": "first", "b": "second", "hi": 360},
+    ],
 )
 template(
     "fib_mod",
@@ -61,8 +65,13 @@ template(
     """def input_generator(rng):
     return {"n": rng.randint(0, $n), "mod": rng.choice([$mods])}
 """,
-    [{"n": 50, "mods": "10, 100, 1000"}, {"n": 5000, "mods": "10**9 + 7, 998244353"},
-     {"n": 30, "mods": "7"}, {"n": 20000, "mods": "97, 101, 65537"}, {"n": 300, "mods": "2, 3, 5"}],
+    [
+        {"n": 50, "mods": "10, 100, 1000"},
+        {"n": 5000, "mods": "10**9 + 7, 998244353"},
+        {"n": 30, "mods": "7"},
+        {"n": 20000, "mods": "97, 101, 65537"},
+        {"n": 300, "mods": "2, 3, 5"},
+    ],
 )
 template(
     "count_primes",
@@ -84,8 +93,13 @@ def main_solution(limit):
     """def input_generator(rng):
     return {"limit": rng.randint($lo, $hi)}
 """,
-    [{"lo": 0, "hi": 100}, {"lo": 1000, "hi": 10**5}, {"lo": 10**5, "hi": 10**6},
-     {"lo": 2, "hi": 30}, {"lo": 500, "hi": 5000}],
+    [
+        {"lo": 0, "hi": 100},
+        {"lo": 1000, "hi": 10**5},
+        {"lo": 10**5, "hi": 10**6},
+        {"lo": 2, "hi": 30},
+        {"lo": 500, "hi": 5000},
+    ],
 )
 template(
     "collatz",
@@ -121,8 +135,13 @@ def main_solution(n, k):
     """def input_generator(rng):
     return {"n": rng.randint(1, $n), "k": rng.randint(1, $k)}
 """,
-    [{"n": 10, "k": 3}, {"n": 2000, "k": 50}, {"n": 100, "k": 100}, {"n": 7, "k": 7},
-     {"n": 500, "k": 2}],
+    [
+        {"n": 10, "k": 3},
+        {"n": 2000, "k": 50},
+        {"n": 100, "k": 100},
+        {"n": 7, "k": 7},
+        {"n": 500, "k": 2},
+    ],
 )
 template(
     "roman",
@@ -160,8 +179,13 @@ def main_solution(value, base):
     """def input_generator(rng):
     return {"value": rng.randint(-$hi, $hi), "base": rng.randint(2, $base)}
 """,
-    [{"hi": 1000, "base": 16}, {"hi": 10**12, "base": 36}, {"hi": 64, "base": 2},
-     {"hi": 255, "base": 8}, {"hi": 10**6, "base": 10}],
+    [
+        {"hi": 1000, "base": 16},
+        {"hi": 10**12, "base": 36},
+        {"hi": 64, "base": 2},
+        {"hi": 255, "base": 8},
+        {"hi": 10**6, "base": 10},
+    ],
 )
 template(
     "pascal_row",
@@ -189,8 +213,13 @@ template(
     """def input_generator(rng):
     return {"nums": [rng.randint(-$hi, $hi) for _ in range(rng.randint(1, $n))]}
 """,
-    [{"hi": 10, "n": 8}, {"hi": 1000, "n": 19}, {"hi": 3, "n": 5}, {"hi": 50, "n": 15},
-     {"hi": 10**6, "n": 12}],
+    [
+        {"hi": 10, "n": 8},
+        {"hi": 1000, "n": 19},
+        {"hi": 3, "n": 5},
+        {"hi": 50, "n": 15},
+        {"hi": 10**6, "n": 12},
+    ],
 )
 template(
     "two_sum",
@@ -319,8 +348,12 @@ def input_generator(rng):
     text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, $n)))
     return {"text": text, "shift": rng.randint(-$k, $k)}
 """,
-    [{"extra": " ", "n": 40, "k": 25}, {"extra": ".,!? ", "n": 90, "k": 3},
-     {"extra": "", "n": 10, "k": 13}, {"extra": "0123456789", "n": 60, "k": 100}],
+    [
+        {"extra": " ", "n": 40, "k": 25},
+        {"extra": ".,!? ", "n": 90, "k": 3},
+        {"extra": "", "n": 10, "k": 13},
+        {"extra": "0123456789", "n": 60, "k": 100},
+    ],
 )
 template(
     "rle",
@@ -332,8 +365,12 @@ def main_solution(s):
     """def input_generator(rng):
     return {"s": "".join(rng.choice("$alphabet") * rng.randint(1, $run) for _ in range(rng.randint(0, $n)))}
 """,
-    [{"alphabet": "ab", "run": 4, "n": 8}, {"alphabet": "abcdef", "run": 3, "n": 12},
-     {"alphabet": "xyz", "run": 9, "n": 6}, {"alphabet": "01", "run": 2, "n": 15}],
+    [
+        {"alphabet": "ab", "run": 4, "n": 8},
+        {"alphabet": "abcdef", "run": 3, "n": 12},
+        {"alphabet": "xyz", "run": 9, "n": 6},
+        {"alphabet": "01", "run": 2, "n": 15},
+    ],
 )
 template(
     "longest_palindrome",
@@ -354,8 +391,12 @@ def main_solution(s):
     """def input_generator(rng):
     return {"s": "".join(rng.choice("$alphabet") for _ in range(rng.randint(1, $n)))}
 """,
-    [{"alphabet": "ab", "n": 20}, {"alphabet": "abc", "n": 60}, {"alphabet": "abcdefgh", "n": 90},
-     {"alphabet": "aab", "n": 30}],
+    [
+        {"alphabet": "ab", "n": 20},
+        {"alphabet": "abc", "n": 60},
+        {"alphabet": "abcdefgh", "n": 90},
+        {"alphabet": "aab", "n": 30},
+    ],
 )
 template(
     "word_freq",
@@ -372,9 +413,11 @@ def input_generator(rng):
     return {"text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, $n))),
             "k": rng.randint(1, $k)}
 """,
-    [{"words": '["the", "cat", "sat", "on", "mat", "The", "dog"]', "n": 15, "k": 4},
-     {"words": '["alpha", "beta", "gamma", "delta"]', "n": 20, "k": 3},
-     {"words": '["a", "b", "c", "d", "e", "f", "g", "h"]', "n": 40, "k": 6}],
+    [
+        {"words": '["the", "cat", "sat", "on", "mat", "The", "dog"]', "n": 15, "k": 4},
+        {"words": '["alpha", "beta", "gamma", "delta"]', "n": 20, "k": 3},
+        {"words": '["a", "b", "c", "d", "e", "f", "g", "h"]', "n": 40, "k": 6},
+    ],
 )
 template(
     "anagram_groups",
@@ -395,8 +438,11 @@ def main_solution(words):
         words.append("".join(w))
     return {"words": words}
 """,
-    [{"w1": "listen", "w2": "stone", "w3": "night", "n": 8},
-     {"w1": "abc", "w2": "aab", "w3": "xyz", "n": 12}, {"w1": "tea", "w2": "eat", "w3": "ate", "n": 6}],
+    [
+        {"w1": "listen", "w2": "stone", "w3": "night", "n": 8},
+        {"w1": "abc", "w2": "aab", "w3": "xyz", "n": 12},
+        {"w1": "tea", "w2": "eat", "w3": "ate", "n": 6},
+    ],
 )
 template(
     "balanced",
@@ -449,8 +495,12 @@ template(
         return "".join(rng.choice("$alphabet") for _ in range(rng.randint(0, $n)))
     return {"source": word(), "target": word()}
 """,
-    [{"alphabet": "abc", "n": 8}, {"alphabet": "acgt", "n": 90}, {"alphabet": "ab", "n": 4},
-     {"alphabet": "kitten", "n": 30}],
+    [
+        {"alphabet": "abc", "n": 8},
+        {"alphabet": "acgt", "n": 90},
+        {"alphabet": "ab", "n": 4},
+        {"alphabet": "kitten", "n": 30},
+    ],
 )
 template(
     "dates",
@@ -465,8 +515,11 @@ def main_solution(year, month, day, days):
     return {"year": rng.randint($y0, $y1), "month": rng.randint(1, 12), "day": rng.randint(1, 28),
             "days": rng.randint(-$d, $d)}
 """,
-    [{"y0": 1990, "y1": 2030, "d": 400}, {"y0": 1, "y1": 9000, "d": 10**5},
-     {"y0": 2000, "y1": 2001, "d": 31}],
+    [
+        {"y0": 1990, "y1": 2030, "d": 400},
+        {"y0": 1, "y1": 9000, "d": 10**5},
+        {"y0": 2000, "y1": 2001, "d": 31},
+    ],
 )
 # --- moderate: DP, graphs, search -------------------------------------------------------------
 template(
@@ -484,8 +537,12 @@ template(
             "values": [rng.randint(1, 100) for _ in range(n)],
             "capacity": rng.randint(0, $cap)}
 """,
-    [{"n": 6, "w": 10, "cap": 30}, {"n": 19, "w": 100, "cap": 5000}, {"n": 3, "w": 5, "cap": 5},
-     {"n": 15, "w": 50, "cap": 500}],
+    [
+        {"n": 6, "w": 10, "cap": 30},
+        {"n": 19, "w": 100, "cap": 5000},
+        {"n": 3, "w": 5, "cap": 5},
+        {"n": 15, "w": 50, "cap": 500},
+    ],
 )
 template(
     "coin_change",
@@ -500,8 +557,11 @@ template(
     return {"coins": sorted(rng.sample(range(1, $cmax), rng.randint(1, $k))),
             "amount": rng.randint(0, $amount)}
 """,
-    [{"cmax": 20, "k": 4, "amount": 100}, {"cmax": 60, "k": 8, "amount": 20000},
-     {"cmax": 6, "k": 2, "amount": 12}],
+    [
+        {"cmax": 20, "k": 4, "amount": 100},
+        {"cmax": 60, "k": 8, "amount": 20000},
+        {"cmax": 6, "k": 2, "amount": 12},
+    ],
 )
 template(
     "grid_bfs",
@@ -644,8 +704,12 @@ def main_solution(nums, target):
     nums = [rng.randint(1, $hi) for _ in range(rng.randint($lo_n, $n))]
     return {"nums": nums, "target": rng.randint(0, sum(nums))}
 """,
-    [{"hi": 20, "lo_n": 1, "n": 10}, {"hi": 50, "lo_n": 14, "n": 17}, {"hi": 9, "lo_n": 16, "n": 18},
-     {"hi": 100, "lo_n": 12, "n": 15}],
+    [
+        {"hi": 20, "lo_n": 1, "n": 10},
+        {"hi": 50, "lo_n": 14, "n": 17},
+        {"hi": 9, "lo_n": 16, "n": 18},
+        {"hi": 100, "lo_n": 12, "n": 15},
+    ],
 )
 template(
     "n_queens",
@@ -1001,24 +1065,42 @@ def input_generator():
 _BAD_GEN = """def input_generator(rng):
     return {"x": rng.randint(0, 10**6)}
 """
-template("unseeded_random", "import random\n\ndef main_solution(x):\n    return x + random.randint(0, $hi)\n",
-         _BAD_GEN, [{"hi": 10**9}, {"hi": 1000}, {"hi": 3}], expect="nondeterministic")
-template("wall_clock", "import time\n\ndef main_solution(x):\n    return [x, $expr]\n", _BAD_GEN,
-         [{"expr": "time.time()"}, {"expr": "time.perf_counter_ns() % 1000"}], expect="nondeterministic")
+template(
+    "unseeded_random",
+    "import random\n\ndef main_solution(x):\n    return x + random.randint(0, $hi)\n",
+    _BAD_GEN,
+    [{"hi": 10**9}, {"hi": 1000}, {"hi": 3}],
+    expect="nondeterministic",
+)
+template(
+    "wall_clock",
+    "import time\n\ndef main_solution(x):\n    return [x, $expr]\n",
+    _BAD_GEN,
+    [{"expr": "time.time()"}, {"expr": "time.perf_counter_ns() % 1000"}],
+    expect="nondeterministic",
+)
 template(
     "set_order",
     "def main_solution(words):\n    return $expr\n",
     """def input_generator(rng):
     return {"words": rng.sample(["ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen", "owl"], $k)}
 """,
-    [{"expr": "list(set(words))", "k": 6}, {"expr": "[w for w in set(words)][:3]", "k": 7},
-     {"expr": "''.join(set(''.join(words)))", "k": 5}],
+    [
+        {"expr": "list(set(words))", "k": 6},
+        {"expr": "[w for w in set(words)][:3]", "k": 7},
+        {"expr": "''.join(set(''.join(words)))", "k": 5},
+    ],
     expect="nondeterministic",
 )
-template("hash_seed", "def main_solution(s):\n    return hash(s) % $m\n",
-         """def input_generator(rng):
+template(
+    "hash_seed",
+    "def main_solution(s):\n    return hash(s) % $m\n",
+    """def input_generator(rng):
     return {"s": "".join(rng.choice("abcdef") for _ in range(8))}
-""", [{"m": 1000}, {"m": 97}], expect="nondeterministic")
+""",
+    [{"m": 1000}, {"m": 97}],
+    expect="nondeterministic",
+)
 template(
     "state_across_calls",
     "CALLS = []\n\ndef main_solution(x):\n    CALLS.append(x)\n    return $expr\n",
