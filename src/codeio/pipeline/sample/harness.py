@@ -1,22 +1,30 @@
-"""The code string that samples (and replays) one function inside ONE sandbox task.
+"""The code string that samples (and replays) functions inside sandbox tasks.
 
 The reference starts a fresh interpreter per function; we fork one sandbox child per function
 and run the whole generator loop in it, so untrusted code never runs in our process and the cost
 is one fork, not one interpreter start, per function.
 
-The child source is ``sizes.py`` followed by ``_CHILD_SOURCE`` below. It defines two entries:
+The child source is ``sizes.py`` followed by ``_CHILD_SOURCE`` below, shipped as bytecode
+compiled once in the host (``harness_code``). It defines three entries:
 
 ``SAMPLE_ENTRY(refcode, inputgen, funcname, seed, pairs, tries, budget_s, call_timeout_s,
-limits, prelude)`` -> ``{"pairs": [...], "stats": {...}, "setup_error": ...}``
+limits, prelude, soft_budget_s, min_pairs)`` -> ``{"pairs": [...], "stats": {...}, "setup_error"}``
     Loads both code strings as fresh modules, seeds every RNG from ``seed``, then calls the
-    generator up to ``tries`` times, keeping up to ``pairs`` distinct, size-checked pairs. The
-    stored input is a JSON snapshot taken *before* the call, so a function that mutates its
-    arguments cannot corrupt it; the call itself gets the generator's own object.
+    generator up to ``tries`` times, keeping up to ``pairs`` distinct, size-checked pairs within
+    a time budget that follows the function's own pace. The stored input is a JSON snapshot
+    taken *before* the call, so a function that mutates its arguments cannot corrupt it; the
+    call itself gets the generator's own object. A generated input seen before is not run again.
 
 ``REPLAY_ENTRY(refcode, funcname, inputs, seed, call_timeout_s, prelude)``
-    -> ``{"results": [{"status", "output" | "error"}], "setup_error": ...}``
+    -> ``{"results": [{"status", "output" | "error"}], "setup_error": ..., "phases_s": ...}``
     Re-runs ``main_solution`` on inputs given as stored JSON text (each call decodes its own
-    copy), with the global RNGs seeded from ``seed``; used by the determinism check and recheck.
+    copy) in a fresh module per input, with the global RNGs seeded from ``seed``; used by the
+    determinism check and recheck.
+
+``REPLAY_BATCH_ENTRY(functions, call_timeout_s, prelude)`` -> one replay result per function
+    The same for several functions in one process, putting process-wide settings (builtins,
+    cwd, environment, recursion limit, decimal context, numpy error/print options) back
+    between them.
 """
 
 from __future__ import annotations
@@ -30,10 +38,18 @@ import sys
 from codeio.pipeline.prelude import REFCODE_PRELUDE as NAMESPACE_PRELUDE
 from codeio.pipeline.sample import sizes
 
-__all__ = ["NAMESPACE_PRELUDE", "REPLAY_ENTRY", "SAMPLE_ENTRY", "harness_code", "harness_source"]
+__all__ = [
+    "NAMESPACE_PRELUDE",
+    "REPLAY_BATCH_ENTRY",
+    "REPLAY_ENTRY",
+    "SAMPLE_ENTRY",
+    "harness_code",
+    "harness_source",
+]
 
 SAMPLE_ENTRY = "codeio_sample_entry"
 REPLAY_ENTRY = "codeio_replay_entry"
+REPLAY_BATCH_ENTRY = "codeio_replay_batch_entry"
 
 _CHILD_SOURCE = r'''
 
@@ -349,45 +365,106 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
     return {"pairs": kept, "stats": stats, "setup_error": None}
 
 
-def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude=""):
+def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer):
     clock_at_entry = _clock()
     load_s = main_s = 0.0
     results = []
-    with _Muted(), _Timer(call_timeout_s) as timer:
+    try:
+        code = _compile(refcode, "refcode")
+    except BaseException as exc:
+        return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
+    _seed_globals(seed, (refcode,))
+    for text in inputs:
+        # A fresh module per pair, as a verifier or a user would run it: an output that
+        # depends on state left by earlier calls (a global memo, a counter) must show here.
+        before = _clock()
         try:
-            prelude_code = _compile(prelude, "prelude") if prelude else None
-            code = _compile(refcode, "refcode")
+            main = _load_compiled(prelude_code, code, "refcode", funcname)
         except BaseException as exc:
             return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
-        _seed_globals(seed, (refcode,))
-        for text in inputs:
-            # A fresh module per pair, as a verifier or a user would run it: an output that
-            # depends on state left by earlier calls (a global memo, a counter) must show here.
-            before = _clock()
-            try:
-                main = _load_compiled(prelude_code, code, "refcode", funcname)
-            except BaseException as exc:
-                return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
-            load_s += _clock() - before
-            kwargs = _json.loads(text)  # a fresh copy per call, decoded exactly as stored
-            before = _clock()
-            try:
-                output = timer.call(main, **kwargs)
-            except _CallTimeout:
-                results.append({"status": "timeout", "error": "exceeded " + str(call_timeout_s) + " s"})
-                continue
-            except BaseException as exc:
-                results.append({"status": "error", "error": _describe(exc)})
-                continue
-            finally:
-                main_s += _clock() - before
-            try:
-                results.append({"status": "ok", "output": _json.loads(_json.dumps(output, allow_nan=True))})
-            except BaseException as exc:
-                results.append({"status": "not_json", "error": _describe(exc)})
+        load_s += _clock() - before
+        kwargs = _json.loads(text)  # a fresh copy per call, decoded exactly as stored
+        before = _clock()
+        try:
+            output = timer.call(main, **kwargs)
+        except _CallTimeout:
+            results.append({"status": "timeout", "error": "exceeded " + str(call_timeout_s) + " s"})
+            continue
+        except BaseException as exc:
+            results.append({"status": "error", "error": _describe(exc)})
+            continue
+        finally:
+            main_s += _clock() - before
+        try:
+            results.append({"status": "ok", "output": _json.loads(_json.dumps(output, allow_nan=True))})
+        except BaseException as exc:
+            results.append({"status": "not_json", "error": _describe(exc)})
     phases = {"load": round(load_s, 5), "main": round(main_s, 5)}
     phases["rest"] = round(max(0.0, _clock() - clock_at_entry - load_s - main_s), 5)
     return {"results": results, "setup_error": None, "phases_s": phases}
+
+
+def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude=""):
+    with _Muted(), _Timer(call_timeout_s) as timer:
+        try:
+            prelude_code = _compile(prelude, "prelude") if prelude else None
+        except BaseException as exc:
+            return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
+        return _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer)
+
+
+class _ProcessState:
+    """The process-wide settings a function may change and another would see: put back
+    between the functions of one batch, so that each replays as in a process of its own."""
+
+    def __init__(self):
+        import builtins, os
+        self.builtins = dict(builtins.__dict__)
+        self.cwd = os.getcwd()
+        self.recursion = _sys.getrecursionlimit()
+        self.environ = dict(os.environ)
+        numpy = _sys.modules.get("numpy")
+        self.np_err = numpy.geterr() if numpy is not None else None
+        self.np_print = numpy.get_printoptions() if numpy is not None else None
+
+    def restore(self):
+        import builtins, os
+        if builtins.__dict__ != self.builtins:
+            builtins.__dict__.clear()
+            builtins.__dict__.update(self.builtins)
+        if os.getcwd() != self.cwd:
+            os.chdir(self.cwd)
+        _sys.setrecursionlimit(self.recursion)
+        if dict(os.environ) != self.environ:
+            os.environ.clear()
+            os.environ.update(self.environ)
+        decimal = _sys.modules.get("decimal")
+        if decimal is not None:
+            decimal.setcontext(decimal.Context())
+        numpy = _sys.modules.get("numpy")
+        if numpy is not None and self.np_err is not None:
+            numpy.seterr(**self.np_err)
+            numpy.set_printoptions(**self.np_print)
+
+
+def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
+    """Replays of several functions in one process: ``functions`` is a list of
+    ``{"refcode", "funcname", "inputs", "seed"}``; one ``codeio_replay_entry`` result each."""
+    out = []
+    with _Muted(), _Timer(call_timeout_s) as timer:
+        try:
+            prelude_code = _compile(prelude, "prelude") if prelude else None
+        except BaseException as exc:
+            error = {"where": "refcode", "error": _describe(exc)}
+            return [{"results": [], "setup_error": error} for _ in functions]
+        state = _ProcessState()
+        for item in functions:
+            try:
+                out.append(_replay_one(item["refcode"], item["funcname"], item["inputs"],
+                                       item["seed"], call_timeout_s, prelude_code, timer))
+            finally:
+                state.restore()
+    return out
 '''
 
 

@@ -1,14 +1,17 @@
 """The sampling stage: FunctionRecord(refcode, inputgen) -> FunctionRecord(ios) or Failure.
 
-One function costs one sandbox task for the whole generator loop (see ``harness.py``) plus one
-task on the recheck sandbox for the determinism check (see ``determinism.py``).
+One function costs one sandbox task for the whole generator loop (see ``harness.py``) plus its
+share of one task on the recheck sandbox for the determinism check (see ``determinism.py``):
+the re-runs of up to ``_REPLAY_BATCH`` functions that are waiting together share a task.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -17,10 +20,13 @@ from codeio.errors import ConfigError
 from codeio.exec import ExecResult, ExecTask, Sandbox, Status
 from codeio.ids import derive_seed
 from codeio.pipeline.sample.determinism import (
+    Replay,
     compare_pairs,
+    replay_batch_task,
     replay_limits,
     replay_task,
     run_replay,
+    to_replays,
 )
 from codeio.pipeline.sample.harness import NAMESPACE_PRELUDE, SAMPLE_ENTRY, harness_code
 from codeio.records import Failure, FunctionRecord, IOPair
@@ -127,39 +133,92 @@ class Sampler:
         """Results in input order.
 
         Sampling tasks run unordered on the main sandbox (a slow function holds one lane, not
-        the stream) and each function's determinism re-run starts on the recheck sandbox as
-        soon as its sampling task is back, so both sandboxes' lanes stay busy.
+        the stream). A function's determinism re-run is queued as soon as its sampling task is
+        back; one thread per recheck lane takes what is queued, up to ``_REPLAY_BATCH``
+        functions, into one replay task, so both sandboxes' lanes stay busy and a backlog of
+        re-runs costs one fork per batch rather than per function.
         """
         records: dict[int, FunctionRecord] = {}
         task_to_record: dict[int, int] = {}
-        finished: dict[int, Future[FunctionRecord | Failure]] = {}
-        threads = self.recheck_sandbox.workers if self.recheck_sandbox else 1
+        finished: dict[int, FunctionRecord | Failure] = {}
+        replays: queue.Queue[tuple[int, _Pending] | None] = queue.Queue()
+        done: queue.SimpleQueue[tuple[int, FunctionRecord | Failure]] = queue.SimpleQueue()
+        lanes = self.recheck_sandbox.workers if self.recheck_sandbox else 0
 
         def tasks() -> Iterator[ExecTask]:
             task_index = 0
             for index, fn in enumerate(fns):
                 if not fn.inputgen:
                     # No task at all: its place in the order is kept by its index.
-                    finished[index] = _done(
-                        self._fail(fn, "no_generator", "record has no inputgen")
-                    )
+                    finished[index] = self._fail(fn, "no_generator", "record has no inputgen")
                     continue
                 records[index] = fn
                 task_to_record[task_index] = index
                 task_index += 1
                 yield self._task(fn)
 
+        def replay_lane() -> None:
+            while (item := replays.get()) is not None:
+                batch = [item]
+                while len(batch) < _REPLAY_BATCH:
+                    try:
+                        more = replays.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        replays.put(None)  # the end mark is for this lane's next turn
+                        break
+                    batch.append(more)
+                try:
+                    outcomes = self._replay_batch([pending for _, pending in batch])
+                except Exception as exc:  # never leave the stream waiting for these
+                    log.exception("determinism re-run failed")
+                    outcomes = [
+                        self._fail(p.fn, "sandbox_error", f"determinism re-run: {exc}")
+                        for _, p in batch
+                    ]
+                for (index, _), outcome in zip(batch, outcomes, strict=True):
+                    done.put((index, outcome))
+
+        threads = [
+            threading.Thread(target=replay_lane, name="replay", daemon=True) for _ in range(lanes)
+        ]
+        for thread in threads:
+            thread.start()
+        waiting = 0
         next_out = 0
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="recheck") as pool:
+        try:
             for task_index, result in self.sandbox.imap_unordered(tasks()):
                 index = task_to_record.pop(task_index)
-                finished[index] = pool.submit(self._finish, records.pop(index), result)
-                while next_out in finished and finished[next_out].done():
-                    yield finished.pop(next_out).result()
+                out = self._interpret(records.pop(index), result)
+                if isinstance(out, _Pending):
+                    replays.put((index, out))
+                    waiting += 1
+                else:
+                    finished[index] = out
+                while True:
+                    try:
+                        index, outcome = done.get_nowait()
+                    except queue.Empty:
+                        break
+                    finished[index] = outcome
+                    waiting -= 1
+                while next_out in finished:
+                    yield finished.pop(next_out)
+                    next_out += 1
+            while waiting:
+                index, outcome = done.get()
+                finished[index] = outcome
+                waiting -= 1
+                while next_out in finished:
+                    yield finished.pop(next_out)
                     next_out += 1
             while next_out in finished:
-                yield finished.pop(next_out).result()
+                yield finished.pop(next_out)
                 next_out += 1
+        finally:
+            for _ in threads:
+                replays.put(None)
 
     # -- internals -------------------------------------------------------------------------
     def _seed(self, fn: FunctionRecord) -> int:
@@ -191,6 +250,16 @@ class Sampler:
         return Failure(stage=STAGE, record_id=fn.id, reason=reason, detail=detail)
 
     def _finish(self, fn: FunctionRecord, result: ExecResult) -> FunctionRecord | Failure:
+        out = self._interpret(fn, result)
+        if not isinstance(out, _Pending):
+            return out
+        return self._replay_batch([out])[0]
+
+    def _interpret(
+        self, fn: FunctionRecord, result: ExecResult
+    ) -> FunctionRecord | Failure | _Pending:
+        """A sampling task's result: a failure, a finished record (no determinism check), or
+        pairs that wait for their re-run."""
         for _ in range(self.config.retries):
             if result.status is not Status.SANDBOX_ERROR:
                 break
@@ -212,28 +281,64 @@ class Sampler:
             return self._fail(fn, reason, _few_pairs_detail(len(pairs), stats))
         meta_stats = _summary(stats)
         meta_stats["task_s"] = round(result.duration_s, 4)
-        if self.config.determinism != "off":
-            checked = self._check_determinism(fn, pairs, meta_stats)
-            if isinstance(checked, Failure):
-                return checked
-            pairs = checked
+        if self.config.determinism == "off":
+            return self._record(fn, pairs, meta_stats)
+        return _Pending(fn, pairs, meta_stats)
+
+    def _record(
+        self, fn: FunctionRecord, pairs: list[IOPair], meta_stats: dict[str, Any]
+    ) -> FunctionRecord:
         return fn.model_copy(update={"ios": pairs, "meta": {**fn.meta, "sample": meta_stats}})
 
-    def _check_determinism(
-        self, fn: FunctionRecord, pairs: list[IOPair], meta_stats: dict[str, Any]
-    ) -> list[IOPair] | Failure:
-        assert self.recheck_sandbox is not None
+    def _replay_seed(self, fn: FunctionRecord) -> int:
+        return derive_seed(self.config.seed, fn.id, "determinism")
+
+    def _replay_batch(self, batch: list[_Pending]) -> list[FunctionRecord | Failure]:
+        """Re-run the pairs of each function in ``batch`` on the recheck sandbox and judge them:
+        one task for the batch, each function alone again if that task failed as a whole."""
+        box = self.recheck_sandbox
+        assert box is not None
         cfg = self.config
-        task = replay_task(
-            fn.refcode,
-            fn.funcname,
-            [p.input for p in pairs],
-            seed=derive_seed(cfg.seed, fn.id, "determinism"),
-            call_timeout_s=cfg.call_timeout_s,
-            limits=replay_limits(self.recheck_sandbox.limits, len(pairs), cfg.call_timeout_s),
-            prelude=cfg.prelude,
-        )
-        replay = run_replay(self.recheck_sandbox, task, retries=cfg.retries)
+        replays: list[Replay] | None = None
+        if len(batch) > 1:
+            total = sum(len(p.pairs) for p in batch)
+            task = replay_batch_task(
+                [
+                    (
+                        p.fn.refcode,
+                        p.fn.funcname,
+                        [x.input for x in p.pairs],
+                        self._replay_seed(p.fn),
+                    )
+                    for p in batch
+                ],
+                call_timeout_s=cfg.call_timeout_s,
+                limits=replay_limits(box.limits, total, cfg.call_timeout_s),
+                prelude=cfg.prelude,
+            )
+            replays = to_replays(box.run_task(task), len(batch))
+        if replays is None:
+            replays = [
+                run_replay(
+                    box,
+                    replay_task(
+                        p.fn.refcode,
+                        p.fn.funcname,
+                        [x.input for x in p.pairs],
+                        seed=self._replay_seed(p.fn),
+                        call_timeout_s=cfg.call_timeout_s,
+                        limits=replay_limits(box.limits, len(p.pairs), cfg.call_timeout_s),
+                        prelude=cfg.prelude,
+                    ),
+                    retries=cfg.retries,
+                )
+                for p in batch
+            ]
+        return [self._judge(p, replay) for p, replay in zip(batch, replays, strict=True)]
+
+    def _judge(self, pending: _Pending, replay: Replay) -> FunctionRecord | Failure:
+        cfg = self.config
+        fn, pairs, meta_stats = pending.fn, pending.pairs, pending.meta_stats
         if replay.reason == "sandbox_error":
             return self._fail(fn, "sandbox_error", f"determinism re-run: {replay.error}")
         mismatches = compare_pairs(pairs, replay)
@@ -243,7 +348,7 @@ class Sampler:
         if replay.task_s is not None:
             meta_stats["replay_task_s"] = round(replay.task_s, 4)
         if not mismatches:
-            return pairs
+            return self._record(fn, pairs, meta_stats)
         first = mismatches[0].describe()
         if cfg.determinism == "function" or replay.error is not None:
             detail = f"{len(mismatches)}/{len(pairs)} pairs differ on re-run; {first}"
@@ -253,13 +358,20 @@ class Sampler:
         if len(kept) < cfg.min_pairs:
             detail = f"{len(kept)} of {len(pairs)} pairs reproduce (< {cfg.min_pairs}); {first}"
             return self._fail(fn, "nondeterministic", detail)
-        return kept
+        return self._record(fn, kept, meta_stats)
 
 
-def _done(value: FunctionRecord | Failure) -> Future[FunctionRecord | Failure]:
-    future: Future[FunctionRecord | Failure] = Future()
-    future.set_result(value)
-    return future
+@dataclass
+class _Pending:
+    """A function whose pairs are sampled and wait for their determinism re-run."""
+
+    fn: FunctionRecord
+    pairs: list[IOPair]
+    meta_stats: dict[str, Any]
+
+
+_REPLAY_BATCH = 8
+"""Functions re-run in one task at most, when that many are waiting."""
 
 
 def _summary(stats: dict[str, Any]) -> dict[str, Any]:
