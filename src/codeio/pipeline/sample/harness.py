@@ -93,8 +93,9 @@ def _on_alarm(signum, frame):
 _clock = _time.perf_counter
 
 
-_NUMPY_ALIAS = _re.compile(r"^[ \t]*import[ \t]+numpy[ \t]+as[ \t]+(\w+)", _re.MULTILINE)
-_FROM_NUMPY_RANDOM = _re.compile(r"from[ \t]+numpy[ \t]+import[^\n]*\brandom\b")
+# Patterns, compiled on first use (in the few tasks whose code mentions "random").
+_NUMPY_ALIAS = r"^[ \t]*import[ \t]+numpy[ \t]+as[ \t]+(\w+)"
+_FROM_NUMPY_RANDOM = r"from[ \t]+numpy[ \t]+import[^\n]*\brandom\b"
 
 
 def _reaches_numpy_random(texts):
@@ -105,13 +106,14 @@ def _reaches_numpy_random(texts):
     check drops, never a wrong pair."""
     if "numpy.random" in _sys.modules:
         return True
+    texts = [text for text in texts if "random" in text]
+    if not texts:
+        return False
     names = {"np", "numpy"}
     for text in texts:
-        names.update(_NUMPY_ALIAS.findall(text))
+        names.update(_re.findall(_NUMPY_ALIAS, text, _re.MULTILINE))
     for text in texts:
-        if "random" not in text:
-            continue
-        if _FROM_NUMPY_RANDOM.search(text) or any(name + ".random" in text for name in names):
+        if _re.search(_FROM_NUMPY_RANDOM, text) or any(name + ".random" in text for name in names):
             return True
     return False
 
@@ -477,28 +479,27 @@ def harness_source() -> str:
 
 _BOOTSTRAP = """\
 import sys as _codeio_sys
-if _codeio_sys.hexversion == {hexversion} and _codeio_sys.implementation.cache_tag == {tag!r}:
-    import binascii as _codeio_binascii, marshal as _codeio_marshal
-    exec(_codeio_marshal.loads(_codeio_binascii.a2b_base64({blob!r})), globals())
-else:
-    exec(compile({source!r}, "<codeio-harness>", "exec"), globals())
+if _codeio_sys.hexversion != {hexversion} or _codeio_sys.implementation.cache_tag != {tag!r}:
+    raise ImportError("codeio's sampling harness is bytecode for {version}; this is " + _codeio_sys.version)
+import binascii as _codeio_binascii, marshal as _codeio_marshal
+exec(_codeio_marshal.loads(_codeio_binascii.a2b_base64({blob!r})), globals())
 """
 
 
 @functools.cache
 def harness_code() -> str:
-    """The task code: the harness as bytecode compiled once here, with its source as fallback.
+    """The task code: the harness as bytecode compiled once here.
 
-    Compiling the ~12 KB harness costs 15-30 ms, more than a fork, a generator loop and a replay
+    Compiling the ~13 KB harness costs 15-30 ms, more than a fork, a generator loop and a replay
     of a typical function together; every sampling and replay task would pay it in its child.
     The workers run this same interpreter (``sys.executable``), so the marshalled code object is
-    valid there; the version check keeps any other interpreter on the source.
+    valid there; another interpreter gets a clear ImportError rather than undefined behaviour.
+    Docstrings are stripped (optimize=2): the code is smaller to send, decode and load.
     """
-    source = harness_source()
-    blob = base64.b64encode(marshal.dumps(compile(source, "<codeio-harness>", "exec")))
+    code = compile(harness_source(), "<codeio-harness>", "exec", optimize=2)
     return _BOOTSTRAP.format(
         hexversion=sys.hexversion,
         tag=sys.implementation.cache_tag,
-        blob=blob.decode("ascii"),
-        source=source,
+        version=sys.version.split()[0],
+        blob=base64.b64encode(marshal.dumps(code)).decode("ascii"),
     )

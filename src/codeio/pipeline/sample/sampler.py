@@ -334,6 +334,8 @@ class Sampler:
                 )
                 for p in batch
             ]
+        for p in batch:
+            p.meta_stats["replay_batch"] = len(batch)  # functions that shared its replay task
         return [self._judge(p, replay) for p, replay in zip(batch, replays, strict=True)]
 
     def _judge(self, pending: _Pending, replay: Replay) -> FunctionRecord | Failure:
