@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -160,9 +161,12 @@ class Sampler:
         def replay_lane() -> None:
             while (item := replays.get()) is not None:
                 batch = [item]
+                # Wait a moment for company: every function that joins saves a fork and a
+                # harness load, and the lanes that sample keep the cores busy meanwhile.
+                gather_until = time.monotonic() + _REPLAY_GATHER_S
                 while len(batch) < _REPLAY_BATCH:
                     try:
-                        more = replays.get_nowait()
+                        more = replays.get(timeout=max(0.0, gather_until - time.monotonic()))
                     except queue.Empty:
                         break
                     if more is None:
@@ -187,6 +191,7 @@ class Sampler:
             thread.start()
         waiting = 0
         next_out = 0
+        ended = False
         try:
             for task_index, result in self.sandbox.imap_unordered(tasks()):
                 index = task_to_record.pop(task_index)
@@ -206,6 +211,9 @@ class Sampler:
                 while next_out in finished:
                     yield finished.pop(next_out)
                     next_out += 1
+            ended = True
+            for _ in threads:
+                replays.put(None)  # no more to come: lanes stop gathering and flush
             while waiting:
                 index, outcome = done.get()
                 finished[index] = outcome
@@ -217,8 +225,9 @@ class Sampler:
                 yield finished.pop(next_out)
                 next_out += 1
         finally:
-            for _ in threads:
-                replays.put(None)
+            if not ended:
+                for _ in threads:
+                    replays.put(None)
 
     # -- internals -------------------------------------------------------------------------
     def _seed(self, fn: FunctionRecord) -> int:
@@ -373,7 +382,10 @@ class _Pending:
 
 
 _REPLAY_BATCH = 8
-"""Functions re-run in one task at most, when that many are waiting."""
+"""Functions re-run in one task at most."""
+_REPLAY_GATHER_S = 0.1
+"""How long a free replay lane waits for more functions to share its task (the end of the
+input stops the wait at once)."""
 
 
 def _summary(stats: dict[str, Any]) -> dict[str, Any]:
