@@ -35,9 +35,7 @@ def test_corpus_is_large_varied_and_well_formed() -> None:
 @pytest.mark.slow
 def test_bad_functions_are_dropped_and_kept_pairs_reproduce(sandboxes) -> None:
     data = rows()
-    fns = [
-        FunctionRecord(id=r["id"], refcode=r["refcode"], inputgen=r["inputgen"]) for r in data
-    ]
+    fns = [FunctionRecord(id=r["id"], refcode=r["refcode"], inputgen=r["inputgen"]) for r in data]
     results = list(Sampler(*sandboxes, SampleConfig()).sample_many(fns))
     kept, good, good_kept = [], 0, 0
     for row, result in zip(data, results, strict=True):
