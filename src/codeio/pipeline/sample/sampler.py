@@ -187,6 +187,10 @@ class Sampler:
         threads = [
             threading.Thread(target=replay_lane, name="replay", daemon=True) for _ in range(lanes)
         ]
+        if self.recheck_sandbox is not None and self.config.determinism != "off":
+            # The re-runs' template (the prelude imports numpy) starts while the first
+            # functions are sampled, not when the first re-run is due.
+            threading.Thread(target=self._prewarm, name="prewarm", daemon=True).start()
         for thread in threads:
             thread.start()
         waiting = 0
@@ -230,6 +234,13 @@ class Sampler:
                     replays.put(None)
 
     # -- internals -------------------------------------------------------------------------
+    def _prewarm(self) -> None:
+        assert self.recheck_sandbox is not None
+        try:
+            self.recheck_sandbox.run("", None, {"prelude": self.config.prelude})
+        except RuntimeError:  # closed meanwhile: nothing to warm
+            pass
+
     def _seed(self, fn: FunctionRecord) -> int:
         return derive_seed(self.config.seed, fn.id)
 
