@@ -102,3 +102,16 @@ def test_unseeded_numpy_random_in_the_function_is_still_caught(sandboxes) -> Non
     )
     out, _ = timed_sample(sandboxes, fn(refcode))
     assert isinstance(out, Failure) and out.reason == "nondeterministic"
+
+
+def test_numpy_from_the_prelude_only_for_code_that_names_it(sandboxes) -> None:
+    from codeio.pipeline.sample.harness import NAMESPACE_PRELUDE, prelude_for
+
+    assert "numpy" not in prelude_for(NAMESPACE_PRELUDE, "def input_generator(rng):\n    pass\n")
+    assert "numpy" in prelude_for(NAMESPACE_PRELUDE, "def f(x):\n    return np.sum(x)\n")
+    # Uses the prelude's np without importing it: still sampled and re-run with numpy.
+    uses_np = fn("def main_solution(x):\n    return int(np.int64(x) % 7)\n")
+    plain = fn("def main_solution(x):\n    return x % 7\n")
+    for record in (uses_np, plain):
+        out, _ = timed_sample(sandboxes, record)
+        assert isinstance(out, FunctionRecord) and len(out.ios) == 10

@@ -26,6 +26,7 @@ from codeio.pipeline.sample.harness import (
     REPLAY_BATCH_ENTRY,
     REPLAY_ENTRY,
     harness_code,
+    prelude_for,
 )
 from codeio.records import IOPair
 
@@ -125,7 +126,7 @@ def replay_task(
             "inputs": texts,
             "seed": seed,
             "call_timeout_s": call_timeout_s,
-            "prelude": prelude,
+            "prelude": prelude_for(prelude, refcode),
         },
         limits=limits,
     )
@@ -151,7 +152,12 @@ def replay_batch_task(
     return ExecTask(
         code=harness_code(),
         entry=REPLAY_BATCH_ENTRY,
-        kwargs={"functions": functions, "call_timeout_s": call_timeout_s, "prelude": prelude},
+        kwargs={
+            "functions": functions,
+            "call_timeout_s": call_timeout_s,
+            # One prelude for the batch: with numpy if any of them may use it.
+            "prelude": prelude_for(prelude, *(refcode for refcode, _, _, _ in items)),
+        },
         limits=limits,
     )
 

@@ -33,6 +33,7 @@ import base64
 import functools
 import inspect
 import marshal
+import re
 import sys
 
 from codeio.pipeline.prelude import REFCODE_PRELUDE as NAMESPACE_PRELUDE
@@ -45,6 +46,7 @@ __all__ = [
     "SAMPLE_ENTRY",
     "harness_code",
     "harness_source",
+    "prelude_for",
 ]
 
 SAMPLE_ENTRY = "codeio_sample_entry"
@@ -468,6 +470,23 @@ def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
                 state.restore()
     return out
 '''
+
+
+_NUMPY_IMPORT = "import numpy as np\n"
+_NAMES_NUMPY = re.compile(r"\b(?:np|numpy)\b")
+
+
+def prelude_for(prelude: str, *texts: str) -> str:
+    """``prelude`` without its numpy import when none of ``texts`` can use it.
+
+    The prelude binds ``np`` for code that uses it without importing; code that never names
+    ``np`` or ``numpy`` cannot reach that name, and without it the task forks from the smaller
+    base template (no numpy template to start, a cheaper fork and exit). A name the scan
+    misses (built at run time) fails loudly as a NameError, never as a wrong pair.
+    """
+    if _NUMPY_IMPORT not in prelude or any(_NAMES_NUMPY.search(text) for text in texts):
+        return prelude
+    return prelude.replace(_NUMPY_IMPORT, "", 1)
 
 
 @functools.cache

@@ -29,7 +29,12 @@ from codeio.pipeline.sample.determinism import (
     run_replay,
     to_replays,
 )
-from codeio.pipeline.sample.harness import NAMESPACE_PRELUDE, SAMPLE_ENTRY, harness_code
+from codeio.pipeline.sample.harness import (
+    NAMESPACE_PRELUDE,
+    SAMPLE_ENTRY,
+    harness_code,
+    prelude_for,
+)
 from codeio.records import Failure, FunctionRecord, IOPair
 
 __all__ = ["STAGE", "SampleConfig", "Sampler"]
@@ -187,10 +192,6 @@ class Sampler:
         threads = [
             threading.Thread(target=replay_lane, name="replay", daemon=True) for _ in range(lanes)
         ]
-        if self.recheck_sandbox is not None and self.config.determinism != "off":
-            # The re-runs' template (the prelude imports numpy) starts while the first
-            # functions are sampled, not when the first re-run is due.
-            threading.Thread(target=self._prewarm, name="prewarm", daemon=True).start()
         for thread in threads:
             thread.start()
         waiting = 0
@@ -234,13 +235,6 @@ class Sampler:
                     replays.put(None)
 
     # -- internals -------------------------------------------------------------------------
-    def _prewarm(self) -> None:
-        assert self.recheck_sandbox is not None
-        try:
-            self.recheck_sandbox.run("", None, {"prelude": self.config.prelude})
-        except RuntimeError:  # closed meanwhile: nothing to warm
-            pass
-
     def _seed(self, fn: FunctionRecord) -> int:
         return derive_seed(self.config.seed, fn.id)
 
@@ -259,7 +253,7 @@ class Sampler:
                 "budget_s": cfg.time_budget_s,
                 "call_timeout_s": cfg.call_timeout_s,
                 "limits": cfg.size_limits(),
-                "prelude": cfg.prelude,
+                "prelude": prelude_for(cfg.prelude, fn.refcode, fn.inputgen or ""),
                 "soft_budget_s": cfg.soft_budget_s,
                 "min_pairs": cfg.min_pairs,
             },
