@@ -170,7 +170,17 @@ def sample_cmd(
     seed: int = typer.Option(0, "--seed", help="Run seed; with the record id it seeds every RNG."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Sandbox workers (each)."),
     failures: Path | None = typer.Option(None, "--failures", help="Write Failure records here."),
-    time_budget: float = typer.Option(10.0, "--time-budget", help="Seconds per function."),
+    time_budget: float = typer.Option(
+        10.0, "--time-budget", min=0.001, help="Hard cap in seconds on one function's loop."
+    ),
+    soft_budget: float = typer.Option(
+        1.0,
+        "--soft-budget",
+        min=0.0,
+        help="Seconds per function at its own pace: a slow function keeps the pairs it has "
+        "(at least 2) once the next would end later; one without 2 pairs by then gets up to 3x "
+        "this. 0: only --time-budget.",
+    ),
     determinism: str = typer.Option(
         "function", "--determinism", help="function | pair | off: what a differing re-run drops."
     ),
@@ -181,17 +191,22 @@ def sample_cmd(
     console = Console(stderr=True)
     if determinism not in ("function", "pair", "off"):
         raise typer.BadParameter("must be function, pair or off", param_hint="--determinism")
+    if soft_budget > time_budget:
+        raise typer.BadParameter(
+            f"{soft_budget} is more than --time-budget {time_budget}", param_hint="--soft-budget"
+        )
     config = SampleConfig(
         pairs=pairs,
         tries=tries,
         seed=seed,
         time_budget_s=time_budget,
+        soft_budget_s=soft_budget or None,
         determinism=determinism,  # type: ignore[arg-type]
         min_pairs=min(2, pairs),
     )
     total = _count_lines(records)
     reasons: Counter[str] = Counter()
-    kept = written_pairs = 0
+    kept = written_pairs = short = 0
     started = time.monotonic()
     run = _Run(records, sample_record, console)
     with ExitStack() as stack:
@@ -219,6 +234,7 @@ def sample_cmd(
             else:
                 kept += 1
                 written_pairs += len(result.ios)
+                short += bool(result.meta.get("sample", {}).get("stopped_slow"))
                 meta = row.get("meta") or {}
                 # Sampling stats join the record's own meta (left alone when it is not a dict).
                 extra = {"meta": {**meta, **result.meta}} if isinstance(meta, dict) else {}
@@ -232,6 +248,7 @@ def sample_cmd(
         ("records read", processed + reasons["rejected_line"]),
         ("functions kept", kept),
         ("pairs written", written_pairs),
+        ("kept with fewer pairs (slow)", short),
         *((f"dropped: {reason}", n) for reason, n in reasons.most_common()),
         ("seconds", f"{elapsed:.1f}"),
         ("functions/s", f"{processed / elapsed:.1f}" if elapsed > 0 else "-"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,12 @@ import pytest
 
 from codeio.exec import Sandbox
 
-DEMO = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "codeio-demo"
+# The shared data sits next to the checkout; a worktree elsewhere can point at it explicitly.
+SHARED = Path(
+    os.environ.get("CODEIO_SHARED_DATA")
+    or Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+)
+DEMO = SHARED / "codeio-demo"
 DEMO_PARSED = (DEMO / "rawcode_1k_parsed.jsonl").resolve()
 GENERATORS = Path(__file__).resolve().parents[2] / "data" / "generators" / "demo_generators.jsonl"
 

@@ -109,12 +109,7 @@ def test_floats_get_a_tight_tolerance_against_stored_outputs_only() -> None:
 def test_state_left_by_earlier_calls_is_flagged(sandboxes) -> None:
     # Both re-runs replay the pairs in the stored order, so they agree with each other and with
     # the stored outputs unless every pair starts from a fresh module, as a verifier's re-run does.
-    code = (
-        "CALLS = []\n"
-        "def main_solution(x):\n"
-        "    CALLS.append(x)\n"
-        "    return x + len(CALLS)\n"
-    )
+    code = "CALLS = []\ndef main_solution(x):\n    CALLS.append(x)\n    return x + len(CALLS)\n"
     fn = FunctionRecord(
         id="stateful",
         refcode=code,

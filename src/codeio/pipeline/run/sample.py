@@ -39,6 +39,7 @@ class SamplerHandle:
             pairs=s.pairs,
             tries=s.tries,
             time_budget_s=s.time_budget_s,
+            soft_budget_s=min(s.soft_budget_s, s.time_budget_s) if s.soft_budget_s else None,
             max_bytes=s.max_bytes,
             determinism=s.determinism,
             seed=config.seed,

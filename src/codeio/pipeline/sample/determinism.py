@@ -21,7 +21,13 @@ from typing import Any
 
 from codeio.exec import ExecLimits, ExecResult, ExecTask, Sandbox, Status
 from codeio.ids import canonical_json
-from codeio.pipeline.sample.harness import NAMESPACE_PRELUDE, REPLAY_ENTRY, harness_code
+from codeio.pipeline.sample.harness import (
+    NAMESPACE_PRELUDE,
+    REPLAY_BATCH_ENTRY,
+    REPLAY_ENTRY,
+    harness_code,
+    prelude_for,
+)
 from codeio.records import IOPair
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "Replay",
     "compare_pairs",
     "outputs_equal",
+    "replay_batch_task",
     "replay_task",
     "run_replay",
     "truncate",
@@ -81,6 +88,10 @@ class Replay:
     """Set when the task as a whole failed (could not load the code, timed out, ...)."""
     reason: str | None = None
     """Machine tag for ``error``: ``refcode_error``, ``timeout``, ``sandbox_error``, ..."""
+    phases_s: dict[str, float] = field(default_factory=dict)
+    """Seconds the replay task spent by phase (for profiles; empty from older harnesses)."""
+    task_s: float | None = None
+    """The task's wall time from fork to exit, as the sandbox measured it."""
 
 
 @dataclass(frozen=True)
@@ -115,9 +126,59 @@ def replay_task(
             "inputs": texts,
             "seed": seed,
             "call_timeout_s": call_timeout_s,
-            "prelude": prelude,
+            "prelude": prelude_for(prelude, refcode),
         },
         limits=limits,
+    )
+
+
+def replay_batch_task(
+    items: Sequence[tuple[str, str, Sequence[dict[str, Any]], int]],
+    *,
+    call_timeout_s: float,
+    limits: ExecLimits,
+    prelude: str = NAMESPACE_PRELUDE,
+) -> ExecTask:
+    """One task replaying several functions: ``items`` are (refcode, funcname, inputs, seed)."""
+    functions = [
+        {
+            "refcode": refcode,
+            "funcname": funcname,
+            "inputs": [json.dumps(item, allow_nan=True) for item in inputs],
+            "seed": seed,
+        }
+        for refcode, funcname, inputs, seed in items
+    ]
+    return ExecTask(
+        code=harness_code(),
+        entry=REPLAY_BATCH_ENTRY,
+        kwargs={
+            "functions": functions,
+            "call_timeout_s": call_timeout_s,
+            # One prelude for the batch: with numpy if any of them may use it.
+            "prelude": prelude_for(prelude, *(refcode for refcode, _, _, _ in items)),
+        },
+        limits=limits,
+    )
+
+
+def to_replays(result: ExecResult, count: int) -> list[Replay] | None:
+    """The replays of a batch task, or None when the task as a whole failed (run them alone)."""
+    payload = result.value
+    if result.status is not Status.OK or not isinstance(payload, list) or len(payload) != count:
+        return None
+    share = result.duration_s / max(1, count)
+    return [_payload_replay(item or {}, share) for item in payload]
+
+
+def _payload_replay(payload: dict[str, Any], task_s: float | None) -> Replay:
+    setup = payload.get("setup_error")
+    if setup:
+        return Replay(error=f"{setup['where']}: {setup['error']}", reason=f"{setup['where']}_error")
+    return Replay(
+        results=list(payload.get("results") or []),
+        phases_s=payload.get("phases_s") or {},
+        task_s=task_s,
     )
 
 
@@ -133,11 +194,7 @@ def to_replay(result: ExecResult) -> Replay:
         reason = "sandbox_error" if result.status is Status.SANDBOX_ERROR else result.status.value
         detail = f"{result.error_type}: {result.error_message}" if result.error_type else reason
         return Replay(error=detail[:400], reason=reason)
-    payload = result.value or {}
-    setup = payload.get("setup_error")
-    if setup:
-        return Replay(error=f"{setup['where']}: {setup['error']}", reason=f"{setup['where']}_error")
-    return Replay(results=list(payload.get("results") or []))
+    return _payload_replay(result.value or {}, result.duration_s)
 
 
 def run_replay(sandbox: Sandbox, task: ExecTask, *, retries: int) -> Replay:

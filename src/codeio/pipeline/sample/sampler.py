@@ -1,29 +1,40 @@
 """The sampling stage: FunctionRecord(refcode, inputgen) -> FunctionRecord(ios) or Failure.
 
-One function costs one sandbox task for the whole generator loop (see ``harness.py``) plus one
-task on the recheck sandbox for the determinism check (see ``determinism.py``).
+One function costs one sandbox task for the whole generator loop (see ``harness.py``) plus its
+share of one task on the recheck sandbox for the determinism check (see ``determinism.py``):
+the re-runs of up to ``_REPLAY_BATCH`` functions that are waiting together share a task.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
+import queue
+import threading
+import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from codeio.errors import ConfigError
-from codeio.exec import ExecLimits, ExecResult, ExecTask, Sandbox, Status
+from codeio.exec import ExecResult, ExecTask, Sandbox, Status
 from codeio.ids import derive_seed
 from codeio.pipeline.sample.determinism import (
+    Replay,
     compare_pairs,
+    replay_batch_task,
     replay_limits,
     replay_task,
     run_replay,
+    to_replays,
 )
-from codeio.pipeline.sample.harness import NAMESPACE_PRELUDE, SAMPLE_ENTRY, harness_code
+from codeio.pipeline.sample.harness import (
+    NAMESPACE_PRELUDE,
+    SAMPLE_ENTRY,
+    harness_code,
+    prelude_for,
+)
 from codeio.records import Failure, FunctionRecord, IOPair
 
 __all__ = ["STAGE", "SampleConfig", "Sampler"]
@@ -48,7 +59,16 @@ class SampleConfig(BaseModel):
 
     pairs: int = Field(10, ge=1, description="distinct pairs to keep (K)")
     tries: int = Field(1000, ge=1, description="generator calls at most (N)")
-    time_budget_s: float = Field(10.0, gt=0, description="wall time for one function's loop")
+    time_budget_s: float = Field(
+        10.0, gt=0, description="hard cap on one function's loop; hitting it fails the function"
+    )
+    soft_budget_s: float | None = Field(
+        1.0,
+        gt=0,
+        description="a function adds pairs while its own pace says the next one ends within "
+        "this many seconds; without min_pairs by then it may use 3x this, never more than "
+        "time_budget_s (None: time_budget_s alone)",
+    )
     call_timeout_s: float = Field(2.0, gt=0, description="one generator or main_solution call")
     max_bytes: int = Field(1024, gt=0, description="serialized JSON size, strict bound")
     max_items: int = Field(20, gt=0, description="items per list/dict, strict bound")
@@ -66,6 +86,10 @@ class SampleConfig(BaseModel):
     def _check(self) -> SampleConfig:
         if self.min_pairs > self.pairs:
             raise ValueError(f"min_pairs ({self.min_pairs}) > pairs ({self.pairs})")
+        if self.soft_budget_s is not None and self.soft_budget_s > self.time_budget_s:
+            raise ValueError(
+                f"soft_budget_s ({self.soft_budget_s}) > time_budget_s ({self.time_budget_s})"
+            )
         return self
 
     def size_limits(self) -> dict[str, int]:
@@ -112,28 +136,103 @@ class Sampler:
         return self._finish(fn, self.sandbox.run_task(self._task(fn)))
 
     def sample_many(self, fns: Iterable[FunctionRecord]) -> Iterator[FunctionRecord | Failure]:
-        """Results in input order; sampling and determinism re-runs overlap on both sandboxes."""
-        todo: deque[FunctionRecord] = deque()
-        threads = self.recheck_sandbox.workers if self.recheck_sandbox else 1
+        """Results in input order.
+
+        Sampling tasks run unordered on the main sandbox (a slow function holds one lane, not
+        the stream). A function's determinism re-run is queued as soon as its sampling task is
+        back; one thread per recheck lane takes what is queued, up to ``_REPLAY_BATCH``
+        functions, into one replay task, so both sandboxes' lanes stay busy and a backlog of
+        re-runs costs one fork per batch rather than per function.
+        """
+        records: dict[int, FunctionRecord] = {}
+        task_to_record: dict[int, int] = {}
+        finished: dict[int, FunctionRecord | Failure] = {}
+        replays: queue.Queue[tuple[int, _Pending] | None] = queue.Queue()
+        done: queue.SimpleQueue[tuple[int, FunctionRecord | Failure]] = queue.SimpleQueue()
+        lanes = self.recheck_sandbox.workers if self.recheck_sandbox else 0
 
         def tasks() -> Iterator[ExecTask]:
-            for fn in fns:
-                todo.append(fn)
-                # Records without a generator still get a (trivial) slot to keep the order.
-                yield self._task(fn) if fn.inputgen else _NOOP_TASK
+            task_index = 0
+            for index, fn in enumerate(fns):
+                if not fn.inputgen:
+                    # No task at all: its place in the order is kept by its index.
+                    finished[index] = self._fail(fn, "no_generator", "record has no inputgen")
+                    continue
+                records[index] = fn
+                task_to_record[task_index] = index
+                task_index += 1
+                yield self._task(fn)
 
-        pending: deque[Future[FunctionRecord | Failure]] = deque()
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="recheck") as pool:
-            for result in self.sandbox.map(tasks(), ordered=True):
-                fn = todo.popleft()
-                if fn.inputgen:
-                    pending.append(pool.submit(self._finish, fn, result))
+        def replay_lane() -> None:
+            while (item := replays.get()) is not None:
+                batch = [item]
+                # Wait a moment for company: every function that joins saves a fork and a
+                # harness load, and the lanes that sample keep the cores busy meanwhile.
+                gather_until = time.monotonic() + _REPLAY_GATHER_S
+                while len(batch) < _REPLAY_BATCH:
+                    try:
+                        more = replays.get(timeout=max(0.0, gather_until - time.monotonic()))
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        replays.put(None)  # the end mark is for this lane's next turn
+                        break
+                    batch.append(more)
+                try:
+                    outcomes = self._replay_batch([pending for _, pending in batch])
+                except Exception as exc:  # never leave the stream waiting for these
+                    log.exception("determinism re-run failed")
+                    outcomes = [
+                        self._fail(p.fn, "sandbox_error", f"determinism re-run: {exc}")
+                        for _, p in batch
+                    ]
+                for (index, _), outcome in zip(batch, outcomes, strict=True):
+                    done.put((index, outcome))
+
+        threads = [
+            threading.Thread(target=replay_lane, name="replay", daemon=True) for _ in range(lanes)
+        ]
+        for thread in threads:
+            thread.start()
+        waiting = 0
+        next_out = 0
+        ended = False
+        try:
+            for task_index, result in self.sandbox.imap_unordered(tasks()):
+                index = task_to_record.pop(task_index)
+                out = self._interpret(records.pop(index), result)
+                if isinstance(out, _Pending):
+                    replays.put((index, out))
+                    waiting += 1
                 else:
-                    pending.append(_done(self._fail(fn, "no_generator", "record has no inputgen")))
-                while pending and (pending[0].done() or len(pending) > 4 * threads):
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+                    finished[index] = out
+                while True:
+                    try:
+                        index, outcome = done.get_nowait()
+                    except queue.Empty:
+                        break
+                    finished[index] = outcome
+                    waiting -= 1
+                while next_out in finished:
+                    yield finished.pop(next_out)
+                    next_out += 1
+            ended = True
+            for _ in threads:
+                replays.put(None)  # no more to come: lanes stop gathering and flush
+            while waiting:
+                index, outcome = done.get()
+                finished[index] = outcome
+                waiting -= 1
+                while next_out in finished:
+                    yield finished.pop(next_out)
+                    next_out += 1
+            while next_out in finished:
+                yield finished.pop(next_out)
+                next_out += 1
+        finally:
+            if not ended:
+                for _ in threads:
+                    replays.put(None)
 
     # -- internals -------------------------------------------------------------------------
     def _seed(self, fn: FunctionRecord) -> int:
@@ -154,7 +253,9 @@ class Sampler:
                 "budget_s": cfg.time_budget_s,
                 "call_timeout_s": cfg.call_timeout_s,
                 "limits": cfg.size_limits(),
-                "prelude": cfg.prelude,
+                "prelude": prelude_for(cfg.prelude, fn.refcode, fn.inputgen or ""),
+                "soft_budget_s": cfg.soft_budget_s,
+                "min_pairs": cfg.min_pairs,
             },
             limits=self._task_limits,
         )
@@ -163,6 +264,16 @@ class Sampler:
         return Failure(stage=STAGE, record_id=fn.id, reason=reason, detail=detail)
 
     def _finish(self, fn: FunctionRecord, result: ExecResult) -> FunctionRecord | Failure:
+        out = self._interpret(fn, result)
+        if not isinstance(out, _Pending):
+            return out
+        return self._replay_batch([out])[0]
+
+    def _interpret(
+        self, fn: FunctionRecord, result: ExecResult
+    ) -> FunctionRecord | Failure | _Pending:
+        """A sampling task's result: a failure, a finished record (no determinism check), or
+        pairs that wait for their re-run."""
         for _ in range(self.config.retries):
             if result.status is not Status.SANDBOX_ERROR:
                 break
@@ -183,34 +294,77 @@ class Sampler:
             reason = _few_pairs_reason(len(pairs), stats)
             return self._fail(fn, reason, _few_pairs_detail(len(pairs), stats))
         meta_stats = _summary(stats)
-        if self.config.determinism != "off":
-            checked = self._check_determinism(fn, pairs, meta_stats)
-            if isinstance(checked, Failure):
-                return checked
-            pairs = checked
+        meta_stats["task_s"] = round(result.duration_s, 4)
+        if self.config.determinism == "off":
+            return self._record(fn, pairs, meta_stats)
+        return _Pending(fn, pairs, meta_stats)
+
+    def _record(
+        self, fn: FunctionRecord, pairs: list[IOPair], meta_stats: dict[str, Any]
+    ) -> FunctionRecord:
         return fn.model_copy(update={"ios": pairs, "meta": {**fn.meta, "sample": meta_stats}})
 
-    def _check_determinism(
-        self, fn: FunctionRecord, pairs: list[IOPair], meta_stats: dict[str, Any]
-    ) -> list[IOPair] | Failure:
-        assert self.recheck_sandbox is not None
+    def _replay_seed(self, fn: FunctionRecord) -> int:
+        return derive_seed(self.config.seed, fn.id, "determinism")
+
+    def _replay_batch(self, batch: list[_Pending]) -> list[FunctionRecord | Failure]:
+        """Re-run the pairs of each function in ``batch`` on the recheck sandbox and judge them:
+        one task for the batch, each function alone again if that task failed as a whole."""
+        box = self.recheck_sandbox
+        assert box is not None
         cfg = self.config
-        task = replay_task(
-            fn.refcode,
-            fn.funcname,
-            [p.input for p in pairs],
-            seed=derive_seed(cfg.seed, fn.id, "determinism"),
-            call_timeout_s=cfg.call_timeout_s,
-            limits=replay_limits(self.recheck_sandbox.limits, len(pairs), cfg.call_timeout_s),
-            prelude=cfg.prelude,
-        )
-        replay = run_replay(self.recheck_sandbox, task, retries=cfg.retries)
+        replays: list[Replay] | None = None
+        if len(batch) > 1:
+            total = sum(len(p.pairs) for p in batch)
+            task = replay_batch_task(
+                [
+                    (
+                        p.fn.refcode,
+                        p.fn.funcname,
+                        [x.input for x in p.pairs],
+                        self._replay_seed(p.fn),
+                    )
+                    for p in batch
+                ],
+                call_timeout_s=cfg.call_timeout_s,
+                limits=replay_limits(box.limits, total, cfg.call_timeout_s),
+                prelude=cfg.prelude,
+            )
+            replays = to_replays(box.run_task(task), len(batch))
+        if replays is None:
+            replays = [
+                run_replay(
+                    box,
+                    replay_task(
+                        p.fn.refcode,
+                        p.fn.funcname,
+                        [x.input for x in p.pairs],
+                        seed=self._replay_seed(p.fn),
+                        call_timeout_s=cfg.call_timeout_s,
+                        limits=replay_limits(box.limits, len(p.pairs), cfg.call_timeout_s),
+                        prelude=cfg.prelude,
+                    ),
+                    retries=cfg.retries,
+                )
+                for p in batch
+            ]
+        for p in batch:
+            p.meta_stats["replay_batch"] = len(batch)  # functions that shared its replay task
+        return [self._judge(p, replay) for p, replay in zip(batch, replays, strict=True)]
+
+    def _judge(self, pending: _Pending, replay: Replay) -> FunctionRecord | Failure:
+        cfg = self.config
+        fn, pairs, meta_stats = pending.fn, pending.pairs, pending.meta_stats
         if replay.reason == "sandbox_error":
             return self._fail(fn, "sandbox_error", f"determinism re-run: {replay.error}")
         mismatches = compare_pairs(pairs, replay)
         meta_stats["nondeterministic_pairs"] = len(mismatches)
+        if replay.phases_s:
+            meta_stats["replay_phases_s"] = replay.phases_s
+        if replay.task_s is not None:
+            meta_stats["replay_task_s"] = round(replay.task_s, 4)
         if not mismatches:
-            return pairs
+            return self._record(fn, pairs, meta_stats)
         first = mismatches[0].describe()
         if cfg.determinism == "function" or replay.error is not None:
             detail = f"{len(mismatches)}/{len(pairs)} pairs differ on re-run; {first}"
@@ -220,16 +374,23 @@ class Sampler:
         if len(kept) < cfg.min_pairs:
             detail = f"{len(kept)} of {len(pairs)} pairs reproduce (< {cfg.min_pairs}); {first}"
             return self._fail(fn, "nondeterministic", detail)
-        return kept
+        return self._record(fn, kept, meta_stats)
 
 
-_NOOP_TASK = ExecTask(code="", limits=ExecLimits(timeout_s=5.0))
+@dataclass
+class _Pending:
+    """A function whose pairs are sampled and wait for their determinism re-run."""
+
+    fn: FunctionRecord
+    pairs: list[IOPair]
+    meta_stats: dict[str, Any]
 
 
-def _done(value: FunctionRecord | Failure) -> Future[FunctionRecord | Failure]:
-    future: Future[FunctionRecord | Failure] = Future()
-    future.set_result(value)
-    return future
+_REPLAY_BATCH = 8
+"""Functions re-run in one task at most."""
+_REPLAY_GATHER_S = 0.1
+"""How long a free replay lane waits for more functions to share its task (the end of the
+input stops the wait at once)."""
 
 
 def _summary(stats: dict[str, Any]) -> dict[str, Any]:
@@ -240,8 +401,9 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
 def _few_pairs_reason(kept: int, stats: dict[str, Any]) -> str:
     """With no pair at all, name the dominant cause; otherwise (or for size/duplicate rejects)
     it is ``too_few_pairs``."""
+    slow = "too_slow" if stats.get("budget_exhausted") else "too_few_pairs"
     if kept:
-        return "too_few_pairs"
+        return slow  # some pairs, then the function's time ran out (or its inputs did)
     causes = {
         "generator_error": sum(stats.get("generator_errors", {}).values())
         + stats.get("not_dict", 0),
@@ -250,7 +412,7 @@ def _few_pairs_reason(kept: int, stats: dict[str, Any]) -> str:
         "not_json": stats.get("input_not_json", 0) + stats.get("output_not_json", 0),
     }
     reason, count = max(causes.items(), key=lambda item: item[1])
-    return reason if count else "too_few_pairs"
+    return reason if count else slow
 
 
 def _few_pairs_detail(kept: int, stats: dict[str, Any]) -> str:

@@ -1,0 +1,117 @@
+"""The per-function time budget: it follows each function's own pace, so a slow one cannot hold
+a lane for long, and what it cuts is reported (fewer pairs, or a ``too_slow`` failure)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from codeio.pipeline.sample import SampleConfig, Sampler
+from codeio.records import Failure, FunctionRecord
+
+RNG_INT = "def input_generator(rng):\n    return {'x': rng.randint(0, 10**6)}\n"
+
+
+def fn(refcode: str, inputgen: str = RNG_INT) -> FunctionRecord:
+    return FunctionRecord(
+        id=FunctionRecord.make_id(refcode, inputgen), refcode=refcode, inputgen=inputgen
+    )
+
+
+def sleeper(seconds: float) -> FunctionRecord:
+    return fn(f"import time\ndef main_solution(x):\n    time.sleep({seconds})\n    return x\n")
+
+
+def timed_sample(sandboxes, record: FunctionRecord, **config: object):
+    cfg = SampleConfig(**{"call_timeout_s": 2.0, **config})  # type: ignore[arg-type]
+    started = time.monotonic()
+    out = Sampler(*sandboxes, cfg).sample(record)
+    return out, time.monotonic() - started
+
+
+def test_a_slow_function_keeps_fewer_pairs_and_says_so(sandboxes) -> None:
+    out, took = timed_sample(sandboxes, sleeper(0.1), soft_budget_s=0.5)
+    assert isinstance(out, FunctionRecord)
+    stats = out.meta["sample"]
+    assert 2 <= len(out.ios) < 10 and stats["stopped_slow"] is True
+    # Its loop stopped near the soft budget (the next pair would have ended after it).
+    assert stats["elapsed_s"] < 1.0
+    assert stats["phases_s"]["main"] >= 0.1 * len(out.ios)
+    assert took < 5.0
+
+
+def test_without_a_soft_budget_the_same_function_gets_all_pairs(sandboxes) -> None:
+    out, _ = timed_sample(sandboxes, sleeper(0.02), soft_budget_s=None, time_budget_s=5.0)
+    assert isinstance(out, FunctionRecord) and len(out.ios) == 10
+    assert out.meta["sample"]["stopped_slow"] is False
+
+
+def test_a_function_too_slow_for_min_pairs_fails_as_too_slow(sandboxes) -> None:
+    # One pair at 0.5 s; the second would end at ~1.0 s, after 3 soft budgets (0.9 s).
+    out, took = timed_sample(sandboxes, sleeper(0.5), soft_budget_s=0.3)
+    assert isinstance(out, Failure) and out.reason == "too_slow"
+    assert "1 pair(s) kept" in out.detail
+    assert took < 5.0
+
+
+def test_a_hanging_call_is_cut_at_the_budget_not_the_call_timeout(sandboxes) -> None:
+    hang = fn("def main_solution(x):\n    while True:\n        pass\n")
+    out, took = timed_sample(sandboxes, hang, soft_budget_s=0.2, call_timeout_s=5.0)
+    assert isinstance(out, Failure) and out.reason == "timeout"
+    assert took < 3.0  # 3 soft budgets (0.6 s), not the 5 s call timeout
+
+
+def test_the_hard_cap_still_bounds_everything(sandboxes) -> None:
+    out, took = timed_sample(
+        sandboxes, sleeper(0.3), soft_budget_s=None, time_budget_s=0.5, call_timeout_s=5.0
+    )
+    assert isinstance(out, Failure) and out.reason == "too_slow"
+    assert took < 4.0
+
+
+def test_soft_budget_above_the_hard_cap_is_rejected() -> None:
+    with pytest.raises(ValueError, match="soft_budget_s"):
+        SampleConfig(time_budget_s=1.0, soft_budget_s=2.0)
+
+
+@pytest.mark.parametrize(
+    "generator",
+    [
+        "import numpy as N\ndef input_generator():\n    return {'x': int(N.random.randint(0, 10**6))}\n",
+        "from numpy import random as npr\ndef input_generator():\n"
+        "    return {'x': int(npr.randint(0, 10**6))}\n",
+        "def input_generator():\n    return {'x': int(np.random.randint(0, 10**6))}\n",  # prelude np
+    ],
+)
+def test_numpy_global_rng_is_seeded_whenever_the_code_names_it(sandboxes, generator) -> None:
+    record = fn("def main_solution(x):\n    return x % 11\n", generator)
+    first, _ = timed_sample(sandboxes, record)
+    second, _ = timed_sample(sandboxes, record)
+    assert isinstance(first, FunctionRecord) and isinstance(second, FunctionRecord)
+    assert first.ios == second.ios  # the same seed gives the same inputs
+
+
+def test_unseeded_numpy_random_in_the_function_is_still_caught(sandboxes) -> None:
+    # Reached through scipy-style indirection the harness does not see: never a wrong pair.
+    refcode = (
+        "import importlib\n"
+        "def main_solution(x):\n"
+        "    rnd = importlib.import_module('numpy.' + 'random')\n"
+        "    return x + int(rnd.randint(0, 10**9))\n"
+    )
+    out, _ = timed_sample(sandboxes, fn(refcode))
+    assert isinstance(out, Failure) and out.reason == "nondeterministic"
+
+
+def test_numpy_from_the_prelude_only_for_code_that_names_it(sandboxes) -> None:
+    from codeio.pipeline.sample.harness import NAMESPACE_PRELUDE, prelude_for
+
+    assert "numpy" not in prelude_for(NAMESPACE_PRELUDE, "def input_generator(rng):\n    pass\n")
+    assert "numpy" in prelude_for(NAMESPACE_PRELUDE, "def f(x):\n    return np.sum(x)\n")
+    # Uses the prelude's np without importing it: still sampled and re-run with numpy.
+    uses_np = fn("def main_solution(x):\n    return int(np.int64(x) % 7)\n")
+    plain = fn("def main_solution(x):\n    return x % 7\n")
+    for record in (uses_np, plain):
+        out, _ = timed_sample(sandboxes, record)
+        assert isinstance(out, FunctionRecord) and len(out.ios) == 10

@@ -1,0 +1,65 @@
+"""Determinism re-runs of several functions share one task; each must replay as if alone."""
+
+from __future__ import annotations
+
+from codeio.pipeline.sample import SampleConfig, Sampler
+from codeio.pipeline.sample.sampler import _Pending
+from codeio.records import Failure, FunctionRecord, IOPair
+
+
+def pending(refcode: str, pairs: list[tuple[dict, object]]) -> _Pending:
+    record = FunctionRecord(id=FunctionRecord.make_id(refcode, None), refcode=refcode)
+    return _Pending(record, [IOPair(input=i, output=o) for i, o in pairs], {})
+
+
+# Changes process-wide settings that the next function of the batch would otherwise inherit.
+MEDDLER = pending(
+    "import decimal, sys, builtins, os\n"
+    "def main_solution(x):\n"
+    "    decimal.getcontext().prec = 5\n"
+    "    sys.setrecursionlimit(150)\n"
+    "    builtins.sneaky = 1\n"
+    "    os.environ['MODE'] = 'odd'\n"
+    "    return x\n",
+    [({"x": 1}, 1), ({"x": 2}, 2)],
+)
+SENSITIVE = pending(
+    "import builtins, decimal, os\n"
+    "def depth(n):\n"
+    "    return 0 if n == 0 else 1 + depth(n - 1)\n"
+    "def main_solution(x):\n"
+    "    third = str(decimal.Decimal(x) / decimal.Decimal(3))\n"
+    "    return [third, depth(200), hasattr(builtins, 'sneaky'), os.environ.get('MODE', 'plain')]\n",
+    [
+        ({"x": 1}, ["0.3333333333333333333333333333", 200, False, "plain"]),
+        ({"x": 2}, ["0.6666666666666666666666666667", 200, False, "plain"]),
+    ],
+)
+
+
+def test_a_function_in_a_batch_does_not_see_what_the_previous_one_changed(sandboxes) -> None:
+    sampler = Sampler(*sandboxes, SampleConfig())
+    meddler, sensitive = sampler._replay_batch([MEDDLER, SENSITIVE])
+    assert isinstance(meddler, FunctionRecord)
+    assert isinstance(sensitive, FunctionRecord), sensitive
+
+
+def test_a_batch_whose_task_dies_is_rerun_one_function_at_a_time(sandboxes) -> None:
+    killer = pending(
+        "import os\ndef main_solution(x):\n    os._exit(3)\n", [({"x": 1}, 1), ({"x": 2}, 2)]
+    )
+    sampler = Sampler(*sandboxes, SampleConfig())
+    out = sampler._replay_batch([SENSITIVE, killer, MEDDLER])
+    assert isinstance(out[0], FunctionRecord) and isinstance(out[2], FunctionRecord)
+    assert isinstance(out[1], Failure) and out[1].reason == "nondeterministic"
+
+
+def test_a_nondeterministic_function_in_a_batch_is_still_caught(sandboxes) -> None:
+    unseeded = pending(
+        "import random\ndef main_solution(x):\n    return x + random.random()\n",
+        [({"x": 1}, 1.5), ({"x": 2}, 2.5)],
+    )
+    sampler = Sampler(*sandboxes, SampleConfig())
+    out = sampler._replay_batch([SENSITIVE, unseeded])
+    assert isinstance(out[0], FunctionRecord)
+    assert isinstance(out[1], Failure) and out[1].reason == "nondeterministic"
