@@ -1,0 +1,204 @@
+"""ClaimChecker: the process verdict of a turn, from its response and a trace of the real run."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from codeio.exec import ExecLimits, Sandbox
+from codeio.pipeline.verify.claims.extract import extract_claims
+from codeio.pipeline.verify.claims.judge import code_names, judge_claims
+from codeio.pipeline.verify.claims.trace import (
+    ExecTrace,
+    TraceBudget,
+    trace_from_result,
+    trace_task,
+)
+from codeio.pipeline.verify.compare import values_equal
+from codeio.records import ClaimCheck, PredictionTask, ProcessVerdict, Turn
+
+__all__ = ["MAX_KEPT", "ClaimChecker", "process_verdict", "trace_input"]
+
+MAX_KEPT = 200
+"""Claims kept per verdict in the run store; the counts cover all of them."""
+
+
+def process_verdict(
+    checks: list[ClaimCheck], *, truncated: bool = False, note: str = ""
+) -> ProcessVerdict:
+    first = next((c for c in checks if c.status == "contradicted"), None)
+    return ProcessVerdict(
+        supported=sum(c.status == "supported" for c in checks),
+        contradicted=sum(c.status == "contradicted" for c in checks),
+        unverifiable=sum(c.status == "unverifiable" for c in checks),
+        first_contradiction=first,
+        claims=checks[:MAX_KEPT],
+        truncated=truncated,
+        note=note,
+    )
+
+
+def trace_input(task: PredictionTask, turn: Turn) -> tuple[dict[str, Any] | None, Any, str]:
+    """(kwargs to trace, the output that run must give, why none) for one turn.
+
+    An output prediction narrates the given input. An input prediction narrates its own
+    candidate: that is traced when the verifier ran it (its real output is then known).
+    """
+    if task.kind == "output":
+        return dict(task.pair.input), task.pair.output, ""
+    verdict = turn.verdict
+    answer = turn.answer
+    if (
+        verdict is None
+        or verdict.status not in ("correct", "wrong")
+        or not isinstance(answer, dict)
+        or not all(isinstance(k, str) for k in answer)
+    ):
+        return None, None, "no_candidate_input"
+    expected = task.pair.output if verdict.status == "correct" else verdict.actual_output
+    return dict(answer), expected, ""
+
+
+class ClaimChecker:
+    """Judges every claim of a response against a bounded trace recorded in ``sandbox``.
+
+    Traces are cached by (code, function, input): the turns of one task and the output- and
+    input-prediction tasks of one pair often narrate the same run.
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        budget: TraceBudget | None = None,
+        limits: ExecLimits | None = None,
+        cache_size: int = 512,
+    ) -> None:
+        self.sandbox = sandbox
+        self.budget = budget or TraceBudget()
+        self.limits = limits
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, ExecTrace] = OrderedDict()
+        self._lock = threading.Lock()
+        self.traces_run = 0
+
+    # -- traces ------------------------------------------------------------------------------
+    @staticmethod
+    def _key(refcode: str, funcname: str, kwargs: dict[str, Any]) -> str:
+        return json.dumps([refcode, funcname, kwargs], sort_keys=True, default=repr)
+
+    def traces(self, calls: Sequence[tuple[str, str, dict[str, Any]]]) -> list[ExecTrace]:
+        """Traces of many calls; the missing ones run together through ``Sandbox.map``."""
+        keys = [self._key(*c) for c in calls]
+        with self._lock:
+            missing = {k: c for k, c in zip(keys, calls, strict=True) if k not in self._cache}
+        if missing:
+            tasks = [
+                trace_task(r, f, kw, budget=self.budget, limits=self.limits)
+                for r, f, kw in missing.values()
+            ]
+            results = self.sandbox.map(tasks, ordered=True)
+            fresh = {
+                k: trace_from_result(res, c[0])
+                for (k, c), res in zip(missing.items(), results, strict=True)
+            }
+            with self._lock:
+                self.traces_run += len(fresh)
+                for k, t in fresh.items():
+                    self._cache[k] = t
+                    while len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
+        else:
+            fresh = {}
+        with self._lock:
+            return [fresh.get(k) or self._cache[k] for k in keys]
+
+    def trace(self, refcode: str, funcname: str, kwargs: dict[str, Any]) -> ExecTrace:
+        return self.traces([(refcode, funcname, kwargs)])[0]
+
+    # -- verdicts ----------------------------------------------------------------------------
+    def check_text(
+        self,
+        text: str,
+        refcode: str,
+        funcname: str,
+        kwargs: dict[str, Any] | None,
+        *,
+        kind: str = "output",
+        expected: Any = None,
+        check_expected: bool = True,
+        trace: ExecTrace | None = None,
+    ) -> ProcessVerdict:
+        """The process verdict of ``text`` narrating ``funcname(**kwargs)``."""
+        claims = extract_claims(text, kind=kind)
+        names = code_names(refcode)
+        if kwargs is None:
+            from codeio.pipeline.verify.claims.trace import ExecTrace as _T
+
+            checks = judge_claims(claims, _T(ok=False), names)
+            return process_verdict(checks, note="no_candidate_input")
+        if trace is None:
+            trace = self.trace(refcode, funcname, kwargs)
+        note = ""
+        if not trace.ok:
+            note = "no_trace" if trace.failure is None else f"no_trace: {trace.failure}"
+        elif check_expected and not _reproduces(trace, expected):
+            # Not the run the task is about (randomness, mutated input): judge nothing.
+            from codeio.pipeline.verify.claims.trace import ExecTrace as _T
+
+            trace, note = _T(ok=False), "trace_differs"
+        checks = judge_claims(claims, trace, names)
+        if note:
+            checks = [c.model_copy(update={"status": "unverifiable", "note": note}) for c in checks]
+        return process_verdict(checks, truncated=trace.cut is not None, note=note)
+
+    def check(self, task: PredictionTask, turn: Turn) -> ProcessVerdict:
+        return self.check_many([(task, turn)])[0]
+
+    def check_many(self, items: Sequence[tuple[PredictionTask, Turn]]) -> list[ProcessVerdict]:
+        plans = [trace_input(task, turn) for task, turn in items]
+        calls = [
+            (task.refcode, task.funcname, kwargs)
+            for (task, _), (kwargs, _, _) in zip(items, plans, strict=True)
+            if kwargs is not None
+        ]
+        traces = iter(self.traces(calls)) if calls else iter(())
+        out = []
+        for (task, turn), (kwargs, expected, _) in zip(items, plans, strict=True):
+            trace = next(traces) if kwargs is not None else None
+            out.append(
+                self.check_text(
+                    turn.response,
+                    task.refcode,
+                    task.funcname,
+                    kwargs,
+                    kind=task.kind,
+                    expected=expected,
+                    trace=trace,
+                )
+            )
+        return out
+
+    def with_process(self, items: Sequence[tuple[PredictionTask, Turn]]) -> list[Turn]:
+        """The turns with ``verdict.process`` filled in (turns without a verdict unchanged)."""
+        judged = [(t, turn) for t, turn in items if turn.verdict is not None]
+        verdicts = iter(self.check_many(judged))
+        out = []
+        for _, turn in items:
+            if turn.verdict is None:
+                out.append(turn)
+                continue
+            verdict = turn.verdict.model_copy(update={"process": next(verdicts)})
+            out.append(turn.model_copy(update={"verdict": verdict}))
+        return out
+
+
+def _reproduces(trace: ExecTrace, expected: Any) -> bool:
+    if trace.error is not None:
+        return False
+    if not trace.value_ok:
+        return True  # a value JSON cannot carry: nothing to compare, the events still count
+    return values_equal(trace.value, expected)
