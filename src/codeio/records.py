@@ -141,6 +141,8 @@ class ProcessVerdict(Record):
     """The trace hit a budget (events, bytes, lines): claims past it are unverifiable."""
     note: str = ""
     """Why nothing could be checked (``no_trace``, ``trace_differs``, ...), when so."""
+    feedback: str = ""
+    """The revision feedback on the first contradiction (never shows the expected output)."""
 
 
 class Verdict(Record):

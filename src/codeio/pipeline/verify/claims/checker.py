@@ -10,6 +10,7 @@ from typing import Any
 
 from codeio.exec import ExecLimits, Sandbox
 from codeio.pipeline.verify.claims.extract import extract_claims
+from codeio.pipeline.verify.claims.feedback import contradiction_feedback
 from codeio.pipeline.verify.claims.judge import code_names, judge_claims
 from codeio.pipeline.verify.claims.trace import (
     ExecTrace,
@@ -153,7 +154,13 @@ class ClaimChecker:
         checks = judge_claims(claims, trace, names)
         if note:
             checks = [c.model_copy(update={"status": "unverifiable", "note": note}) for c in checks]
-        return process_verdict(checks, truncated=trace.cut is not None, note=note)
+        verdict = process_verdict(checks, truncated=trace.cut is not None, note=note)
+        # An output prediction's expected output is its answer: feedback must never show it.
+        hidden = expected if kind == "output" else None
+        text = contradiction_feedback(
+            verdict, hidden=hidden, hide=kind == "output" and expected is None
+        )
+        return verdict.model_copy(update={"feedback": text}) if text else verdict
 
     def check(self, task: PredictionTask, turn: Turn) -> ProcessVerdict:
         return self.check_many([(task, turn)])[0]

@@ -123,16 +123,26 @@ _CODE_VERBS = re.compile(
     r"changes|→|->|=>|leads\s+to|computes|returns|runs|is\s+executed|executes|appends|adds)\b",
     re.I,
 )
-_CONNECTORS = (
-    r"(?:\s*(?<![=!<>])=(?!=)\s*|\s*:=\s*|\s*(?:->|→|=>)\s*|:\s+"
-    r"|\s+(?:is|was|becomes|became|equals|remains|stays|holds|gets|will\s+be|would\s+be|"
-    r"should\s+be|has\s+(?:the\s+)?value|turns\s+into|ends\s+up\s+(?:as|at|being)|ends\s+at|"
+# Longer phrases first: the regex takes the first alternative that fits ("is" before "is now").
+_CONNECTOR_WORDS = (
     r"(?:is|gets|was)\s+(?:now\s+)?(?:set|updated|changed|reassigned|incremented|decremented|"
-    r"increased|decreased|assigned|initiali[sz]ed|reset)\s+(?:to|as|with)|"
+    r"increased|decreased|assigned|initiali[sz]ed|reset)\s+(?:to|as|with)",
     r"(?:changes|increases|decreases|grows|drops|rises|falls|goes\s+up|goes\s+down|jumps|"
-    r"moves|updates)\s+to|is\s+equal\s+to|becomes\s+equal\s+to|is\s+still|is\s+now|now\s+is|"
-    r"is\s+then|then\s+becomes|now\s+becomes|now\s+holds|now\s+equals|is\s+updated\s+to)"
-    r"(?:\s+(?:now|still|simply|just|exactly))?\s*)"
+    r"moves|updates)\s+to",
+    r"(?:is|becomes)\s+equal\s+to",
+    r"has\s+(?:the\s+)?value",
+    r"ends\s+up\s+(?:as|at|being)",
+    r"ends\s+at",
+    r"turns\s+into",
+    r"(?:will|would|should)\s+be",
+    r"(?:now|then)\s+(?:is|becomes|holds|equals)",
+    r"is\s+(?:now|still|then)",
+    r"is|was|becomes|became|equals|remains|stays|holds|gets",
+)
+_CONNECTORS = (
+    r"(?:\s*(?<![=!<>])=(?!=)\s*|\s*:=\s*|\s*(?:->|→|=>)\s*|:\s+|\s+(?:"
+    + "|".join(_CONNECTOR_WORDS)
+    + r")(?:\s+(?:now|still|simply|just|exactly))?\s*)"
 )
 _VALUE_CLAIM = re.compile(
     rf"(?P<pre>[`*]*)(?P<name>{_NAME})(?P<post>[`*]*)(?P<conn>{_CONNECTORS})", re.I
@@ -494,18 +504,19 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                 continue
             unit = m.group("unit").lower()
             token = m.group("n").lower()
-            if unit.startswith("time") and not re.search(
-                r"\b(?:runs|ran|run|repeats|repeated|executes|executed|iterates|iterated|loops|goes|went|body)\b",
-                masked[max(s_start, m.start() - 40) : m.start()],
-                re.I,
-            ):
+            window = masked[max(s_start, m.start() - 40) : m.start()]
+            if unit.startswith("time") and not _loop_subject(window):
                 continue
             n = _WORD_NUMBERS.get(token, int(token) if token.isdigit() else None)
             if n is not None:
                 add("loop_count", "", m.start(), m.start("n"), m.end("n"), n)
         for m in re.finditer(
-            r"\b(?:runs|ran|executes|executed|repeats)\s+(?P<n>once|twice|thrice)\b", sentence, re.I
+            r"\b(?:runs|ran|executes|executed|repeats|iterates)\s+(?P<n>once|twice|thrice)\b",
+            sentence,
+            re.I,
         ):
+            if not _loop_subject(sentence[max(0, m.start() - 40) : m.end()]):
+                continue
             a = s_start + m.start("n")
             add(
                 "loop_count",
@@ -543,6 +554,12 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                 add("value", name, m.start("name"), got[0], got[1], got[2])
     found.sort(key=lambda c: c.span)
     return found
+
+
+def _loop_subject(before: str) -> bool:
+    """``the loop runs 4 times`` / ``it iterates 4 times``, not ```total += x` runs twice``."""
+    pattern = r"\b(?:loop|body|iterates|iterated|loops|repeats|repeated)\b"
+    return bool(re.search(pattern, before, re.I))
 
 
 def _block_iterations(text: str, iters: list[tuple[int, int]]) -> list[tuple[int, int, int]]:

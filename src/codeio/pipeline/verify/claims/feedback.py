@@ -17,7 +17,7 @@ __all__ = ["contradiction_feedback"]
 
 _WHAT = {
     "value": "`{name}` is {claimed}",
-    "loop_count": "the loop runs {claimed} times",
+    "loop_count": "the loop runs {claimed}",
     "condition": "`{name}` is {claimed}",
     "return": "{subject} returns {claimed}",
     "final": "the result is {claimed}",
@@ -30,8 +30,11 @@ def _said(check: ClaimCheck) -> str:
         subject = f"`{check.name}`"
     elif check.name:
         subject = f"`{check.name}`"
+    claimed = check.claimed
+    if check.kind == "loop_count" and claimed.isdigit():
+        claimed = f"{claimed} time{'s' if claimed != '1' else ''}"
     text = _WHAT.get(check.kind, "{claimed}").format(
-        name=check.name, claimed=check.claimed, subject=subject
+        name=check.name, claimed=claimed, subject=subject
     )
     if check.where != "anywhere" and check.kind in ("value", "condition"):
         text += " " + ("in " + check.where if check.where.startswith("iteration") else check.where)
