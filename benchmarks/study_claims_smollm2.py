@@ -38,7 +38,7 @@ def _tasks(n: int, path: Path) -> list[Any]:
                 problem=rec.get("problem_description", ""),
                 ios=[IOPair(input=rec["ios"][0]["input"], output=rec["ios"][0]["output"])],
             )
-            if len(fn.refcode) > 2500:  # keep prompts short enough for a 135M model on CPU
+            if len(fn.refcode) > 1500:  # keep prompts short enough for a 135M model on CPU
                 continue
             tasks.append(build_task(fn, 0, "output"))
             if len(tasks) >= n:

@@ -41,6 +41,10 @@ class Claim:
     """The loop header the text was talking about (``for i in range(n)``), if it named one."""
     call_args: str | None = None
     """For ``f(3) returns 9``: the argument text."""
+    outer_hint: str | None = None
+    """The loop whose iteration the text was in, when it named one."""
+    within: int | None = None
+    """A loop count or end state told inside iteration k of an outer loop: k."""
     value_span: tuple[int, int] = (0, 0)
 
     @property
@@ -190,7 +194,7 @@ _FINAL = re.compile(
     re.I,
 )
 _COUNT = re.compile(
-    r"\b(?P<n>\d+|" + "|".join(_WORD_NUMBERS) + r")\s+(?P<unit>times|iterations?|passes|rounds)\b",
+    r"\b(?P<n>\d+|" + "|".join(_WORD_NUMBERS) + r")\s+(?P<unit>times?|iterations?|passes|rounds)\b",
     re.I,
 )
 _NEVER_RUNS = re.compile(
@@ -406,9 +410,7 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
         if not sentence.strip():
             continue
 
-        def place(
-            pos: int, s_start: int = s_start, s_end: int = s_end
-        ) -> tuple[int | None, bool, str | None, str | None]:
+        def place(pos: int, s_start: int = s_start, s_end: int = s_end) -> _Place:
             return _placement(pos, s_start, s_end, iters, afters, headers, block_iter)
 
         def add(
@@ -424,7 +426,8 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
         ) -> None:
             if not free(start, vend):
                 return
-            iteration, after, outer, near = place(start)
+            where = place(start)
+            iteration, after, outer, near = where.iteration, where.after, where.outer, where.near
             placed = claim_kind in ("value", "condition") and iteration is not None
             found.append(
                 Claim(
@@ -437,6 +440,8 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                     iteration=iteration if claim_kind in ("value", "condition") else None,
                     after_loop=after if claim_kind == "value" and iteration is None else False,
                     loop_hint=outer if placed else near,
+                    outer_hint=outer,
+                    within=where.within if not placed else None,
                     call_args=call_args,
                     value_span=(vstart, vend),
                 )
@@ -584,6 +589,16 @@ def _block_iterations(text: str, iters: list[tuple[int, int]]) -> list[tuple[int
     return blocks
 
 
+@dataclass(frozen=True)
+class _Place:
+    iteration: int | None
+    after: bool
+    within: int | None
+    """For a loop's count or end state told inside an iteration of an outer loop: that k."""
+    outer: str | None
+    near: str | None
+
+
 def _placement(
     pos: int,
     s_start: int,
@@ -592,8 +607,7 @@ def _placement(
     afters: list[int],
     headers: list[tuple[int, str, bool]],
     blocks: list[tuple[int, int, int]],
-) -> tuple[int | None, bool, str | None, str | None]:
-    """(iteration, after a loop, the loop an iteration belongs to, the loop named nearest)."""
+) -> _Place:
     marks = [(p, "iter", k) for p, k in iters if s_start <= p < s_end]
     marks += [(p, "after", 0) for p in afters if s_start <= p < s_end]
     marks.sort()
@@ -601,15 +615,14 @@ def _placement(
     chosen = before[-1] if before else next((m for m in marks if m[0] > pos), None)
     outer = next((h for p, h, inner in reversed(headers) if p <= pos and not inner), None)
     same = [h for p, h, _ in headers if s_start <= p <= pos]
-    hint = same[-1] if same else outer
+    near = same[-1] if same else outer
+    block = next((k for start, end, k in blocks if start <= pos < end), None)
+    iter_before = next((m[2] for m in reversed(before) if m[1] == "iter"), block)
+    if chosen is not None and chosen[1] == "iter":
+        return _Place(chosen[2], False, chosen[2], outer, near)
     if chosen is not None:
-        if chosen[1] == "iter":
-            return chosen[2], False, outer, hint
-        return None, True, hint, hint
-    for start, end, k in blocks:
-        if start <= pos < end:
-            return k, False, outer, hint
-    return None, False, hint, hint
+        return _Place(None, True, iter_before, outer, near)
+    return _Place(block, False, block, outer, near)
 
 
 def _name_ok(text: str, start: int, end: int) -> bool:

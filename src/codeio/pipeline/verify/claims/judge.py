@@ -108,18 +108,29 @@ def _shown(values: list[str]) -> str:
     return ", ".join(values)
 
 
-def _candidate_loops(claim: Claim, trace: ExecTrace) -> list[LoopRun]:
+def _runs_named(trace: ExecTrace, hint: str | None) -> list[LoopRun]:
     runs = trace.loops
-    if claim.loop_hint and trace.source is not None:
-        wanted = _norm_header(claim.loop_hint)
+    if hint and trace.source is not None:
+        wanted = _norm_header(hint)
         lines = {
             run.header
             for run in runs
-            if _header_matches(wanted, _norm_header(trace.source.header(run.header, 400)))
+            if _header_matches(wanted, _norm_header(trace.header_text(run.header)))
         }
         if lines:
             return [run for run in runs if run.header in lines]
     return runs
+
+
+def _candidate_loops(claim: Claim, trace: ExecTrace) -> list[LoopRun]:
+    """The loop activations a claim can be about: those of the loop it names, and when it is
+    told inside iteration k of an outer loop, only the activations inside that iteration."""
+    runs = _runs_named(trace, claim.loop_hint)
+    if claim.within is None or claim.kind not in ("loop_count", "value"):
+        return runs
+    outer = [r for r in _runs_named(trace, claim.outer_hint) if r not in runs]
+    inside = [r for r in runs if any((o.id, claim.within) in r.ctx for o in outer)]
+    return inside or runs
 
 
 def _norm_header(text: str) -> str:
@@ -242,11 +253,7 @@ def _value_after_loop(claim: Claim, trace: ExecTrace, history: list[Observation]
         blind = trace.cut is not None or later_holes or _hidden_holder(trace, name)
         verdicts.append("unknown" if unknown or blind else "differs")
     if verdicts and all(v == "differs" for v in verdicts):
-        # "after the loop" in prose can also mean later on: any later value clears the claim.
-        hit, _, _ = _compare(claim, (o.text for o in history))
-        if not hit:
-            return _check(claim, "contradicted", _shown(seen_all))
-        return _check(claim, "supported", claim.value_text)
+        return _check(claim, "contradicted", _shown(seen_all))
     if not verdicts:
         return _value(_unplaced(claim), trace)
     return _check(claim, "unverifiable", _shown(seen_all) or None, note="incomplete_after_loop")
@@ -301,15 +308,19 @@ def _condition(claim: Claim, trace: ExecTrace) -> ClaimCheck:
     if key is None or trace.source is None:
         return _check(claim, "unverifiable", note="not_an_expression")
     outcomes = []
+    runs = _candidate_loops(claim, trace) if claim.iteration is not None else []
+    lines = {
+        line
+        for line in {b.line for b in trace.branches}
+        if ast.dump(getattr(trace.source.statement(line), "test", None) or ast.Pass()) == key
+    }
     for branch in trace.branches:
-        node = trace.source.statement(branch.line)
-        test = getattr(node, "test", None)
-        if test is None or ast.dump(test) != key:
+        if branch.line not in lines:
             continue
-        if claim.iteration is not None:
-            runs = _candidate_loops(claim, trace)
-            if not any((run.id, claim.iteration) in branch.ctx for run in runs):
-                continue
+        if claim.iteration is not None and not any(
+            (run.id, claim.iteration) in branch.ctx for run in runs
+        ):
+            continue
         outcomes.append(branch.taken)
     shown = ", ".join(sorted({"true" if o else "false" for o in outcomes}))
     if claim.value in outcomes:

@@ -192,6 +192,16 @@ class ExecTrace:
     """(frame, name) whose history has holes (changed inside a summarised loop)."""
     source: SourceMap | None = None
 
+    _headers: dict[int, str] = field(default_factory=dict)
+
+    def header_text(self, line: int) -> str:
+        """The loop header at ``line`` as code (memoised: source segments are slow to cut)."""
+        text = self._headers.get(line)
+        if text is None:
+            text = self.source.header(line, 400) if self.source is not None else ""
+            self._headers[line] = text
+        return text
+
     @property
     def names(self) -> set[str]:
         return {o.name for o in self.observations}
@@ -392,8 +402,18 @@ def _replay(trace: ExecTrace, events: list[list[Any]], refcode: str) -> None:
                 trace.gappy.add((fs.call.fid, name))
 
 
+_PURE_CALLS = frozenset(
+    "len range min max abs int float str bool sum sorted enumerate zip list tuple set dict "
+    "round print isinstance ord chr any all reversed repr hash divmod pow map filter".split()
+)
+
+
 def _loop_names(source: str) -> dict[int, set[str]]:
-    """Loop header line -> every name that appears in the loop (what a summary may hide)."""
+    """Loop header line -> the names the loop can change: assigned, mutated, or handed to a call.
+
+    A summarised loop hides the intermediate values of exactly these; a name the loop only
+    reads keeps a complete history.
+    """
     out: dict[int, set[str]] = {}
     try:
         tree = ast_safe.parse(source)
@@ -401,8 +421,29 @@ def _loop_names(source: str) -> dict[int, set[str]]:
         return out
     for node in ast.walk(tree):
         if isinstance(node, (ast.For, ast.While, ast.AsyncFor)):
-            out[node.lineno] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            out[node.lineno] = _changed_names(node)
     return out
+
+
+def _changed_names(loop: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for sub in ast.walk(loop):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            names.add(sub.id)
+        elif isinstance(sub, (ast.Subscript, ast.Attribute)) and isinstance(
+            sub.ctx, (ast.Store, ast.Del)
+        ):
+            names |= {n.id for n in ast.walk(sub.value) if isinstance(n, ast.Name)}
+        elif isinstance(sub, ast.Call):
+            func = sub.func
+            if isinstance(func, ast.Attribute):  # x.append(...): x may change
+                names |= {n.id for n in ast.walk(func.value) if isinstance(n, ast.Name)}
+            if not (isinstance(func, ast.Name) and func.id in _PURE_CALLS):
+                for arg in [*sub.args, *(k.value for k in sub.keywords)]:
+                    names |= {n.id for n in ast.walk(arg) if isinstance(n, ast.Name)}
+        elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+            names.update(sub.names)
+    return names
 
 
 @functools.lru_cache(maxsize=256)
@@ -425,16 +466,23 @@ def _untraced_names(source: str) -> frozenset[str]:
         return frozenset()
     names: set[str] = set()
     for node in ast.walk(tree):
-        hidden = isinstance(
-            node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
-        )
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            hidden = isinstance(node, ast.AsyncFunctionDef) or any(
-                isinstance(sub, (ast.Yield, ast.YieldFrom)) for sub in ast.walk(node)
-            )
-        if hidden:
-            names |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            names |= {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            for gen in node.generators:
+                names |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.Lambda):
+            names |= {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        elif isinstance(node, ast.NamedExpr):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+            isinstance(node, ast.AsyncFunctionDef)
+            or any(isinstance(sub, (ast.Yield, ast.YieldFrom)) for sub in ast.walk(node))
+        ):
+            names |= {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+            names |= {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
     return frozenset(names)
 
 

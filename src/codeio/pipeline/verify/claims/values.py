@@ -10,6 +10,7 @@ that is shortened the same way when it is long. Both parse to Python values in w
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -60,8 +61,12 @@ _WRAPPERS = {
 _DICT_MORE = re.compile(r",\s*\.\.\.\s*}")
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_value(text: str) -> Any:
-    """A Python value for ``text`` (``...`` becomes ELLIPSIS), or UNPARSED."""
+    """A Python value for ``text`` (``...`` becomes ELLIPSIS), or UNPARSED.
+
+    Cached: a trace repeats its reprs; callers must not mutate the value returned.
+    """
     text = text.strip()
     if not text or len(text) > 20_000:
         return UNPARSED
