@@ -41,6 +41,8 @@ class ServerState:
     delay_s: float = 0.0
     retry_after_ms: int = 20
     log: list[Arrival] = field(default_factory=list)
+    reply: Any = None
+    """Optional ``reply(prompt, body) -> str``: the answer text instead of ``answer_text``."""
     inflight: int = 0
     max_inflight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -122,7 +124,10 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": answer_text(prompt)},
+                    "message": {
+                        "role": "assistant",
+                        "content": state.reply(prompt, body) if state.reply else answer_text(prompt),
+                    },
                     "finish_reason": finish,
                 }
             ],
