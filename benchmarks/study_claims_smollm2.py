@@ -26,8 +26,9 @@ def _tasks(n: int, path: Path) -> list[Any]:
 
     tasks = []
     with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            rec = json.loads(line)
+        # The shortest functions first: a 135M model on a shared CPU needs short prompts.
+        records = sorted((json.loads(line) for line in handle), key=lambda r: len(r["refcode"]))
+        for rec in records:
             if not rec.get("ios"):
                 continue
             fn = FunctionRecord(
@@ -64,6 +65,8 @@ def generate(args: argparse.Namespace) -> None:
         for t in tasks
     ]
     start = time.perf_counter()
+    # Chunks, each appended as soon as it is answered: a slow machine still leaves results.
+    args.out.write_text("", encoding="utf-8")
     with make_client(
         f"transformers:{gguf}",
         cache_path=str(args.out) + ".cache.sqlite",
@@ -71,12 +74,15 @@ def generate(args: argparse.Namespace) -> None:
         batch_size=args.batch,
         length_is_error=False,
     ) as client:
-        results = client.complete_many(reqs)
-    with args.out.open("w", encoding="utf-8") as handle:
-        for task, res in zip(tasks, results, strict=True):
-            text = getattr(res, "text", None)
-            handle.write(
-                json.dumps({"task": task.model_dump(mode="json"), "response": text}) + "\n"
+        for at in range(0, len(tasks), args.batch):
+            results = client.complete_many(reqs[at : at + args.batch])
+            with args.out.open("a", encoding="utf-8") as handle:
+                for task, res in zip(tasks[at : at + args.batch], results, strict=True):
+                    text = getattr(res, "text", None)
+                    row = {"task": task.model_dump(mode="json"), "response": text}
+                    handle.write(json.dumps(row) + "\n")
+            print(
+                f"{at + len(results)} answered after {time.perf_counter() - start:.0f}s", flush=True
             )
     print(json.dumps({"generated": len(tasks), "seconds": round(time.perf_counter() - start, 1)}))
 

@@ -46,7 +46,9 @@ def _run(tmp_path: Path, name: str, base_url: str, rounds: int) -> Path:
     data = tmp_path / "ios.jsonl"
     if not data.exists():
         ios = [{"input": {"nums": n}, "output": sum(x for x in n if x % 2 == 0)} for n in INPUTS]
-        data.write_text(json.dumps({"refcode": CODE, "funcname": "main_solution", "ios": ios}) + "\n")
+        data.write_text(
+            json.dumps({"refcode": CODE, "funcname": "main_solution", "ios": ios}) + "\n"
+        )
     cfg = tmp_path / f"{name}.yaml"
     cfg.write_text(
         "seed: 1\n"

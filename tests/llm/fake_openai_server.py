@@ -126,7 +126,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "index": 0,
                     "message": {
                         "role": "assistant",
-                        "content": state.reply(prompt, body) if state.reply else answer_text(prompt),
+                        "content": state.reply(prompt, body)
+                        if state.reply
+                        else answer_text(prompt),
                     },
                     "finish_reason": finish,
                 }

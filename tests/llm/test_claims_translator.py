@@ -22,21 +22,26 @@ from codeio.pipeline.verify.claims import ClaimChecker
 from codeio.pipeline.verify.claims.translate import TraceTranslator
 from codeio.records import IOPair, PredictionTask
 
-CODE = '''
+CODE = """
 def main_solution(nums):
     total = 0
     for x in nums:
         if x % 2 == 0:
             total += x
     return total
-'''
+"""
 
 
 def _task(nums: list[int]) -> PredictionTask:
     out = sum(x for x in nums if x % 2 == 0)
     return PredictionTask(
-        id=f"t{len(nums)}", func_id="f", io_index=0, kind="output", prompt="p",
-        pair=IOPair(input={"nums": nums}, output=out), refcode=CODE,
+        id=f"t{len(nums)}",
+        func_id="f",
+        io_index=0,
+        kind="output",
+        prompt="p",
+        pair=IOPair(input={"nums": nums}, output=out),
+        refcode=CODE,
     )
 
 
@@ -68,15 +73,25 @@ def test_only_faithful_rewrites_are_accepted(sandbox: Sandbox, tmp_path: Path) -
     templates = []
     for task in tasks:
         context = {
-            "task": "predict", "kind": "output", "refcode": CODE, "funcname": "main_solution",
-            "input": task.pair.input, "output": task.pair.output,
+            "task": "predict",
+            "kind": "output",
+            "refcode": CODE,
+            "funcname": "main_solution",
+            "input": task.pair.input,
+            "output": task.pair.output,
         }
         templates.append(teacher.respond(context))
     state = ServerState(reply=_rewrite)
-    with FakeOpenAIServer(state) as server, make_client(
-        "openai:fake-translator", base_url=server.base_url, cache_path=tmp_path / "c.sqlite",
-        timeout_s=5.0, max_retries=0,
-    ) as client:
+    with (
+        FakeOpenAIServer(state) as server,
+        make_client(
+            "openai:fake-translator",
+            base_url=server.base_url,
+            cache_path=tmp_path / "c.sqlite",
+            timeout_s=5.0,
+            max_retries=0,
+        ) as client,
+    ):
         translator = TraceTranslator(client, ClaimChecker(sandbox))
         results = translator.translate_many(list(zip(tasks, templates, strict=True)))
     good, wrong_step, wrong_answer = results
@@ -101,8 +116,11 @@ def test_unreachable_translator_keeps_templates(sandbox: Sandbox, tmp_path: Path
     task = _task([3, 4, 6])
     template = 'total = 0, ... returns 10.\n\n```json\n{"output": 10}\n```'
     with make_client(
-        "openai:fake-translator", base_url="http://127.0.0.1:9/v1",
-        cache_path=tmp_path / "c.sqlite", timeout_s=0.5, max_retries=0,
+        "openai:fake-translator",
+        base_url="http://127.0.0.1:9/v1",
+        cache_path=tmp_path / "c.sqlite",
+        timeout_s=0.5,
+        max_retries=0,
     ) as client:
         translator = TraceTranslator(client, ClaimChecker(sandbox))
         (result,) = translator.translate_many([(task, template)])
