@@ -125,3 +125,18 @@ def test_check_many_turns_output_and_input_and_feedback_hides_the_answer(sandbox
     assert v3.note == "no_candidate_input" and v3.contradicted == 0
     turns = checker.with_process([(out_task, wrong_steps)])
     assert turns[0].verdict is not None and turns[0].verdict.process == v1
+
+
+def test_input_prediction_steps_about_other_candidates_are_not_judged(sandbox: Sandbox) -> None:
+    checker = ClaimChecker(sandbox)
+    text = (
+        "Try n = 3 first: the loop runs 3 times and total = 3, not 10. "
+        "Try n = 5 instead: the loop runs 5 times, after the loop total = 11. "
+        '```json\n{"input": {"n": 5}}\n```'
+    )
+    verdict = checker.check_text(text, LONG, "main_solution", {"n": 5}, kind="input", expected=10)
+    by_value = {(c.kind, c.claimed): (c.status, c.note) for c in verdict.claims}
+    assert by_value[("loop_count", "3")] == ("unverifiable", "other_candidate")
+    assert by_value[("value", "3")] == ("unverifiable", "other_candidate")
+    assert by_value[("loop_count", "5")][0] == "supported"
+    assert by_value[("value", "11")][0] == "contradicted"  # a real wrong step of the final run

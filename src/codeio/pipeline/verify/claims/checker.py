@@ -154,6 +154,8 @@ class ClaimChecker:
         checks = judge_claims(claims, trace, names)
         if note:
             checks = [c.model_copy(update={"status": "unverifiable", "note": note}) for c in checks]
+        elif kind == "input":
+            checks = _other_candidates(checks, claims, kwargs)
         verdict = process_verdict(checks, truncated=trace.cut is not None, note=note)
         # An output prediction's expected output is its answer: feedback must never show it.
         hidden = expected if kind == "output" else None
@@ -201,6 +203,30 @@ class ClaimChecker:
             verdict = turn.verdict.model_copy(update={"process": next(verdicts)})
             out.append(turn.model_copy(update={"verdict": verdict}))
         return out
+
+
+def _other_candidates(
+    checks: list[ClaimCheck], claims: list[Any], kwargs: dict[str, Any]
+) -> list[ClaimCheck]:
+    """An input prediction may try other inputs before its answer: steps about those are not
+    steps of the traced run. From a claim that sets an argument to a value other than the final
+    answer's up to one that sets it back, claims are unverifiable (``other_candidate``)."""
+    from codeio.pipeline.verify.claims.values import match
+
+    events = [
+        (claim.span[0], match(claim.value, kwargs[claim.name]) is not True)
+        for claim in claims
+        if claim.kind == "value" and claim.name in kwargs and claim.iteration is None
+    ]
+    if not any(differs for _, differs in events):
+        return checks
+    out = []
+    for check in checks:
+        latest = [differs for pos, differs in events if pos <= check.span[0]]
+        if latest and latest[-1] and check.status != "unverifiable":
+            check = check.model_copy(update={"status": "unverifiable", "note": "other_candidate"})
+        out.append(check)
+    return out
 
 
 def _reproduces(trace: ExecTrace, expected: Any) -> bool:
