@@ -3,7 +3,10 @@
 (a) untouched rationales: how many claims the checker calls contradicted (all of them are false
 contradictions: the teacher narrates the real trace); (b) seeded corruptions: one supported
 intermediate claim per rationale gets a wrong value (a number, a list element, a condition's
-boolean, a loop count, a string) and the checker must call that claim contradicted; (c) claims
+boolean, a loop count, a string) and the checker must call that claim contradicted. The new
+value is one the run never produces for that subject anywhere in the trace (another call's
+value would be a true statement about that call); claims with no such value are skipped and
+counted (``ambiguous_claims_skipped``); (c) claims
 per rationale and the checker's time per rationale against the verifier's own time on the same
 response (the baseline, measured in the same run). Both kinds of prediction are used.
 
@@ -14,6 +17,7 @@ line printed is one JSON object with the numbers.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import random
 import re
@@ -21,6 +25,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,7 @@ from codeio.pipeline.prompt import build_task
 from codeio.pipeline.verify import Verifier
 from codeio.pipeline.verify.claims import ClaimChecker, extract_claims
 from codeio.pipeline.verify.claims.judge import code_names
+from codeio.pipeline.verify.claims.values import match, parse_value
 from codeio.records import FunctionRecord, IOPair, PredictionTask
 
 CORPUS = Path("../shared/data/codeio-demo/rawcode_1k_parsed.jsonl")
@@ -62,34 +68,88 @@ def _other_char(ch: str) -> str:
     return "x" if ch != "x" else "y"
 
 
-def corrupt(kind: str, value: Any, text: str, rng: random.Random) -> tuple[str, str] | None:
-    """(category, new value text) for one claim, or None when it has no simple wrong twin."""
+def produced(trace: Any, claim: Any) -> Callable[[Any], bool]:
+    """Whether a value could be true of the run for this claim's subject, anywhere in the trace.
+
+    A corruption must be wrong beyond doubt: a value the same variable takes elsewhere, a branch
+    outcome the same test has in another call, a count some loop has, is not a wrong step the
+    text can be faulted for, so such candidates are not used.
+    """
+    if claim.kind == "value":
+        texts = [o.text for o in trace.values_of(claim.name)]
+    elif claim.kind == "return":
+        short = claim.name.rsplit(".", 1)[-1]
+        named = claim.name and not claim.name.startswith("return ")
+        texts = [c.ret for c in trace.calls if c.ret and (not named or c.short_name == short)]
+    elif claim.kind == "loop_count":
+        texts = [str(r.total) for r in trace.loops if r.total is not None]
+    else:
+        key = _expr_key(claim.name)
+        texts = [
+            str(b.taken)
+            for b in trace.branches
+            if key is not None
+            and ast.dump(getattr(trace.source.statement(b.line), "test", None) or ast.Pass()) == key
+        ]
+    parsed = [parse_value(t) for t in texts]
+    return lambda v: any(match(v, p) is not False for p in parsed)
+
+
+def corrupt(
+    kind: str, value: Any, text: str, rng: random.Random, taken: Callable[[Any], bool]
+) -> tuple[str, str] | None:
+    """(category, new value text) for one claim: a value the run never produces there, or None."""
     if kind == "condition":
+        if not re.fullmatch(r"(?i)true|false", text) or taken(not value):
+            return None
         flipped = "false" if value else "true"
-        new = flipped.capitalize() if text[:1].isupper() else flipped
-        return ("condition", new) if re.fullmatch(r"(?i)true|false", text) else None
+        return "condition", flipped.capitalize() if text[:1].isupper() else flipped
     if kind == "loop_count":
-        return ("loop_count", str(value + 1)) if text.isdigit() else None
+        if not text.isdigit():
+            return None
+        new = next(
+            (n for n in (value + 1, value + 2, value - 1, value + 5) if n >= 0 and not taken(n)),
+            None,
+        )
+        return ("loop_count", str(new)) if new is not None else None
     if isinstance(value, bool):
+        if taken(not value):
+            return None
         return "bool", ("False" if value else "True") if text[:1].isupper() else (
             "false" if value else "true"
         )
     if isinstance(value, int):
-        return "number", str(value + rng.choice([1, -1, 2]))
+        options = [value + 1, value - 1, value + 2, value - 2, value + 7, -value - 3]
+        new = next((n for n in options if not taken(n)), None)
+        return ("number", str(new)) if new is not None else None
     if isinstance(value, float):
-        return "number", repr(round(value * 1.5 + 1.0, 4))
+        options = [round(value * 1.5 + 1.0, 4), round(value * 2 + 3.7, 4), round(-value - 9.1, 4)]
+        new = next((n for n in options if not taken(n)), None)
+        return ("number", repr(new)) if new is not None else None
     if isinstance(value, str) and text[:1] in "'\"" and value and "..." not in value:
-        i = rng.randrange(len(value))
-        new = value[:i] + _other_char(value[i]) + value[i + 1 :]
-        return "string", text[0] + new + text[0] if text[0] not in new else None
-    if isinstance(value, list) and value and "..." not in text:
+        for _ in range(5):
+            i = rng.randrange(len(value))
+            new = value[:i] + _other_char(value[i]) + value[i + 1 :]
+            if text[0] not in new and not taken(new):
+                return "string", text[0] + new + text[0]
+        return None
+    if isinstance(value, list) and value and "..." not in text and text.startswith("["):
         nums = [i for i, v in enumerate(value) if isinstance(v, int) and not isinstance(v, bool)]
-        if nums:
-            i = rng.choice(nums)
-            changed = list(value)
-            changed[i] = value[i] + 1
-            return "list_element", json.dumps(changed) if text.startswith("[") else None
+        rng.shuffle(nums)
+        for i in nums[:4]:
+            for delta in (1, 7):
+                changed = list(value)
+                changed[i] = value[i] + delta
+                if not taken(changed):
+                    return "list_element", json.dumps(changed)
     return None
+
+
+def _expr_key(text: str) -> str | None:
+    try:
+        return ast.dump(ast.parse(text.strip().rstrip(":"), mode="eval").body)
+    except SyntaxError:
+        return None
 
 
 def main() -> None:
@@ -170,10 +230,18 @@ def main() -> None:
             ]
             supported = {(c.span[0], c.status) for c in process.claims if c.status == "supported"}
             candidates = [c for c in claims if (c.span[0], "supported") in supported]
+            if task.kind == "input":
+                # Restating an argument differently is trying another candidate, not a step.
+                candidates = [c for c in candidates if c.name not in (kwargs or {})]
             rng.shuffle(candidates)
+            trace = cached.trace(task.refcode, task.funcname, kwargs)
+            ambiguous = 0
             for claim in candidates:
-                changed = corrupt(claim.kind, claim.value, claim.value_text, rng)
+                changed = corrupt(
+                    claim.kind, claim.value, claim.value_text, rng, produced(trace, claim)
+                )
                 if changed is None:
+                    ambiguous += 1
                     continue
                 category, new_text = changed
                 a, b = claim.value_span
@@ -200,6 +268,9 @@ def main() -> None:
                         }
                     )
                 break
+            else:
+                totals["no_unambiguous_corruption"] += 1
+            totals["ambiguous_claims_skipped"] += ambiguous
     claims_total = totals["claims"] or 1
     tried_total = sum(tried.values()) or 1
     for ex in false_examples:
@@ -219,6 +290,8 @@ def main() -> None:
         "false_contradictions": totals["contradicted"],
         "false_contradiction_rate": round(totals["contradicted"] / claims_total, 5),
         "corruptions": sum(tried.values()),
+        "rationales_without_unambiguous_corruption": totals["no_unambiguous_corruption"],
+        "ambiguous_claims_skipped": totals["ambiguous_claims_skipped"],
         "detected": sum(detect.values()),
         "detection_rate": round(sum(detect.values()) / tried_total, 4),
         "detection_by_category": {

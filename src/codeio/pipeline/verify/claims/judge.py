@@ -218,16 +218,48 @@ def _supported_anywhere(claim: Claim, trace: ExecTrace) -> bool:
 
 def _hidden_in(trace: ExecTrace, run: LoopRun, k: int, name: str) -> bool:
     """Whether iteration k could hold values of ``name`` the trace did not record."""
-    if trace.cut is not None or _nested_summary(trace, run, k):
+    if trace.cut is not None or _nested_summary(trace, run, k, name=name):
         return True
     return _hidden_holder(trace, name)
 
 
-def _nested_summary(trace: ExecTrace, run: LoopRun, k: int) -> bool:
-    return any(
-        (run.id, k) in inner.ctx and inner.total is not None and inner.total > inner.recorded
-        for inner in trace.loops
-    )
+def _summarised(run: LoopRun) -> bool:
+    return run.total is not None and run.total > run.recorded
+
+
+def _changes(trace: ExecTrace, header: int) -> frozenset[str]:
+    from codeio.pipeline.verify.claims.trace import loop_changes
+
+    source = trace.source.source if trace.source is not None else ""
+    return loop_changes(source).get(header, frozenset())
+
+
+def _contains(trace: ExecTrace, header: int, lines: set[int]) -> bool:
+    from codeio.pipeline.verify.claims.trace import loop_spans
+
+    source = trace.source.source if trace.source is not None else ""
+    first, last = loop_spans(source).get(header, (header, header))
+    return any(first <= line <= last for line in lines)
+
+
+def _nested_summary(
+    trace: ExecTrace,
+    run: LoopRun,
+    k: int,
+    *,
+    name: str | None = None,
+    lines: set[int] | None = None,
+) -> bool:
+    """A loop summarised inside iteration k that could hide ``name``'s values (or ``lines``)."""
+    for inner in trace.loops:
+        if (run.id, k) not in inner.ctx or not _summarised(inner):
+            continue
+        if name is not None and name not in _changes(trace, inner.header):
+            continue
+        if lines is not None and not _contains(trace, inner.header, lines):
+            continue
+        return True
+    return False
 
 
 def _value_after_loop(claim: Claim, trace: ExecTrace, history: list[Observation]) -> ClaimCheck:
@@ -243,14 +275,15 @@ def _value_after_loop(claim: Claim, trace: ExecTrace, history: list[Observation]
         seen_all.extend(v for v in seen if v not in seen_all)
         if hit:
             return _check(claim, "supported", claim.value_text)
+        # Values after the loop come from this frame; a later summarised loop may hide some.
         later_holes = any(
             other.fid == run.fid
             and other.end_seq > run.end_seq
-            and other.total is not None
-            and other.total > other.recorded
+            and _summarised(other)
+            and name in _changes(trace, other.header)
             for other in trace.loops
         )
-        blind = trace.cut is not None or later_holes or _hidden_holder(trace, name)
+        blind = trace.cut is not None or later_holes
         verdicts.append("unknown" if unknown or blind else "differs")
     if verdicts and all(v == "differs" for v in verdicts):
         return _check(claim, "contradicted", _shown(seen_all))
@@ -327,19 +360,26 @@ def _condition(claim: Claim, trace: ExecTrace) -> ClaimCheck:
         return _check(claim, "supported", shown)
     if not outcomes:
         return _check(claim, "unverifiable", note="condition_not_traced")
-    if trace.cut is not None or _condition_hidden(trace, claim):
+    if trace.cut is not None or _condition_hidden(trace, claim, lines):
         return _check(claim, "unverifiable", shown, note="incomplete_branches")
     return _check(claim, "contradicted", shown)
 
 
-def _condition_hidden(trace: ExecTrace, claim: Claim) -> bool:
-    if trace.hidden:
-        return True
+def _condition_hidden(trace: ExecTrace, claim: Claim, lines: set[int]) -> bool:
+    """Whether evaluations of the test at ``lines`` may have gone unrecorded."""
+    if trace.source is not None and trace.hidden:
+        owners = {
+            name
+            for name, node in trace.source.functions.items()
+            if any(node.lineno <= line <= (node.end_lineno or node.lineno) for line in lines)
+        }
+        if any(q.rsplit(".", 1)[-1] in owners or "<" in q for q in trace.hidden):
+            return True
     if claim.iteration is None:
-        # a summarised loop evaluates its conditions unseen
-        return any(run.total is not None and run.total > run.recorded for run in trace.loops)
+        # a summarised loop around the test evaluates it unseen
+        return any(_summarised(r) and _contains(trace, r.header, lines) for r in trace.loops)
     runs = [r for r in _candidate_loops(claim, trace) if r.recorded >= claim.iteration]
-    return not runs or any(_nested_summary(trace, r, claim.iteration) for r in runs)
+    return not runs or any(_nested_summary(trace, r, claim.iteration, lines=lines) for r in runs)
 
 
 def _return(claim: Claim, trace: ExecTrace) -> ClaimCheck:

@@ -408,6 +408,26 @@ _PURE_CALLS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=256)
+def loop_changes(source: str) -> dict[int, frozenset[str]]:
+    """Loop header line -> the names that loop can change (cached per source)."""
+    return {k: frozenset(v) for k, v in _loop_names(source).items()}
+
+
+@functools.lru_cache(maxsize=256)
+def loop_spans(source: str) -> dict[int, tuple[int, int]]:
+    """Loop header line -> (first, last) line of the whole loop statement."""
+    out: dict[int, tuple[int, int]] = {}
+    try:
+        tree = ast_safe.parse(source)
+    except (SyntaxError, ValueError):
+        return out
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.For, ast.While, ast.AsyncFor)):
+            out[node.lineno] = (node.lineno, node.end_lineno or node.lineno)
+    return out
+
+
 def _loop_names(source: str) -> dict[int, set[str]]:
     """Loop header line -> the names the loop can change: assigned, mutated, or handed to a call.
 
