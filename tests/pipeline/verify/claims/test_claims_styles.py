@@ -230,3 +230,15 @@ def test_value_phrasings(checker: ClaimChecker, phrase: str, status: str) -> Non
         f"On the 4th iteration, {phrase}.", EVENS, "main_solution", EVENS_IN, expected=EVENS_OUT
     )
     assert [c.status for c in verdict.claims] == [status], verdict.claims
+
+
+def test_quoted_feedback_is_not_a_claim(checker: ClaimChecker) -> None:
+    text = (
+        'The feedback says: "[Mismatch] Your output is not correct! Given the input '
+        '{"nums": [3, 4, 6, 7]}, your predicted output is 12, which is wrong!" '
+        "So my previous answer was wrong.\n"
+        "Re-tracing: after the loop total = 10."
+    )
+    verdict = checker.check_text(text, EVENS, "main_solution", EVENS_IN, expected=EVENS_OUT)
+    assert verdict.contradicted == 0, verdict.claims
+    assert [(c.name, c.claimed) for c in verdict.claims if c.kind == "value"] == [("total", "10")]

@@ -208,9 +208,17 @@ _COUNT_BLOCKERS = frozenset(
 )
 
 
+_FEEDBACK = re.compile(r"\[(?:Mismatch|Correct|Steps|Error|Timeout|Invalid|Missing)\][^\n]*", re.I)
+
+
 def _mask(text: str) -> str:
-    """The response with fenced code blocks blanked (offsets kept): code is not a claim."""
-    return _FENCE.sub(lambda m: " " * len(m.group(0)), text)
+    """The response with code blocks and quoted verifier feedback blanked (offsets kept).
+
+    Code is not a claim, and a revision that quotes its feedback ("your predicted output is
+    true, which is wrong!") is not claiming what it quotes.
+    """
+    blank = lambda m: " " * len(m.group(0))  # noqa: E731
+    return _FEEDBACK.sub(blank, _FENCE.sub(blank, text))
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
