@@ -137,9 +137,7 @@ class ClaimChecker:
         claims = extract_claims(text, kind=kind)
         names = code_names(refcode)
         if kwargs is None:
-            from codeio.pipeline.verify.claims.trace import ExecTrace as _T
-
-            checks = judge_claims(claims, _T(ok=False), names)
+            checks = judge_claims(claims, ExecTrace(ok=False), names)
             return process_verdict(checks, note="no_candidate_input")
         if trace is None:
             trace = self.trace(refcode, funcname, kwargs)
@@ -148,9 +146,7 @@ class ClaimChecker:
             note = "no_trace" if trace.failure is None else f"no_trace: {trace.failure}"
         elif check_expected and not _reproduces(trace, expected):
             # Not the run the task is about (randomness, mutated input): judge nothing.
-            from codeio.pipeline.verify.claims.trace import ExecTrace as _T
-
-            trace, note = _T(ok=False), "trace_differs"
+            trace, note = ExecTrace(ok=False), "trace_differs"
         checks = judge_claims(claims, trace, names)
         if note:
             checks = [c.model_copy(update={"status": "unverifiable", "note": note}) for c in checks]
