@@ -67,6 +67,7 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
+@pytest.mark.slow
 def test_only_faithful_rewrites_are_accepted(sandbox: Sandbox, tmp_path: Path) -> None:
     teacher = TraceTeacherBackend(sandbox=sandbox)
     tasks = [_task([3, 4, 6]), _task([2, 5]), _task([8, 1])]
