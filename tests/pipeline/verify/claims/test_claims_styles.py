@@ -242,3 +242,14 @@ def test_quoted_feedback_is_not_a_claim(checker: ClaimChecker) -> None:
     verdict = checker.check_text(text, EVENS, "main_solution", EVENS_IN, expected=EVENS_OUT)
     assert verdict.contradicted == 0, verdict.claims
     assert [(c.name, c.claimed) for c in verdict.claims if c.kind == "value"] == [("total", "10")]
+
+
+def test_code_expressions_and_the_result_are_not_variable_claims(checker: ClaimChecker) -> None:
+    code = "def main_solution(s):\n    result = len(s)\n    return {'n': result}\n"
+    text = (
+        "The condition `s is None or len(s) < 2` is false. "
+        "The result is {'n': 3}, which matches. result = 3."
+    )
+    verdict = checker.check_text(text, code, "main_solution", {"s": "abc"}, expected={"n": 3})
+    assert verdict.contradicted == 0, verdict.claims
+    assert [(c.name, c.claimed) for c in verdict.claims if c.kind == "value"] == [("result", "3")]

@@ -560,7 +560,17 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                 continue
             if _inside_call(masked, s_start, m.start("name")):
                 continue
-            if m.group("conn").strip() == ":" and not _colon_ok(masked, m.start("pre"), s_start):
+            conn = m.group("conn").strip()
+            opens_code = m.group("pre").endswith("`") and not m.group("post").startswith("`")
+            if conn[:1].isalpha() and (_inside_ticks(masked, m.start("pre")) or opens_code):
+                continue  # `s is None or ...` is code, not a statement about s
+            if name.lower() in _RESULT_WORDS and re.search(
+                r"\b(?:the|a|my|this|that)\s*$",
+                masked[max(s_start, m.start() - 8) : m.start()],
+                re.I,
+            ):
+                continue  # "The result is ..." speaks of the result, not a variable `result`
+            if conn == ":" and not _colon_ok(masked, m.start("pre"), s_start):
                 continue
             got = _chain_value(masked, m.end(), s_end)
             if got:
@@ -665,6 +675,14 @@ def _name_ok(text: str, start: int, end: int) -> bool:
     ):
         return False
     return True
+
+
+_RESULT_WORDS = frozenset({"result", "output", "answer", "res", "ans", "value"})
+
+
+def _inside_ticks(text: str, pos: int) -> bool:
+    line_start = text.rfind("\n", 0, pos) + 1
+    return text.count("`", line_start, pos) % 2 == 1
 
 
 def _inside_call(text: str, s_start: int, pos: int) -> bool:
