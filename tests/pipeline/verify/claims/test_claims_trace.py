@@ -74,7 +74,7 @@ def test_non_reproducible_run_is_not_judged(sandbox: Sandbox) -> None:
     verdict = checker.check_text(
         "x = 5, so it returns 8.", RANDOM, "main_solution", {"n": 3}, expected=8
     )
-    assert verdict.note == "trace_differs"
+    assert verdict.note in ("trace_differs", "nondeterministic_code")
     assert verdict.contradicted == 0 and verdict.unverifiable == len(verdict.claims) > 0
 
 

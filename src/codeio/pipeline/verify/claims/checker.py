@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -22,6 +23,11 @@ from codeio.pipeline.verify.compare import values_equal
 from codeio.records import ClaimCheck, PredictionTask, ProcessVerdict, Turn
 
 __all__ = ["MAX_KEPT", "ClaimChecker", "process_verdict", "trace_input"]
+
+_NONDETERMINISTIC = re.compile(
+    r"\brandom\.|\bnp\.random\b|\bnumpy\.random\b|\bfrom\s+random\s+import\b|\btime\.time\b"
+    r"|\btime\.perf_counter\b|\bdatetime\.(?:datetime\.)?now\b|\buuid\b|\bsecrets\b|\burandom\b"
+)
 
 MAX_KEPT = 200
 """Claims kept per verdict in the run store; the counts cover all of them."""
@@ -147,6 +153,9 @@ class ClaimChecker:
         elif check_expected and not _reproduces(trace, expected):
             # Not the run the task is about (randomness, mutated input): judge nothing.
             trace, note = ExecTrace(ok=False), "trace_differs"
+        elif _NONDETERMINISTIC.search(refcode):
+            # Random draws, clocks: another run's intermediate values need not be these ones.
+            trace, note = ExecTrace(ok=False), "nondeterministic_code"
         checks = judge_claims(claims, trace, names)
         if note:
             checks = [c.model_copy(update={"status": "unverifiable", "note": note}) for c in checks]
