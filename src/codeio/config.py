@@ -152,11 +152,15 @@ class GenerateSettings(_Section):
 class VerifySettings(_Section):
     rel_tol: float = Field(1e-3, ge=0)
     abs_tol: float = Field(1e-6, ge=0)
+    process: bool = True
+    """Check every claim of each response against a trace of the real run (docs/PROCESS.md)."""
 
 
 class ReviseSettings(_Section):
     rounds: int = Field(1, ge=0)
     """Revision rounds (CodeI/O++); 0 turns revision off."""
+    on_contradiction: bool = False
+    """Also revise a correct answer whose steps contradict the trace (needs verify.process)."""
 
 
 class RunnerSettings(_Section):

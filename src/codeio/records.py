@@ -15,12 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from codeio.ids import content_id
 
 __all__ = [
+    "ClaimCheck",
+    "ClaimStatus",
     "Failure",
     "FunctionRecord",
     "IOPair",
     "Message",
     "PredictionKind",
     "PredictionTask",
+    "ProcessVerdict",
     "RawCode",
     "Sample",
     "Turn",
@@ -101,6 +104,47 @@ class PredictionTask(Record):
         return content_id("task", func_id, io_index, kind, prefix="t")
 
 
+ClaimStatus = Literal["supported", "contradicted", "unverifiable"]
+
+
+class ClaimCheck(Record):
+    """One claim of a rationale about the execution, judged against the real trace."""
+
+    kind: str
+    """``value`` | ``loop_count`` | ``condition`` | ``return`` | ``final``."""
+    claim: str
+    """The sentence that makes the claim (cut to 300 characters)."""
+    span: tuple[int, int]
+    """[start, end) of the claim in the turn's response."""
+    name: str = ""
+    """The variable, function or condition the claim is about."""
+    claimed: str = ""
+    """The value as the response wrote it."""
+    actual: str | None = None
+    """What the trace shows (reprs; several values joined by ``, ``), when it shows something."""
+    where: str = "anywhere"
+    """``anywhere`` | ``iteration k`` | ``after the loop``."""
+    status: ClaimStatus = "unverifiable"
+    note: str = ""
+
+
+class ProcessVerdict(Record):
+    """The verdict on a response's steps, beside the verdict on its answer."""
+
+    supported: int = 0
+    contradicted: int = 0
+    unverifiable: int = 0
+    first_contradiction: ClaimCheck | None = None
+    claims: list[ClaimCheck] = Field(default_factory=list)
+    """Every checked claim in order (at most 200 are kept)."""
+    truncated: bool = False
+    """The trace hit a budget (events, bytes, lines): claims past it are unverifiable."""
+    note: str = ""
+    """Why nothing could be checked (``no_trace``, ``trace_differs``, ...), when so."""
+    feedback: str = ""
+    """The revision feedback on the first contradiction (never shows the expected output)."""
+
+
 class Verdict(Record):
     status: VerdictStatus
     feedback: str
@@ -109,6 +153,8 @@ class Verdict(Record):
     """For input prediction: what the predicted input really produced (when it ran)."""
     detail: str = ""
     """Diagnostics for humans (exception text, extraction notes); not shown to the model."""
+    process: ProcessVerdict | None = None
+    """The claim checker's verdict on the steps (None: not checked, e.g. an older run)."""
 
 
 class Turn(Record):

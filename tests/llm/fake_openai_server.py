@@ -58,6 +58,8 @@ class ServerState:
     fault_fn: Callable[[int, dict[str, Any]], str | None] | None = None
     responder: Callable[[dict[str, Any]], str] | None = None
     log: list[Arrival] = field(default_factory=list)
+    reply: Any = None
+    """Optional ``reply(prompt, body) -> str``: the answer text instead of ``answer_text``."""
     inflight: int = 0
     max_inflight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -148,7 +150,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps({"id": "x", "model": body["model"], "choices": []}).encode())
             return
         pt, ct = usage_for(prompt)
-        text = state.responder(body) if state.responder is not None else answer_text(prompt)
+        if state.responder is not None:
+            text = state.responder(body)
+        elif state.reply is not None:
+            text = state.reply(prompt, body)
+        else:
+            text = answer_text(prompt)
         finish = "length" if fault == "length" else "stop"
         data = {
             "id": "chatcmpl-test",

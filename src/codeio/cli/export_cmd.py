@@ -31,14 +31,23 @@ def export(
         0.0, "--holdout", help="Fraction of functions held out into holdout.jsonl."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the held-out split."),
+    process: str = typer.Option(
+        "off",
+        "--process",
+        help="strict (drop samples whose steps contradict the trace) | lenient (keep, mark each "
+        "row) | off",
+    ),
 ) -> None:
     """Write SFT data, DPO pairs (dpo.jsonl) and an optional held-out split."""
     from codeio.pipeline.export import FORMATS, export_run
+    from codeio.pipeline.export.run import PROCESS_MODES
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     if include not in ("correct", "wrong", "all"):
         raise typer.BadParameter("choose correct, wrong or all", param_hint="--include")
+    if process not in PROCESS_MODES:
+        raise typer.BadParameter("choose strict, lenient or off", param_hint="--process")
     try:
         from codeio.doctor import writable_target
         from codeio.pipeline.export import default_output
@@ -51,7 +60,8 @@ def export(
             include=include,
             out=out,
             holdout=holdout,
-            seed=seed,  # type: ignore[arg-type]
+            seed=seed,
+            process=process,  # type: ignore[arg-type]
         )
     except CodeioError as exc:
         fail(exc)

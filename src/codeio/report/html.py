@@ -30,6 +30,7 @@ max-height:360px;overflow:auto}
 .badge{display:inline-block;padding:1px 6px;border-radius:4px;color:#fff;font-size:12px}
 .correct{background:#59a14f}.wrong{background:#e15759}.other{background:#888}
 .muted{color:#777;font-size:12px}
+mark.bad{background:#f8d0d0;border-bottom:2px solid #e15759}
 """
 
 
@@ -61,6 +62,7 @@ def render_report(stats: ReportStats, *, title: str = "codeio run report") -> st
         _repair_section(stats),
         _correctness_section(stats),
         _sizes_section(stats),
+        _process_section(stats),
         _cards_section(stats),
     ]
     return (
@@ -194,6 +196,85 @@ def _card(outcome: str, sample: Sample) -> str:
         + "".join(turns)
         + "</div>"
     )
+
+
+def _process_section(stats: ReportStats) -> str:
+    """Claim checks (docs/PROCESS.md): how the steps fared, and right answers with wrong steps."""
+    claims = stats.process_claims
+    if not stats.process_turns:
+        return ""
+    chart = hbar_chart(
+        [
+            (status, float(claims.get(status, 0)))
+            for status in ("supported", "contradicted", "unverifiable")
+        ],
+        title="claims about the execution, by verdict against the trace",
+    )
+    rows = "".join(
+        f"<tr><td>turn {i + 1}</td><td>{r['checked']}</td><td>{r['contradicted']}</td>"
+        f"<td>{r['right_wrong_steps']}</td></tr>"
+        for i, r in enumerate(stats.process_turns)
+    )
+    table = (
+        "<table><tr><th>turn</th><th>checked</th><th>steps contradicted</th>"
+        f"<th>right answer, wrong steps</th></tr>{rows}</table>"
+    )
+    cards = "".join(_process_card(sample) for sample in stats.process_cards)
+    return (
+        '<h2 id="process">Process verdicts</h2>'
+        + chart
+        + table
+        + (f"<h3>Steps that contradict the trace</h3>{cards}" if cards else "")
+    )
+
+
+def _process_card(sample: Sample) -> str:
+    turns = []
+    for index, turn in enumerate(sample.turns, start=1):
+        verdict = turn.verdict
+        process = verdict.process if verdict is not None else None
+        if process is None or not process.contradicted:
+            continue
+        status = verdict.status if verdict else "unverified"
+        css = status if status in ("correct", "wrong") else "other"
+        bad = [c for c in process.claims if c.status == "contradicted"]
+        notes = "".join(
+            f"<li>{escape(c.where)}: said <code>{escape(c.name or c.kind)}</code> = "
+            f"{escape(c.claimed)}; trace shows {escape(c.actual or '?')}</li>"
+            for c in bad[:8]
+        )
+        turns.append(
+            f'<h4>turn {index} <span class="badge {css}">{escape(status)}</span> '
+            f'<span class="muted">{process.supported} supported, {process.contradicted} '
+            f"contradicted, {process.unverifiable} unverifiable</span></h4>"
+            f"<pre>{_highlight(turn.response, bad)}</pre><ul>{notes}</ul>"
+        )
+    return (
+        f'<div class="card"><div>{escape(sample.kind)} prediction &middot; '
+        f'<span class="muted">{escape(sample.task_id)} / {escape(sample.func_id)}</span></div>'
+        + "".join(turns)
+        + "</div>"
+    )
+
+
+def _highlight(text: str, claims: list[Any]) -> str:
+    """The response, escaped, with each contradicted claim's span in a <mark>."""
+    limit = min(len(text), _CARD_TEXT_LIMIT)
+    spans = sorted(
+        (max(0, c.span[0]), min(limit, c.span[1]), c) for c in claims if c.span[0] < limit
+    )
+    out, pos = [], 0
+    for start, end, claim in spans:
+        if start < pos or end <= start:
+            continue
+        tip = f"trace shows {claim.actual or '?'}"
+        out.append(escape(text[pos:start]))
+        out.append(f'<mark class="bad" title="{escape(tip)}">{escape(text[start:end])}</mark>')
+        pos = end
+    out.append(escape(text[pos:limit]))
+    if len(text) > limit:
+        out.append(escape(f"\n... ({len(text) - limit} more characters)"))
+    return "".join(out)
 
 
 def _text(text: str) -> str:

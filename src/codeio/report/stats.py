@@ -70,6 +70,12 @@ class ReportStats:
     n_functions: int = 0
     cards: dict[str, list[Sample]] = field(default_factory=dict)
     """A few samples to show, by outcome: revised, correct at once, still wrong."""
+    process_claims: dict[str, int] = field(default_factory=dict)
+    """Claims over every checked turn, by status (supported / contradicted / unverifiable)."""
+    process_turns: list[dict[str, int]] = field(default_factory=list)
+    """Per turn index: {"checked", "contradicted", "right_wrong_steps"} (turns with a verdict)."""
+    process_cards: list[Sample] = field(default_factory=list)
+    """Samples whose steps contradict the trace, right answers first."""
 
 
 def collect_stats(
@@ -83,11 +89,15 @@ def collect_stats(
     stages, repair = normalize_funnel(funnel)
     stats = ReportStats(stages=stages, repair=repair)
     stats.cards = {"revised to correct": [], "correct at once": [], "wrong": []}
+    stats.process_claims = {"supported": 0, "contradicted": 0, "unverifiable": 0}
+    wrong_steps: list[Sample] = []
     for sample in samples:
         _add_sample(stats, sample)
+        _add_process(stats, sample, wrong_steps, cards_per_outcome + 1)
         pile = stats.cards[_outcome(sample)]
         if len(pile) < cards_per_outcome:
             pile.append(sample)
+    stats.process_cards = stats.process_cards or wrong_steps[: cards_per_outcome + 1]
     for fn in functions:
         stats.n_functions += 1
         for pair in fn.ios:
@@ -115,6 +125,34 @@ def _add_sample(stats: ReportStats, sample: Sample) -> None:
     first = sample.turns[0].verdict if sample.turns else None
     kind["first_correct"] += int(first is not None and first.status == "correct")
     kind["final_correct"] += int(sample.final_status == "correct")
+
+
+def _add_process(stats: ReportStats, sample: Sample, wrong_steps: list[Sample], keep: int) -> None:
+    right_wrong = False
+    for index, turn in enumerate(sample.turns):
+        process = turn.verdict.process if turn.verdict is not None else None
+        if process is None:
+            continue
+        while len(stats.process_turns) <= index:
+            stats.process_turns.append({"checked": 0, "contradicted": 0, "right_wrong_steps": 0})
+        row = stats.process_turns[index]
+        row["checked"] += 1
+        stats.process_claims["supported"] += process.supported
+        stats.process_claims["contradicted"] += process.contradicted
+        stats.process_claims["unverifiable"] += process.unverifiable
+        if process.contradicted:
+            row["contradicted"] += 1
+            if turn.verdict is not None and turn.verdict.status == "correct":
+                row["right_wrong_steps"] += 1
+                right_wrong = True
+    contradicted = any(
+        t.verdict is not None and t.verdict.process is not None and t.verdict.process.contradicted
+        for t in sample.turns
+    )
+    if right_wrong and len(stats.process_cards) < keep:
+        stats.process_cards.append(sample)
+    elif contradicted and len(wrong_steps) < keep:
+        wrong_steps.append(sample)
 
 
 def _outcome(sample: Sample) -> str:

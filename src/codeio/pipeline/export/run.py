@@ -20,17 +20,22 @@ from codeio.records import PredictionTask, Sample
 __all__ = [
     "FORMATS",
     "ExportFormat",
+    "PROCESS_MODES",
     "ExportResult",
     "Include",
+    "ProcessMode",
     "default_output",
     "export_run",
     "export_samples",
+    "process_marks",
     "selected",
 ]
 
 ExportFormat = Literal["messages", "sharegpt", "codeio", "parquet", "hf", "llamafactory"]
 Include = Literal["correct", "wrong", "all"]
 FORMATS: tuple[str, ...] = ("messages", "sharegpt", "codeio", "parquet", "hf", "llamafactory")
+ProcessMode = Literal["off", "strict", "lenient"]
+PROCESS_MODES: tuple[str, ...] = ("off", "strict", "lenient")
 
 _ROW_BUILDERS: dict[str, Callable[[Sample], dict[str, Any]]] = {
     "messages": messages_row,
@@ -75,6 +80,20 @@ def selected(sample: Sample, include: Include) -> bool:
     return correct if include == "correct" else not correct
 
 
+def process_marks(sample: Sample) -> dict[str, Any]:
+    """The final turn's claim counts, the mark ``--process lenient`` adds to each row."""
+    last = sample.turns[-1].verdict if sample.turns else None
+    process = last.process if last is not None else None
+    if process is None:
+        return {"checked": False, "supported": 0, "contradicted": 0, "unverifiable": 0}
+    return {
+        "checked": True,
+        "supported": process.supported,
+        "contradicted": process.contradicted,
+        "unverifiable": process.unverifiable,
+    }
+
+
 def export_samples(
     samples: Iterable[Sample],
     out: Path | str,
@@ -87,6 +106,7 @@ def export_samples(
     presorted: bool = False,
     func_ids: Iterable[str] | None = None,
     exclude: Iterable[str] = (),
+    process: ProcessMode = "off",
 ) -> ExportResult:
     """Write SFT rows (sorted by task id) to ``out``, DPO pairs and held-out tasks beside it.
 
@@ -98,11 +118,18 @@ def export_samples(
     pages them so), and memory stays flat however large the run; otherwise they are sorted here.
     ``exclude`` lists function or task ids to leave out everywhere (benchmark overlaps found by
     ``codeio decontaminate --exclude``).
+
+    ``process`` uses the claim checker's verdict on the final turn (docs/PROCESS.md): ``strict``
+    leaves out samples whose steps contradict the trace even when the answer is correct,
+    ``lenient`` keeps them and adds a ``process`` object with the claim counts to every row,
+    ``off`` ignores it. Samples without a process verdict (older runs) are kept.
     """
     if fmt not in _ROW_BUILDERS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if include not in ("correct", "wrong", "all"):
         raise ConfigError(f"unknown --include {include!r}; choose correct, wrong or all")
+    if process not in PROCESS_MODES:
+        raise ConfigError(f"unknown --process {process!r}; choose strict, lenient or off")
     out = Path(out)
     if presorted:
         stream: Iterable[Sample] = _in_task_order(samples)
@@ -123,7 +150,7 @@ def export_samples(
         held = holdout_functions(ids, holdout, seed)
 
     excluded = set(exclude)
-    skipped = {"holdout": 0, "include": 0, "decontaminated": 0}
+    skipped = {"holdout": 0, "include": 0, "decontaminated": 0, "process": 0}
     dpo_path = out.parent / DPO_FILENAME
     dpo_count = 0
     build = _ROW_BUILDERS[fmt]
@@ -146,7 +173,15 @@ def export_samples(
                 if not selected(sample, include):
                     skipped["include"] += 1
                     continue
-                yield build(sample)
+                if process == "off":
+                    yield build(sample)
+                    continue
+                marks = process_marks(sample)
+                if process == "strict" and marks["contradicted"]:
+                    skipped["process"] += 1
+                    continue
+                row = build(sample)
+                yield {**row, "process": marks} if process == "lenient" else row
 
         if fmt == "parquet":
             from codeio.pipeline.export.parquet import write_parquet
@@ -208,6 +243,7 @@ def export_run(
     out: Path | str | None = None,
     holdout: float = 0.0,
     seed: int = 0,
+    process: ProcessMode = "off",
 ) -> ExportResult:
     """Export a run directory's final samples; ``out`` defaults to ``<run>/export/<format>``."""
     from codeio.pipeline.export.source import RunSource
@@ -226,6 +262,7 @@ def export_run(
             presorted=True,
             func_ids={t.func_id for t in source.tasks()} if holdout > 0 else None,
             exclude=exclude,
+            process=process,
         )
 
 

@@ -88,7 +88,11 @@ def unify_repair_message(error: str) -> str:
 
 def revision_message(verdict: Verdict) -> str:
     """The CodeI/O++ revision turn: the verifier's feedback, then a request to redo it."""
-    return render("revision", feedback=verdict.feedback.strip()).strip()
+    feedback = verdict.feedback.strip()
+    if verdict.process is not None and verdict.process.feedback:
+        # What the steps got wrong (docs/PROCESS.md): the model can fix its reasoning too.
+        feedback = f"{feedback}\n{verdict.process.feedback.strip()}"
+    return render("revision", feedback=feedback).strip()
 
 
 def _as_json(value: Any) -> str:

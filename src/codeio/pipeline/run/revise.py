@@ -15,7 +15,7 @@ from codeio.pipeline.run.attempt import Attempt
 from codeio.pipeline.run.llmcalls import call_many, failure_stats
 from codeio.pipeline.run.predict import prediction_request
 from codeio.pipeline.run.resources import open_llm
-from codeio.pipeline.run.verify import open_verifier
+from codeio.pipeline.run.verify import open_claim_checker, open_verifier, process_stats
 from codeio.records import Failure, Message, Turn
 from codeio.store.db import LLMUsage, Outcome
 
@@ -45,8 +45,10 @@ class RevisionStage(Stage):
     def _open(self) -> None:
         self._r_llm = open_llm(self.config, self.run_dir)
         self._r_sandbox, self._r_verifier = open_verifier(self.config)
+        self._r_checker = open_claim_checker(self.config, self._r_sandbox)
 
     def close(self) -> None:
+        self.__dict__.pop("_r_checker", None)
         for name in ("_r_llm", "_r_sandbox"):
             res = self.__dict__.pop(name, None)
             if res is not None:
@@ -58,7 +60,11 @@ class RevisionStage(Stage):
         usage: dict[str, list[LLMUsage]] = {a.id: [] for a in records}
         errors: dict[str, tuple[str, str]] = {}
         for _ in range(self.config.revise.rounds):
-            todo = [a for a in current.values() if _needs_revision(a) and a.id not in errors]
+            todo = [
+                a
+                for a in current.values()
+                if _needs_revision(a, self.config.revise.on_contradiction) and a.id not in errors
+            ]
             if not todo:
                 break
             requests = []
@@ -70,7 +76,7 @@ class RevisionStage(Stage):
                         a.task,
                         revision_messages(a),
                         turn=len(a.sample.turns) + 1,
-                        feedback=verdict.feedback if verdict else None,
+                        feedback=_feedback(verdict),
                         stage=self.name,
                     )
                 )
@@ -83,7 +89,11 @@ class RevisionStage(Stage):
                     errors[a.id] = (res.reason, res.detail)
                 else:
                     answered.append((a, res.text))
-            turns = self._r_verifier.verify_many([(a.task, text) for a, text in answered])
+            turns = list(self._r_verifier.verify_many([(a.task, text) for a, text in answered]))
+            if self._r_checker is not None:
+                turns = self._r_checker.with_process(
+                    [(a.task, t) for (a, _), t in zip(answered, turns, strict=True)]
+                )
             for (a, _), turn in zip(answered, turns, strict=True):
                 current[a.id] = _with_turn(a, turn)
         out = []
@@ -99,15 +109,30 @@ class RevisionStage(Stage):
                 failure = Failure(
                     stage=self.name, record_id=a.id, reason=f"llm_{reason}", detail=detail
                 )
+            if stats["revised"]:
+                stats.update(process_stats(final.sample.turns[-1], "revised_"))
             out.append(
                 Outcome(a.id, outputs=[final], failure=failure, stats=stats, usage=usage[a.id])
             )
         return out
 
 
-def _needs_revision(a: Attempt) -> bool:
+def _needs_revision(a: Attempt, on_contradiction: bool = False) -> bool:
     verdict = a.sample.turns[-1].verdict
-    return verdict is not None and verdict.status in REVISABLE
+    if verdict is None:
+        return False
+    if verdict.status in REVISABLE:
+        return True
+    # A right answer reached through wrong steps, when configured (docs/PROCESS.md).
+    return on_contradiction and verdict.process is not None and verdict.process.contradicted > 0
+
+
+def _feedback(verdict: Any) -> str | None:
+    """The answer feedback plus, when the steps contradict the trace, the first contradiction."""
+    if verdict is None:
+        return None
+    steps = verdict.process.feedback if verdict.process is not None else ""
+    return f"{verdict.feedback}\n{steps}" if steps else verdict.feedback
 
 
 def _with_turn(a: Attempt, turn: Turn) -> Attempt:

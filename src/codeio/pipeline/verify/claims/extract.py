@@ -1,0 +1,726 @@
+"""Find the concrete claims a chain of thought makes about an execution.
+
+A claim is a statement the trace can settle: a variable's value (``x = 5``, ``x is now 5``,
+``x becomes 5``, ``sets x to 5``, ``x: 5``, ``x -> 5``), a loop's iteration count, a branch
+condition being true or false, what a call or ``return`` gives, and the final output. Each claim
+carries where it is placed: in iteration k of a loop (``Iteration 2: ...``, ``on the 3rd
+iteration``), after a loop (``after the loop``, ``ending with``, ``leaving``), or anywhere. Code
+blocks and code quoted before ``gives``/``sets`` are not claims; names that appear nowhere in the
+function are not claims either (the checker filters them).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from codeio import ast_safe
+from codeio.pipeline.verify.claims.values import UNPARSED, parse_value
+
+__all__ = ["Claim", "ClaimKind", "extract_claims"]
+
+ClaimKind = Literal["value", "loop_count", "condition", "return", "final"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    kind: ClaimKind
+    text: str
+    """The sentence (or part of it) that makes the claim."""
+    span: tuple[int, int]
+    """Where the claim is in the response: [start, end) of the name and the value."""
+    name: str
+    """Variable, function (for returns), condition text, or ``""`` (loop count, final)."""
+    value: Any
+    value_text: str
+    iteration: int | None = None
+    after_loop: bool = False
+    loop_hint: str | None = None
+    """The loop header the text was talking about (``for i in range(n)``), if it named one."""
+    call_args: str | None = None
+    """For ``f(3) returns 9``: the argument text."""
+    outer_hint: str | None = None
+    """The loop whose iteration the text was in, when it named one."""
+    within: int | None = None
+    """A loop count or end state told inside iteration k of an outer loop: k."""
+    value_span: tuple[int, int] = (0, 0)
+
+    @property
+    def where(self) -> str:
+        if self.iteration is not None:
+            return f"iteration {self.iteration}"
+        if self.after_loop:
+            return "after the loop"
+        return "anywhere"
+
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_WORD_NUMBERS = {
+    "zero": 0,
+    "no": 0,
+    "once": 1,
+    "one": 1,
+    "twice": 2,
+    "two": 2,
+    "thrice": 3,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
+_ORDINALS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "zeroth": 0,
+}
+_ORD = r"(\d+)(?:st|nd|rd|th)?|" + "|".join(_ORDINALS)
+_ITER_MARKERS = [
+    re.compile(r"\b(?:iteration|iter|pass|round|loop)\s*#?\s*(\d+)\b", re.I),
+    re.compile(
+        rf"\b(?:in|on|during|for|at|after)?\s*the\s+({_ORD})\s+(?:iteration|pass|round|time through|loop iteration)\b",
+        re.I,
+    ),
+    re.compile(rf"\b({_ORD})\s+(?:iteration|pass|round)\b", re.I),
+]
+_AFTER_LOOP = re.compile(
+    r"\b(?:after\s+(?:the|this|that|both|all)\s+(?:\w+\s+)?(?:loops?|iterations)"
+    r"|after\s+\d+\s+iterations|after\s+(?:the\s+)?loop"
+    r"|once\s+the\s+(?:\w+\s+)?loop\s+(?:is\s+)?(?:done|ends|finishes|completes|terminates|exits|is over)"
+    r"|when\s+the\s+(?:\w+\s+)?loop\s+(?:ends|finishes|completes|terminates|exits|is done|stops)"
+    r"|at\s+the\s+end\s+of\s+the\s+(?:\w+\s+)?loop"
+    r"|the\s+loop\s+(?:finishes|ends|terminates|exits|completes|stops)"
+    r"|loop\s+(?:is\s+)?(?:done|over|finished|complete)"
+    r"|ending\s+with|leaving|by\s+the\s+end|in\s+the\s+end|final\s+values?|finally)\b",
+    re.I,
+)
+_HEADER = re.compile(r"`((?:for|while)\s+[^`]+)`")
+_FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\-*(`\"'])|\n")
+_UNIT_WORDS = frozenset(
+    """times more less fewer plus minus greater smaller larger bigger higher lower than
+    character characters char chars element elements item items digit digits letter letters
+    entry entries key keys word words long bit bits byte bytes percent step steps iteration
+    iterations of th st nd rd position positions index places decimal divided mod modulo
+    multiplied squared cubed apart away short left remaining rows columns nodes pairs cells
+    numbers values elements' units degrees seconds""".split()
+)
+_CODE_VERBS = re.compile(
+    r"\s*(?:gives|sets|makes|yields|produces|results\s+in|evaluates\s+to|updates|assigns|"
+    r"changes|→|->|=>|leads\s+to|computes|returns|runs|is\s+executed|executes|appends|adds)\b",
+    re.I,
+)
+# Longer phrases first: the regex takes the first alternative that fits ("is" before "is now").
+_CONNECTOR_WORDS = (
+    r"(?:is|gets|was)\s+(?:now\s+)?(?:set|updated|changed|reassigned|incremented|decremented|"
+    r"increased|decreased|assigned|initiali[sz]ed|reset)\s+(?:to|as|with)",
+    r"(?:changes|increases|decreases|grows|drops|rises|falls|goes\s+up|goes\s+down|jumps|"
+    r"moves|updates)\s+to",
+    r"(?:is|becomes)\s+equal\s+to",
+    r"has\s+(?:the\s+)?value",
+    r"ends\s+up\s+(?:as|at|being)",
+    r"ends\s+at",
+    r"turns\s+into",
+    r"(?:will|would|should)\s+be",
+    r"(?:now|then)\s+(?:is|becomes|holds|equals)",
+    r"is\s+(?:now|still|then)",
+    r"is|was|becomes|became|equals|remains|stays|holds|gets",
+)
+_CONNECTORS = (
+    r"(?:\s*(?<![=!<>])=(?!=)\s*|\s*:=\s*|\s*(?:->|→|=>)\s*|:\s+|\s+(?:"
+    + "|".join(_CONNECTOR_WORDS)
+    + r")(?:\s+(?:now|still|simply|just|exactly))?\s*)"
+)
+_VALUE_CLAIM = re.compile(
+    rf"(?P<pre>[`*]*)(?P<name>{_NAME})(?P<post>[`*]*)(?P<conn>{_CONNECTORS})", re.I
+)
+_SETS_CLAIM = re.compile(
+    rf"\b(?:sets?|setting|assigns?|assigning|updates?|updating|changes?|changing|"
+    rf"initiali[sz]es?|initiali[sz]ing|resets?|resetting|stores?)\s+[`*]*(?P<name>{_NAME})[`*]*"
+    r"\s+(?:to|=|as|with|equal\s+to)\s+",
+    re.I,
+)
+_CONDITION = re.compile(
+    r"(?:\b(?:condition|check|test|comparison)\s+)?`(?:if\s+|elif\s+|while\s+)?(?P<expr>[^`\n]+?):?`"
+    r"\s+(?:is|was|evaluates\s+to|comes\s+out|turns\s+out\s+to\s+be|returns|gives|is\s+now)\s+"
+    r"(?:\*\*)?`?(?P<val>true|false)\b",
+    re.I,
+)
+_CONDITION_HOLDS = re.compile(
+    r"`(?:if\s+|elif\s+|while\s+)?(?P<expr>[^`\n]+?):?`\s+(?P<verb>holds|is\s+satisfied|is\s+met|"
+    r"does\s+not\s+hold|doesn't\s+hold|is\s+not\s+satisfied|is\s+not\s+met|fails)\b",
+    re.I,
+)
+_CONDITION_PLAIN = re.compile(
+    r"\bcondition\s+(?:if\s+)?(?P<expr>[^`\n,;:]{1,60}?)\s+(?:is|evaluates\s+to)\s+(?P<val>true|false)\b",
+    re.I,
+)
+_CALL_RETURN = re.compile(
+    rf"`?(?P<func>{_NAME}(?:\.{_NAME})*)\((?P<args>[^()`\n]*(?:\([^()`\n]*\)[^()`\n]*)*)\)`?"
+    r"\s*(?:returns|returned|gives|yields|evaluates\s+to|produces|comes\s+back\s+with|is|=|->|→)\s*",
+    re.I,
+)
+_RETURN_STMT = re.compile(
+    r"`return\s+(?P<expr>[^`\n]+)`\s+(?:gives|returns|evaluates\s+to|yields|produces|is|=)\s*",
+    re.I,
+)
+_FUNC_RETURNS = re.compile(
+    rf"(?:`(?P<func>{_NAME}(?:\.{_NAME})*)`|\b(?P<pron>the\s+function|the\s+method|the\s+helper|"
+    rf"the\s+call|it|this|which|that))\s+(?:now\s+|then\s+|finally\s+)?"
+    r"(?:returns|will\s+return|would\s+return|returned|gives\s+back|should\s+return)\s+",
+    re.I,
+)
+_FINAL = re.compile(
+    r"(?:\b(?:the\s+|final\s+|my\s+)+(?:output|result|answer|return\s+value|returned\s+value)"
+    r"|\b(?:[Oo]utput|[Aa]nswer)(?=\s*(?::|is)))"
+    r"(?:\s+of\s+(?:the\s+)?(?:function|call|`[^`]+`))?\s+(?:is|will\s+be|would\s+be|should\s+be|=|:)\s+",
+    re.I,
+)
+_COUNT = re.compile(
+    r"\b(?P<n>\d+|" + "|".join(_WORD_NUMBERS) + r")\s+(?P<unit>times?|iterations?|passes|rounds)\b",
+    re.I,
+)
+_NEVER_RUNS = re.compile(
+    r"\b(?:loop\s+(?:body\s+)?(?:never\s+runs|does\s*n[o']t\s+run|doesn't\s+execute|is\s+skipped)"
+    r"|body\s+never\s+runs|zero\s+iterations|no\s+iterations)\b",
+    re.I,
+)
+_COUNT_BLOCKERS = frozenset(
+    "first next last remaining more other few additional previous those these of the all each "
+    "every following earlier later initial final".split()
+)
+
+
+_FEEDBACK = re.compile(r"\[(?:Mismatch|Correct|Steps|Error|Timeout|Invalid|Missing)\][^\n]*", re.I)
+
+
+def _mask(text: str) -> str:
+    """The response with code blocks and quoted verifier feedback blanked (offsets kept).
+
+    Code is not a claim, and a revision that quotes its feedback ("your predicted output is
+    true, which is wrong!") is not claiming what it quotes.
+    """
+    blank = lambda m: " " * len(m.group(0))  # noqa: E731
+    return _FEEDBACK.sub(blank, _FENCE.sub(blank, text))
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if m.start() > start:
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def _number(token: str) -> int | None:
+    token = token.lower()
+    if token.isdigit():
+        return int(token)
+    if token in _ORDINALS:
+        return _ORDINALS[token]
+    m = re.match(r"(\d+)(?:st|nd|rd|th)$", token)
+    return int(m.group(1)) if m else None
+
+
+def _skip_string(text: str, i: int) -> int:
+    quote = text[i]
+    j = i + 1
+    while j < len(text):
+        ch = text[j]
+        if ch == "\\":
+            j += 2
+            continue
+        if ch == quote:
+            return j + 1
+        if ch == "\n":
+            return -1
+        j += 1
+    return -1
+
+
+def _balanced(text: str, i: int) -> int:
+    depth, j = 0, i
+    while j < len(text) and j - i < 20_000:
+        ch = text[j]
+        if ch in "'\"":
+            j = _skip_string(text, j)
+            if j < 0:
+                return -1
+            continue
+        if ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        elif ch == "\n" and depth > 0 and text[j + 1 : j + 2] == "\n":
+            return -1
+        j += 1
+    return -1
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)")
+_WORD_VALUE = re.compile(r"(?:True|False|None|true|false|null|-?inf|nan|NaN|-?Infinity)\b")
+
+
+def scan_value(text: str, pos: int, limit: int) -> tuple[int, int, Any] | None:
+    """(start, end, value) of a literal starting at ``pos`` (after spaces), or None.
+
+    The literal must end where a value ends: not followed by an operator, a call, or a unit
+    (``5 times``, ``3 elements``), which would make it part of an expression or a count.
+    """
+    i = pos
+    while i < limit and text[i] in " \t":
+        i += 1
+    tick = i < limit and text[i] == "`"
+    if tick:
+        i += 1
+    bold = text.startswith("**", i)
+    if bold:
+        i += 2
+    if i >= limit:
+        return None
+    start, ch = i, text[i]
+    if ch in "[{(":
+        end = _balanced(text, i)
+    elif ch in "'\"":
+        end = _skip_string(text, i)
+    else:
+        m = _NUMBER.match(text, i) or _WORD_VALUE.match(text, i)
+        end = m.end() if m else -1
+        if m and m.group(0)[0] in "+-" and i > 0 and text[i - 1].isalnum():
+            return None
+    if end < 0 or end > limit:
+        return None
+    raw = text[start:end]
+    if ch in "[{(" and text[start - 1 : start] not in ("", " ", "`", "\t", "*", "=", ":", ">", "→"):
+        return None
+    value = parse_value(raw)
+    if value is UNPARSED:
+        return None
+    if bold and text.startswith("**", end):
+        end += 2
+    if tick:
+        if text[end : end + 1] != "`":
+            return None
+        end += 1
+    if not _ends_value(text, end, limit):
+        return None
+    return start, end if not tick else end - 1, value
+
+
+def _ends_value(text: str, end: int, limit: int) -> bool:
+    rest = text[end:limit]
+    if not rest:
+        return True
+    if rest[0] in "([" or rest[0].isalnum() or rest[0] == "_":
+        return False
+    if rest.startswith(",") and re.match(r",\d{3}\b", rest):
+        return False  # 1,000
+    if rest.startswith("."):
+        return not (len(rest) > 1 and (rest[1].isdigit() or rest[1] in "(_" or rest[1].isalpha()))
+    stripped = rest.lstrip(" \t")
+    if stripped[:1] in ("+", "*", "/", "%", "^", "<", ">", "&", "|") or stripped[:2] in (
+        "==",
+        "!=",
+        "//",
+    ):
+        return False
+    if (
+        stripped[:1] == "-"
+        and not stripped.startswith("->")
+        and stripped[1:2] != " "
+        or stripped[:2] == "- "
+        and re.match(r"-\s+\d", stripped)
+    ):
+        return False
+    if stripped[:1] == "=" and not stripped.startswith("=>"):
+        return False
+    word = re.match(r"[A-Za-z']+", stripped)
+    return not (word and word.group(0).lower() in _UNIT_WORDS)
+
+
+_CHAIN = re.compile(r"[\w\s+\-*/%().\[\]]{1,80}?(?<![=!<>])=(?!=)")
+
+
+def _chain_value(text: str, pos: int, limit: int) -> tuple[int, int, Any] | None:
+    """``x = 3 + 4 = 7``: the value after the last ``=`` of an arithmetic chain."""
+    found = scan_value(text, pos, limit)
+    if found is not None:
+        return found
+    m = _CHAIN.match(text, pos, limit)
+    if m is None or re.search(r"\w\(", m.group(0)) or not re.search(r"[-+*/%]", m.group(0)):
+        return None
+    return scan_value(text, m.end(), limit)
+
+
+@dataclass
+class _Context:
+    iteration_marks: list[tuple[int, int]]
+    after_marks: list[int]
+
+
+def _positions(
+    text: str,
+) -> tuple[list[tuple[int, int]], list[int], list[tuple[int, str, bool]], bool]:
+    iters: list[tuple[int, int]] = []
+    for pattern in _ITER_MARKERS:
+        for m in pattern.finditer(text):
+            k = _number(m.group(1))
+            if k is not None and not any(abs(p - m.start()) < 3 for p, _ in iters):
+                iters.append((m.start(), k))
+    iters.sort()
+    zero_based = any(k == 0 for _, k in iters)
+    if zero_based:
+        iters = [(p, k + 1) for p, k in iters]
+    afters = [m.start() for m in _AFTER_LOOP.finditer(text)]
+    # A header named as "the inner loop ..." inside an iteration is not the loop being walked.
+    headers = [
+        (m.start(), m.group(1).strip(), "inner" in text[max(0, m.start() - 16) : m.start()].lower())
+        for m in _HEADER.finditer(text)
+    ]
+    return iters, afters, headers, zero_based
+
+
+def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
+    """Every claim in ``text`` in order; ``kind`` is the task's (final-output claims: output only)."""
+    masked = _mask(text)
+    iters, afters, headers, _ = _positions(masked)
+    found: list[Claim] = []
+    taken: list[tuple[int, int]] = []
+    block_iter = _block_iterations(masked, iters)
+
+    def free(a: int, b: int) -> bool:
+        return all(b <= s or a >= e for s, e in taken)
+
+    for s_start, s_end in _sentences(masked):
+        sentence = masked[s_start:s_end]
+        if not sentence.strip():
+            continue
+
+        def place(pos: int, s_start: int = s_start, s_end: int = s_end) -> _Place:
+            return _placement(pos, s_start, s_end, iters, afters, headers, block_iter)
+
+        def add(
+            claim_kind: ClaimKind,
+            name: str,
+            start: int,
+            vstart: int,
+            vend: int,
+            value: Any,
+            call_args: str | None = None,
+            s_start: int = s_start,
+            s_end: int = s_end,
+        ) -> None:
+            if not free(start, vend):
+                return
+            where = place(start)
+            iteration, after, outer, near = where.iteration, where.after, where.outer, where.near
+            placed = claim_kind in ("value", "condition") and iteration is not None
+            found.append(
+                Claim(
+                    kind=claim_kind,
+                    text=masked[s_start:s_end].strip()[:300],
+                    span=(start, vend),
+                    name=name,
+                    value=value,
+                    value_text=masked[vstart:vend],
+                    iteration=iteration if claim_kind in ("value", "condition") else None,
+                    after_loop=after if claim_kind == "value" and iteration is None else False,
+                    loop_hint=outer if placed else near,
+                    outer_hint=outer,
+                    within=where.within if not placed else None,
+                    call_args=call_args,
+                    value_span=(vstart, vend),
+                )
+            )
+            taken.append((start, vend))
+
+        # Conditions first: their backticked expressions must not read as assignments.
+        for pattern in (_CONDITION, _CONDITION_PLAIN):
+            for m in pattern.finditer(masked, s_start, s_end):
+                expr = m.group("expr").strip()
+                if _is_expression(expr):
+                    val = m.group("val").lower() == "true"
+                    add("condition", expr, m.start(), m.start("val"), m.end("val"), val)
+        for m in _CONDITION_HOLDS.finditer(masked, s_start, s_end):
+            expr = m.group("expr").strip()
+            if _is_expression(expr):
+                verb = m.group("verb").lower()
+                val = not any(w in verb for w in ("not", "n't", "fails"))
+                add("condition", expr, m.start(), m.start("verb"), m.end("verb"), val)
+        # Returns: ``return x`` gives v, ``f(3)`` returns v, the function returns v.
+        for m in _RETURN_STMT.finditer(masked, s_start, s_end):
+            got = _chain_value(masked, m.end(), s_end)
+            if got:
+                add(
+                    "return", "return " + m.group("expr").strip(), m.start(), got[0], got[1], got[2]
+                )
+        for m in _CALL_RETURN.finditer(masked, s_start, s_end):
+            if masked[m.start() - 1 : m.start()] in (".",) or m.group("func").split(".")[-1] in (
+                "print",
+                "len",
+                "range",
+                "int",
+                "str",
+                "float",
+                "list",
+                "abs",
+                "min",
+                "max",
+                "sum",
+                "sorted",
+                "set",
+                "dict",
+                "tuple",
+                "round",
+                "bool",
+                "ord",
+                "chr",
+                "append",
+            ):
+                continue
+            got = _chain_value(masked, m.end(), s_end)
+            if got:
+                add("return", m.group("func"), m.start(), got[0], got[1], got[2], m.group("args"))
+        for m in _FUNC_RETURNS.finditer(masked, s_start, s_end):
+            got = scan_value(masked, m.end(), s_end)
+            if got:
+                name = m.group("func") or ""
+                add("return", name, m.start(), got[0], got[1], got[2])
+        # Loop counts.
+        for m in _COUNT.finditer(masked, s_start, s_end):
+            if not re.search(r"loop|iterat|runs|ran|repeat|execut|pass", sentence, re.I):
+                continue
+            before = masked[max(s_start, m.start() - 20) : m.start()].split()
+            if before and before[-1].lower().strip("`*(") in _COUNT_BLOCKERS:
+                continue
+            unit = m.group("unit").lower()
+            token = m.group("n").lower()
+            window = masked[max(s_start, m.start() - 40) : m.start()]
+            if unit.startswith("time") and not _loop_subject(window):
+                continue
+            n = _WORD_NUMBERS.get(token, int(token) if token.isdigit() else None)
+            if n is not None:
+                add("loop_count", "", m.start(), m.start("n"), m.end("n"), n)
+        for m in re.finditer(
+            r"\b(?:runs|ran|executes|executed|repeats|iterates)\s+(?P<n>once|twice|thrice)\b",
+            sentence,
+            re.I,
+        ):
+            if not _loop_subject(sentence[max(0, m.start() - 40) : m.end()]):
+                continue
+            a = s_start + m.start("n")
+            add(
+                "loop_count",
+                "",
+                s_start + m.start(),
+                a,
+                s_start + m.end("n"),
+                _WORD_NUMBERS[m.group("n").lower()],
+            )
+        for m in _NEVER_RUNS.finditer(masked, s_start, s_end):
+            add("loop_count", "", m.start(), m.start(), m.end(), 0)
+        # Final output (output prediction only: an input prediction quotes its target).
+        if kind == "output":
+            for m in _FINAL.finditer(masked, s_start, s_end):
+                if masked[max(0, m.start() - 1) : m.start()] == "`":
+                    continue
+                got = scan_value(masked, m.end(), s_end)
+                if got:
+                    add("final", "", m.start(), got[0], got[1], got[2])
+        # Values of variables.
+        for m in _SETS_CLAIM.finditer(masked, s_start, s_end):
+            got = _chain_value(masked, m.end(), s_end)
+            if got and _name_ok(masked, m.start("name"), m.end("name")):
+                add("value", m.group("name"), m.start("name"), got[0], got[1], got[2])
+        for m in _VALUE_CLAIM.finditer(masked, s_start, s_end):
+            name = m.group("name")
+            if not _name_ok(masked, m.start("name"), m.end("name")) or _in_code_quote(masked, m):
+                continue
+            if _inside_call(masked, s_start, m.start("name")):
+                continue
+            conn = m.group("conn").strip()
+            opens_code = m.group("pre").endswith("`") and not m.group("post").startswith("`")
+            if conn[:1].isalpha() and (_inside_ticks(masked, m.start("pre")) or opens_code):
+                continue  # `s is None or ...` is code, not a statement about s
+            if name.lower() in _RESULT_WORDS and re.search(
+                r"\b(?:the|a|my|this|that)\s*$",
+                masked[max(s_start, m.start() - 8) : m.start()],
+                re.I,
+            ):
+                continue  # "The result is ..." speaks of the result, not a variable `result`
+            if conn == ":" and not _colon_ok(masked, m.start("pre"), s_start):
+                continue
+            got = _chain_value(masked, m.end(), s_end)
+            if got:
+                add("value", name, m.start("name"), got[0], got[1], got[2])
+    found.sort(key=lambda c: c.span)
+    return found
+
+
+def _loop_subject(before: str) -> bool:
+    """``the loop runs 4 times`` / ``it iterates 4 times``, not ```total += x` runs twice``."""
+    pattern = r"\b(?:loop|body|iterates|iterated|loops|repeats|repeated)\b"
+    return bool(re.search(pattern, before, re.I))
+
+
+def _block_iterations(text: str, iters: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """``Iteration 2:`` alone on its line opens a block that lasts to a blank line or the next mark."""
+    blocks = []
+    for index, (pos, k) in enumerate(iters):
+        line_end = text.find("\n", pos)
+        line_end = len(text) if line_end < 0 else line_end
+        rest = text[pos:line_end]
+        if not re.fullmatch(
+            r"[\W\w]*?\d+(?:st|nd|rd|th)?\s*(?:\)|\*\*|#+)?\s*:?\s*(?:\*\*)?\s*", rest
+        ) and not rest.rstrip().endswith(":"):
+            continue
+        end = text.find("\n\n", line_end)
+        end = len(text) if end < 0 else end
+        if index + 1 < len(iters):
+            end = min(end, iters[index + 1][0])
+        after = next((a for a in _AFTER_LOOP.finditer(text, line_end, end)), None)
+        if after is not None:
+            end = after.start()
+        blocks.append((line_end, end, k))
+    return blocks
+
+
+@dataclass(frozen=True)
+class _Place:
+    iteration: int | None
+    after: bool
+    within: int | None
+    """For a loop's count or end state told inside an iteration of an outer loop: that k."""
+    outer: str | None
+    near: str | None
+
+
+def _placement(
+    pos: int,
+    s_start: int,
+    s_end: int,
+    iters: list[tuple[int, int]],
+    afters: list[int],
+    headers: list[tuple[int, str, bool]],
+    blocks: list[tuple[int, int, int]],
+) -> _Place:
+    marks = [(p, "iter", k) for p, k in iters if s_start <= p < s_end]
+    marks += [(p, "after", 0) for p in afters if s_start <= p < s_end]
+    marks.sort()
+    before = [m for m in marks if m[0] <= pos]
+    chosen = before[-1] if before else next((m for m in marks if m[0] > pos), None)
+    outer = next((h for p, h, inner in reversed(headers) if p <= pos and not inner), None)
+    same = [h for p, h, _ in headers if s_start <= p <= pos]
+    near = same[-1] if same else outer
+    block = next((k for start, end, k in blocks if start <= pos < end), None)
+    iter_before = next((m[2] for m in reversed(before) if m[1] == "iter"), block)
+    if chosen is not None and chosen[1] == "iter":
+        return _Place(chosen[2], False, chosen[2], outer, near)
+    if chosen is not None:
+        return _Place(None, True, iter_before, outer, near)
+    return _Place(block, False, block, outer, near)
+
+
+def _name_ok(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 1) : start]
+    after = text[end : end + 2]
+    if before and (before.isalnum() or before in "._'\"[(#$\\@"):
+        return False
+    if (
+        after[:1] in ("[", "(", ".", "'")
+        and not after.startswith(". ")
+        and after[:1] != "."
+        or after.startswith("'s")
+    ):
+        return False
+    # "the length of x is 5" is about len(x), not x; "the value of x is 5" is about x.
+    words = text[max(0, start - 30) : start].replace("`", " ").split()
+    if (
+        len(words) >= 2
+        and words[-1].lower() == "of"
+        and words[-2].lower() not in ("value", "values")
+    ):
+        return False
+    if words and words[-1].lower() in (
+        "len",
+        "length",
+        "size",
+        "type",
+        "sum",
+        "number",
+        "count",
+        "index",
+    ):
+        return False
+    return True
+
+
+_RESULT_WORDS = frozenset({"result", "output", "answer", "res", "ans", "value"})
+
+
+def _inside_ticks(text: str, pos: int) -> bool:
+    line_start = text.rfind("\n", 0, pos) + 1
+    return text.count("`", line_start, pos) % 2 == 1
+
+
+def _inside_call(text: str, s_start: int, pos: int) -> bool:
+    """``Node(val=0, next=None)``: keyword arguments inside an object's repr are not claims."""
+    depth_call = []
+    for i in range(s_start, pos):
+        ch = text[i]
+        if ch == "(":
+            depth_call.append(i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"))
+        elif ch == ")" and depth_call:
+            depth_call.pop()
+    return any(depth_call)
+
+
+def _in_code_quote(text: str, m: re.Match[str]) -> bool:
+    """A backticked assignment followed by ``gives``/``sets``/... is code being quoted."""
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    ticks = text.count("`", line_start, m.start("name"))
+    if ticks % 2 == 0 and not m.group("pre").endswith("`"):
+        return False
+    close = text.find("`", m.end("name"))
+    if close < 0:
+        return False
+    return bool(_CODE_VERBS.match(text, close + 1))
+
+
+def _colon_ok(text: str, start: int, s_start: int) -> bool:
+    """``x: 5`` only where a list of values sits: line start, after a bullet, ``;`` or ``,``."""
+    head = text[max(s_start, text.rfind("\n", 0, start) + 1) : start].rstrip()
+    return not head or head[-1] in ";,(:-*•|" or bool(re.fullmatch(r"\W*(?:\d+[.)])?", head))
+
+
+def _is_expression(expr: str) -> bool:
+    try:
+        node = ast_safe.parse(expr, mode="eval").body
+    except (SyntaxError, ValueError):
+        return False
+    return isinstance(
+        node,
+        (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Name, ast.Call, ast.Attribute, ast.Subscript),
+    )
