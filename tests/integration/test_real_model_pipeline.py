@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from runhelp import PARSED, run_codeio  # type: ignore[import-not-found]
 
+from codeio import exit_codes
 from codeio.store import funnel
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_torch, pytest.mark.timeout(1800)]
@@ -57,7 +58,12 @@ def test_real_model_unifies_raw_code_without_errors(tmp_path: Path, smollm2_dir:
     run_dir = tmp_path / "run"
     cfg = _config(tmp_path / "c.yaml", raw, smollm2_dir)
     result = run_codeio("run", str(cfg), "--out", str(run_dir), "--to", "unify", timeout=1500)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # A tiny model may fail every file for one reason (e.g. cut at max_tokens): then the run
+    # stops with that reason in one line (exit 3) instead of carrying on empty.
+    assert result.returncode in (0, exit_codes.STAGE_EMPTY), result.stderr[-3000:]
+    if result.returncode == exit_codes.STAGE_EMPTY:
+        assert "unify: all 3 records failed:" in result.stderr
+        assert "Traceback" not in result.stderr
     stages = {s["stage"]: s for s in funnel(run_dir)["stages"]}
     unify = stages["unify"]
     # Every file got an answer that was parsed and either kept or failed with a reason.

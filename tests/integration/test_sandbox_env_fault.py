@@ -74,13 +74,19 @@ def test_hidden_numpy_stops_the_run_and_doctor_names_it(
 
     res = _run(numpy_hidden_python, "run", str(cfg), "--out", str(run_dir))
     assert "Traceback" not in res.stderr
-    assert res.returncode == exit_codes.STAGE_EMPTY, res.stderr[-2000:]
+    # The sandbox refuses to start (its self-test cannot import the prelude: exit 1) or, where
+    # it starts, the stage stops with every record failed for that reason (exit 3).
+    assert res.returncode in (exit_codes.CANNOT_RUN, exit_codes.STAGE_EMPTY), res.stderr[-2000:]
     error = res.stderr.strip().splitlines()[-1]
-    assert error.startswith("error: unify: all 3 records failed:"), error
+    assert error.startswith("error: "), error
     assert "No module named 'numpy'" in error and "codeio doctor" in error
-    # The failures stay inspectable...
+    if res.returncode == exit_codes.STAGE_EMPTY:
+        assert error.startswith("error: unify: all 3 records failed:"), error
+    # What ran stays inspectable...
     status = _run(numpy_hidden_python, "status", str(run_dir), "--json")
-    assert status.returncode == 0 and '"refcode_error": 3' in status.stdout
+    assert status.returncode == 0, status.stderr
+    if res.returncode == exit_codes.STAGE_EMPTY:
+        assert '"refcode_error": 3' in status.stdout
 
     doc = _run(numpy_hidden_python, "doctor", "--quick")
     assert doc.returncode == exit_codes.CANNOT_RUN, doc.stdout + doc.stderr
