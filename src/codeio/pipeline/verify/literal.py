@@ -14,9 +14,10 @@ from typing import Any
 
 from codeio import ast_safe
 
-__all__ = ["LiteralError", "find_brace_span", "parse_literal"]
+__all__ = ["LITERAL_NAMES", "LiteralError", "find_brace_span", "parse_literal"]
 
-_NAMES: dict[str, Any] = {
+LITERAL_NAMES: dict[str, Any] = {
+    # Python and JSON spellings of the constants a literal answer or a repr may hold.
     "True": True,
     "False": False,
     "None": None,
@@ -56,8 +57,8 @@ def _convert(node: ast.AST) -> Any:
             return node.value
         raise LiteralError(f"unsupported constant {node.value!r}")
     if isinstance(node, ast.Name):
-        if node.id in _NAMES:
-            return _NAMES[node.id]
+        if node.id in LITERAL_NAMES:
+            return LITERAL_NAMES[node.id]
         raise LiteralError(f"name {node.id!r} is not a literal")
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         operand = _convert(node.operand)

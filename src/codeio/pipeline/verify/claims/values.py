@@ -18,6 +18,7 @@ from typing import Any
 
 from codeio import ast_safe
 from codeio.pipeline.verify.compare import values_equal
+from codeio.pipeline.verify.literal import LITERAL_NAMES
 
 __all__ = ["ELLIPSIS", "UNPARSED", "decimals", "match", "parse_value", "show"]
 
@@ -25,18 +26,6 @@ ELLIPSIS: Any = ...
 UNPARSED = object()
 """What :func:`parse_value` returns for text that is not a value it understands (objects)."""
 
-_NAMES: dict[str, Any] = {
-    "True": True,
-    "False": False,
-    "None": None,
-    "true": True,
-    "false": False,
-    "null": None,
-    "nan": math.nan,
-    "NaN": math.nan,
-    "inf": math.inf,
-    "Infinity": math.inf,
-}
 # Wrappers whose repr holds a plain value: numpy scalars and arrays, containers from collections.
 _WRAPPERS = {
     "array",
@@ -89,8 +78,8 @@ def _convert(node: ast.AST) -> Any:
             return node.value
         raise _NotValue
     if isinstance(node, ast.Name):
-        if node.id in _NAMES:
-            return _NAMES[node.id]
+        if node.id in LITERAL_NAMES:
+            return LITERAL_NAMES[node.id]
         raise _NotValue
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         operand = _convert(node.operand)
