@@ -140,3 +140,18 @@ def test_input_prediction_steps_about_other_candidates_are_not_judged(sandbox: S
     assert by_value[("value", "3")] == ("unverifiable", "other_candidate")
     assert by_value[("loop_count", "5")][0] == "supported"
     assert by_value[("value", "11")][0] == "contradicted"  # a real wrong step of the final run
+
+
+def test_batch_larger_than_the_cache_keeps_its_hits(sandbox: Sandbox) -> None:
+    # A cached trace asked for again in a batch whose fresh traces overflow the cache must still
+    # come back (it used to be evicted between the lookup and the answer: KeyError mid-run).
+    checker = ClaimChecker(sandbox, cache_size=2)
+    first = checker.trace(LONG, "main_solution", {"n": 3})
+    calls = [(LONG, "main_solution", {"n": 3})] + [
+        (LONG, "main_solution", {"n": n}) for n in range(4, 9)
+    ]
+    traces = checker.traces(calls)
+    assert [t.value for t in traces] == [3, 6, 10, 15, 21, 28]
+    assert traces[0].value == first.value
+    assert checker.traces_run == 6
+    assert len(checker._cache) == 2

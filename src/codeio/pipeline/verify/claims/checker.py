@@ -100,28 +100,32 @@ class ClaimChecker:
     def traces(self, calls: Sequence[tuple[str, str, dict[str, Any]]]) -> list[ExecTrace]:
         """Traces of many calls; the missing ones run together through ``Sandbox.map``."""
         keys = [self._key(*c) for c in calls]
+        # Hits are taken before anything runs: the fresh traces of a large batch may evict them.
+        found: dict[str, ExecTrace] = {}
+        missing: dict[str, tuple[str, str, dict[str, Any]]] = {}
         with self._lock:
-            missing = {k: c for k, c in zip(keys, calls, strict=True) if k not in self._cache}
+            for k, c in zip(keys, calls, strict=True):
+                hit = self._cache.get(k)
+                if hit is not None:
+                    found[k] = hit
+                    self._cache.move_to_end(k)
+                else:
+                    missing[k] = c
         if missing:
             tasks = [
                 trace_task(r, f, kw, budget=self.budget, limits=self.limits)
                 for r, f, kw in missing.values()
             ]
             results = self.sandbox.map(tasks, ordered=True)
-            fresh = {
-                k: trace_from_result(res, c[0])
-                for (k, c), res in zip(missing.items(), results, strict=True)
-            }
+            for (k, c), res in zip(missing.items(), results, strict=True):
+                found[k] = trace_from_result(res, c[0])
             with self._lock:
-                self.traces_run += len(fresh)
-                for k, t in fresh.items():
-                    self._cache[k] = t
+                self.traces_run += len(missing)
+                for k in missing:
+                    self._cache[k] = found[k]
                     while len(self._cache) > self.cache_size:
                         self._cache.popitem(last=False)
-        else:
-            fresh = {}
-        with self._lock:
-            return [fresh.get(k) or self._cache[k] for k in keys]
+        return [found[k] for k in keys]
 
     def trace(self, refcode: str, funcname: str, kwargs: dict[str, Any]) -> ExecTrace:
         return self.traces([(refcode, funcname, kwargs)])[0]
