@@ -19,10 +19,6 @@ from codeio.records import FunctionRecord, IOPair, PredictionTask
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared/data/codeio-demo/rawcode_1k_parsed.jsonl"
 
-# Known fault outside the teacher: the verifier's re-run does not register the refcode in
-# sys.modules, so @dataclass raises there (demo record 448); the sampler's replay does it right.
-_VERIFIER_DATACLASS_BUG = "sys.modules.get(cls.__module__).__dict__"
-
 pytestmark = pytest.mark.skipif(not CORPUS.exists(), reason="demo corpus not available")
 
 
@@ -119,8 +115,6 @@ def _check(
         for fid, kind, _, status, detail in results
         if status != "correct" and fid not in random_now_and_then
     ]
-    if wrong and all(_VERIFIER_DATACLASS_BUG in detail for *_, detail in wrong):
-        pytest.xfail(f"the verifier cannot re-run dataclass refcode: {[w[:2] for w in wrong]}")
     assert not wrong, wrong
     outputs = [text for _, kind, text, _, _ in results if kind == "output"]
     summarised = [t for t in outputs if re.search(r"\.\.\. after \d+ iterations in total", t)]

@@ -215,3 +215,25 @@ def test_verify_many_is_ordered_and_uses_the_batch_api(sandbox: Sandbox) -> None
 def test_outputs_need_no_sandbox() -> None:
     turns = list(Verifier(None).verify_many([(OUT, '{"output": {"root": 1.4142, "sign": true}}')]))
     assert turns[0].verdict is not None and turns[0].verdict.status == "correct"
+
+
+DATACLASS_CODE = """
+from dataclasses import dataclass, field
+
+@dataclass
+class Point:
+    x: int
+    tags: list = field(default_factory=list)
+
+def main_solution(x):
+    return Point(x).x * 2
+"""
+
+
+def test_dataclass_refcode_is_re_run_for_an_input_prediction(verifier: Verifier) -> None:
+    # @dataclass looks its module up in sys.modules: the re-run must register the refcode there.
+    t = task("input", {"x": 2}, 4).model_copy(update={"refcode": DATACLASS_CODE})
+    right = verifier.verify(t, '```json\n{"input": {"x": 2}}\n```').verdict
+    wrong = verifier.verify(t, '```json\n{"input": {"x": 3}}\n```').verdict
+    assert right is not None and right.status == "correct", right
+    assert wrong is not None and wrong.status == "wrong" and wrong.actual_output == 6, wrong
