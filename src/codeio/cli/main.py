@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
-from codeio import __version__
+from codeio import __version__, exit_codes
 
 app = typer.Typer(
     name="codeio",
@@ -58,14 +59,41 @@ def _register_all() -> None:
 _register_all()
 
 
+# typer vendors click and exports only BadParameter; its bases are the classes to catch.
+_CLICK_EXCEPTION: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def _usage_line(exc: Exception) -> str:
+    """A parser error as one line that names the command, the cause and where help is."""
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", "") or "codeio"
+    message = exc.format_message()  # type: ignore[attr-defined]
+    return f"error: {command}: {message} (see '{command} --help')"
+
+
 def main() -> None:
-    # typer turns Ctrl-C inside a command into exit 130 itself; everything else that escapes a
-    # command ends here as one line and a documented exit code (see codeio.exit_codes).
+    # The parser runs non-standalone so a usage error is one line (like every other error),
+    # not click's framed box; typer turns Ctrl-C inside a command into exit 130 itself, and
+    # everything else that escapes a command ends here as one line and a documented exit code
+    # (see codeio.exit_codes).
+    from codeio.cli.errors import handle_uncaught, one_line
+
     try:
-        app()
+        rc = app(standalone_mode=False)
     except SystemExit:
         raise
+    except _CLICK_EXCEPTION as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # ``codeio`` alone (or a group without its command) prints the help, as asked.
+            typer.echo(exc.format_message())  # type: ignore[attr-defined]
+            sys.exit(0)
+        typer.echo(one_line(_usage_line(exc)), err=True)
+        sys.exit(getattr(exc, "exit_code", exit_codes.USAGE))
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(exit_codes.CANNOT_RUN)
     except BaseException as exc:
-        from codeio.cli.errors import handle_uncaught
-
         handle_uncaught(exc)
+    sys.exit(rc if isinstance(rc, int) else exit_codes.OK)
