@@ -33,7 +33,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     server), so they stay on one worker. Tests that start a Ray cluster run on one worker
     one after another: two local clusters at once fight over the same two cores and
     ports. Tests that load SmolLM2 share one worker so the model is dequantised once, and the
-    viewer tests share one demo run and one viewer server.
+    viewer tests share one demo run and one viewer server. The sandbox tests run on one
+    worker one after another: some measure the host's shared memory while a task fills its
+    tmpfs up to the limit, and another such task next door would count against them.
     """
     for item in items:
         if item.get_closest_marker("xdist_group"):
@@ -43,8 +45,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             group = "ray"
         elif "smollm2_dir" in getattr(item, "fixturenames", ()):
             group = "smollm2"
-        elif path.parent.name == "view":
-            group = "view"
+        elif path.parent.name in ("view", "exec"):
+            group = path.parent.name
         else:
             group = path.stem if path.parent.name == "tests" else f"{path.parent.name}/{path.stem}"
         item.add_marker(pytest.mark.xdist_group(group))
