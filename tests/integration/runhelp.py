@@ -49,6 +49,8 @@ def write_config(path: Path, data: Path, **extra: str) -> Path:
     ]
     if "pairs_per_function" in extra:
         lines += ["prompt:", f"  pairs_per_function: {extra['pairs_per_function']}"]
+    if "process" in extra:
+        lines += ["verify:", f"  process: {extra['process']}"]
     path.write_text("\n".join(lines) + "\n")
     return path
 

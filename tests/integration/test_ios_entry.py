@@ -1,8 +1,10 @@
 """Enter at the ``ios`` stage with the reference's full parsed corpus and account for everything.
 
 All 464 records go through every stage; the prediction tasks are capped at 1 pair per function
-(``prompt.pairs_per_function``) so the test stays a few minutes on 2 cores. Real runs keep the
-CodeI/O default of every pair (about 8,300 tasks on this corpus instead of about 850).
+(``prompt.pairs_per_function``) and the step checks are off (``verify.process``; the demo runs
+and tests/integration/test_process_pipeline.py cover them end to end), so the test stays a few
+minutes on 2 cores. Real runs keep the CodeI/O default of every pair (about 8,300 tasks on this
+corpus instead of about 850).
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from runhelp import PARSED, run_codeio, status_json, write_config  # type: ignor
 
 pytestmark = [
     pytest.mark.slow,
-    # ~4 min on a 2-core CI machine (most of it the recheck of stored pairs, generate and verify)
+    # ~3-4 min on 2 cores (most of it the recheck of stored pairs and the teacher's traces)
     pytest.mark.timeout(1500),
     pytest.mark.skipif(not PARSED.exists(), reason="shared demo data not present"),
 ]
 
 
 def test_full_parsed_corpus_is_accounted_for(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path / "run.yaml", PARSED, batch_size="64", pairs_per_function="1")
+    cfg = write_config(
+        tmp_path / "run.yaml", PARSED, batch_size="64", pairs_per_function="1", process="false"
+    )
     run_dir = tmp_path / "run"
     res = run_codeio("run", str(cfg), "--out", str(run_dir), timeout=1800)
     assert res.returncode == 0, res.stderr[-3000:]
