@@ -15,6 +15,11 @@ limits, prelude, soft_budget_s, min_pairs)`` -> ``{"pairs": [...], "stats": {...
     taken *before* the call, so a function that mutates its arguments cannot corrupt it; the
     call itself gets the generator's own object. A generated input seen before is not run again.
 
+``SAMPLE_BATCH_ENTRY(functions, ..., slice_s, prelude)`` -> one sample result per function started
+    The same for several functions in one process (one fork for all), in order, starting no
+    function after ``slice_s`` seconds; the host samples the rest in later tasks. Process-wide
+    settings and the task dir are put back between functions.
+
 ``REPLAY_ENTRY(refcode, funcname, inputs, seed, call_timeout_s, prelude)``
     -> ``{"results": [{"status", "output" | "error"}], "setup_error": ..., "phases_s": ...}``
     Re-runs ``main_solution`` on inputs given as stored JSON text (each call decodes its own
@@ -43,6 +48,7 @@ __all__ = [
     "NAMESPACE_PRELUDE",
     "REPLAY_BATCH_ENTRY",
     "REPLAY_ENTRY",
+    "SAMPLE_BATCH_ENTRY",
     "SAMPLE_ENTRY",
     "harness_code",
     "harness_source",
@@ -52,6 +58,7 @@ __all__ = [
 SAMPLE_ENTRY = "codeio_sample_entry"
 REPLAY_ENTRY = "codeio_replay_entry"
 REPLAY_BATCH_ENTRY = "codeio_replay_batch_entry"
+SAMPLE_BATCH_ENTRY = "codeio_sample_batch_entry"
 
 _CHILD_SOURCE = r'''
 
@@ -196,6 +203,19 @@ def _compile(source, filename):
     return compile(source, "<" + filename + ">", "exec")
 
 
+_PRELUDES = {}
+
+
+def _compile_prelude(prelude):
+    """The prelude's code object, compiled once per task (a batch shares one or two)."""
+    if not prelude:
+        return None
+    code = _PRELUDES.get(prelude)
+    if code is None:
+        code = _PRELUDES[prelude] = _compile(prelude, "prelude")
+    return code
+
+
 def _load_compiled(prelude_code, code, filename, symbol):
     # A real module in sys.modules, so dataclasses, pickle and typing.get_type_hints resolve
     # names; __name__ is not "__main__", so demo blocks do not run. The code objects are
@@ -255,7 +275,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
     gen_s = main_s = 0.0
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
-            prelude_code = _compile(prelude, "prelude") if prelude else None
+            prelude_code = _compile_prelude(prelude)
             main = _load_compiled(prelude_code, _compile(refcode, "refcode"), "refcode", funcname)
         except BaseException as exc:
             return {"pairs": [], "stats": stats, "setup_error": {"where": "refcode", "error": _describe(exc)}}
@@ -411,7 +431,7 @@ def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, t
 def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude=""):
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
-            prelude_code = _compile(prelude, "prelude") if prelude else None
+            prelude_code = _compile_prelude(prelude)
         except BaseException as exc:
             return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
         return _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer)
@@ -430,6 +450,9 @@ class _ProcessState:
         numpy = _sys.modules.get("numpy")
         self.np_err = numpy.geterr() if numpy is not None else None
         self.np_print = numpy.get_printoptions() if numpy is not None else None
+        # What the task dir (the cwd, $HOME, $TMPDIR) held before: a file one function writes
+        # must not be there for the next.
+        self.files = set(os.listdir(self.cwd))
 
     def restore(self):
         import builtins, os
@@ -438,6 +461,16 @@ class _ProcessState:
             builtins.__dict__.update(self.builtins)
         if os.getcwd() != self.cwd:
             os.chdir(self.cwd)
+        for name in set(os.listdir(self.cwd)) - self.files:
+            path = os.path.join(self.cwd, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                import shutil
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
         _sys.setrecursionlimit(self.recursion)
         if dict(os.environ) != self.environ:
             os.environ.clear()
@@ -457,7 +490,7 @@ def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
     out = []
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
-            prelude_code = _compile(prelude, "prelude") if prelude else None
+            prelude_code = _compile_prelude(prelude)
         except BaseException as exc:
             error = {"where": "refcode", "error": _describe(exc)}
             return [{"results": [], "setup_error": error} for _ in functions]
@@ -468,6 +501,29 @@ def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
                                        item["seed"], call_timeout_s, prelude_code, timer))
             finally:
                 state.restore()
+    return out
+
+
+def codeio_sample_batch_entry(functions, pairs, tries, budget_s, call_timeout_s, limits,
+                              soft_budget_s=None, min_pairs=1, slice_s=0.0, prelude=""):
+    """Sampling of several functions in one process, in order: ``functions`` is a list of
+    ``{"refcode", "inputgen", "funcname", "seed", "prelude"}``; one ``codeio_sample_entry``
+    result each, for a prefix of them: no function starts once ``slice_s`` seconds have passed
+    (the first always does), and the host samples the rest in later tasks. Process-wide
+    settings and the task dir are put back between functions, as in a replay batch.
+    ``prelude`` is unused here: it tells the engine which template the batch needs."""
+    out = []
+    started = _time.monotonic()
+    state = _ProcessState()
+    for item in functions:
+        if out and _time.monotonic() - started >= slice_s:
+            break
+        try:
+            out.append(codeio_sample_entry(
+                item["refcode"], item["inputgen"], item["funcname"], item["seed"], pairs, tries,
+                budget_s, call_timeout_s, limits, item["prelude"], soft_budget_s, min_pairs))
+        finally:
+            state.restore()
     return out
 '''
 

@@ -7,6 +7,7 @@ the re-runs of up to ``_REPLAY_BATCH`` functions that are waiting together share
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from codeio.errors import ConfigError
 from codeio.exec import ExecResult, ExecTask, Sandbox, Status
+from codeio.exec.warm import warm_imports
 from codeio.ids import derive_seed
 from codeio.pipeline.sample.determinism import (
     Replay,
@@ -31,6 +33,7 @@ from codeio.pipeline.sample.determinism import (
 )
 from codeio.pipeline.sample.harness import (
     NAMESPACE_PRELUDE,
+    SAMPLE_BATCH_ENTRY,
     SAMPLE_ENTRY,
     harness_code,
     prelude_for,
@@ -128,6 +131,10 @@ class Sampler:
                 "cpu_s": None,
             }
         )
+        # A batch starts no function after the slice, and each function keeps its own budget.
+        self._batch_limits = self._task_limits.model_copy(
+            update={"timeout_s": self._task_limits.timeout_s + _SAMPLE_SLICE_S}
+        )
 
     # -- one function ----------------------------------------------------------------------
     def sample(self, fn: FunctionRecord) -> FunctionRecord | Failure:
@@ -138,30 +145,86 @@ class Sampler:
     def sample_many(self, fns: Iterable[FunctionRecord]) -> Iterator[FunctionRecord | Failure]:
         """Results in input order.
 
-        Sampling tasks run unordered on the main sandbox (a slow function holds one lane, not
-        the stream). A function's determinism re-run is queued as soon as its sampling task is
-        back; one thread per recheck lane takes what is queued, up to ``_REPLAY_BATCH``
-        functions, into one replay task, so both sandboxes' lanes stay busy and a backlog of
-        re-runs costs one fork per batch rather than per function.
+        One thread per sandbox lane takes the next waiting functions that need the same
+        template, up to ``_SAMPLE_BATCH``, into one sampling task: the task samples them in
+        order and starts none after ``_SAMPLE_SLICE_S``, so fast functions share a fork and a
+        slow one ends its task early; the functions it did not start go back to the front of
+        the queue. A function's determinism re-run is queued as soon as its sampling is back;
+        one thread per recheck lane takes what is queued, up to ``_REPLAY_BATCH`` functions,
+        into one replay task, so both sandboxes' lanes stay busy.
         """
-        records: dict[int, FunctionRecord] = {}
-        task_to_record: dict[int, int] = {}
-        finished: dict[int, FunctionRecord | Failure] = {}
+        source = enumerate(fns)
+        waiting: collections.deque[tuple[int, FunctionRecord, tuple[str, ...]]]
+        waiting = collections.deque()
+        changed = threading.Condition()
+        state = {"read": 0, "exhausted": False, "in_flight": 0, "stop": False}
         replays: queue.Queue[tuple[int, _Pending] | None] = queue.Queue()
-        done: queue.SimpleQueue[tuple[int, FunctionRecord | Failure]] = queue.SimpleQueue()
+        # (index, outcome), or (-1, exception) when reading the input failed.
+        done: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         lanes = self.recheck_sandbox.workers if self.recheck_sandbox else 0
 
-        def tasks() -> Iterator[ExecTask]:
-            task_index = 0
-            for index, fn in enumerate(fns):
+        def fill() -> None:
+            """Read the input up to _LOOKAHEAD waiting functions (with ``changed`` held)."""
+            while not state["exhausted"] and len(waiting) < _LOOKAHEAD:
+                try:
+                    item = next(source, None)
+                except Exception as exc:  # a failing input: the caller sees it
+                    done.put((-1, exc))
+                    item = None
+                if item is None:
+                    state["exhausted"] = True
+                    break
+                index, fn = item
+                state["read"] += 1
                 if not fn.inputgen:
-                    # No task at all: its place in the order is kept by its index.
-                    finished[index] = self._fail(fn, "no_generator", "record has no inputgen")
+                    done.put((index, self._fail(fn, "no_generator", "record has no inputgen")))
                     continue
-                records[index] = fn
-                task_to_record[task_index] = index
-                task_index += 1
-                yield self._task(fn)
+                waiting.append((index, fn, self._template_key(fn)))
+
+        def take() -> list[tuple[int, FunctionRecord, tuple[str, ...]]] | None:
+            with changed:
+                while True:
+                    if state["stop"]:
+                        return None
+                    fill()
+                    if waiting:
+                        first = waiting.popleft()
+                        batch = [first]
+                        for item in list(waiting):
+                            if len(batch) >= _SAMPLE_BATCH:
+                                break
+                            if item[2] == first[2]:
+                                waiting.remove(item)
+                                batch.append(item)
+                        state["in_flight"] += 1
+                        return batch
+                    if state["exhausted"] and not state["in_flight"]:
+                        changed.notify_all()
+                        return None
+                    # Empty for now, but a task in flight may hand functions back.
+                    changed.wait()
+
+        def sample_lane() -> None:
+            while (batch := take()) is not None:
+                rest: list[tuple[int, FunctionRecord, tuple[str, ...]]] = []
+                try:
+                    outs = self._sample_batch([fn for _, fn, _ in batch], batch[0][2])
+                    rest = batch[len(outs) :]
+                    for (index, _, _), out in zip(batch, outs, strict=False):
+                        if isinstance(out, _Pending):
+                            replays.put((index, out))
+                        else:
+                            done.put((index, out))
+                except Exception as exc:  # never leave the stream waiting for these
+                    log.exception("sampling task failed")
+                    for index, fn, _ in batch:
+                        done.put((index, self._fail(fn, "sandbox_error", f"engine: {exc}")))
+                    rest = []
+                finally:
+                    with changed:
+                        waiting.extendleft(reversed(rest))
+                        state["in_flight"] -= 1
+                        changed.notify_all()
 
         def replay_lane() -> None:
             while (item := replays.get()) is not None:
@@ -189,50 +252,44 @@ class Sampler:
                 for (index, _), outcome in zip(batch, outcomes, strict=True):
                     done.put((index, outcome))
 
-        threads = [
+        samplers = [
+            threading.Thread(target=sample_lane, name="sample", daemon=True)
+            for _ in range(self.sandbox.workers)
+        ]
+        replayers = [
             threading.Thread(target=replay_lane, name="replay", daemon=True) for _ in range(lanes)
         ]
-        for thread in threads:
+        for thread in samplers + replayers:
             thread.start()
-        waiting = 0
+        finished: dict[int, FunctionRecord | Failure] = {}
         next_out = 0
         ended = False
         try:
-            for task_index, result in self.sandbox.imap_unordered(tasks()):
-                index = task_to_record.pop(task_index)
-                out = self._interpret(records.pop(index), result)
-                if isinstance(out, _Pending):
-                    replays.put((index, out))
-                    waiting += 1
-                else:
-                    finished[index] = out
-                while True:
-                    try:
-                        index, outcome = done.get_nowait()
-                    except queue.Empty:
-                        break
-                    finished[index] = outcome
-                    waiting -= 1
+            while True:
+                with changed:
+                    total = state["read"] if state["exhausted"] else None
+                if total is not None and next_out >= total:
+                    break
+                try:
+                    index, outcome = done.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if index < 0:
+                    raise outcome
+                finished[index] = outcome
                 while next_out in finished:
                     yield finished.pop(next_out)
                     next_out += 1
             ended = True
-            for _ in threads:
-                replays.put(None)  # no more to come: lanes stop gathering and flush
-            while waiting:
-                index, outcome = done.get()
-                finished[index] = outcome
-                waiting -= 1
-                while next_out in finished:
-                    yield finished.pop(next_out)
-                    next_out += 1
-            while next_out in finished:
-                yield finished.pop(next_out)
-                next_out += 1
         finally:
-            if not ended:
-                for _ in threads:
-                    replays.put(None)
+            with changed:
+                state["stop"] = True
+                changed.notify_all()
+            for _ in replayers:
+                replays.put(None)
+            if ended:
+                for thread in samplers + replayers:
+                    thread.join()
 
     # -- internals -------------------------------------------------------------------------
     def _seed(self, fn: FunctionRecord) -> int:
@@ -260,6 +317,72 @@ class Sampler:
             limits=self._task_limits,
         )
 
+    def _template_key(self, fn: FunctionRecord) -> tuple[str, ...]:
+        """The warm modules its task needs: a batch holds functions that fork from one template
+        (a function without numpy never pays for a numpy template's fork and exit)."""
+        prelude = prelude_for(self.config.prelude, fn.refcode, fn.inputgen or "")
+        return warm_imports(
+            prelude, {"refcode": fn.refcode, "inputgen": fn.inputgen}, self.sandbox.warm
+        )
+
+    def _batch_task(self, fns: list[FunctionRecord], key: tuple[str, ...]) -> ExecTask:
+        cfg = self.config
+        functions = [
+            {
+                "refcode": fn.refcode,
+                "inputgen": fn.inputgen or "",
+                "funcname": fn.funcname,
+                "seed": self._seed(fn),
+                "prelude": prelude_for(cfg.prelude, fn.refcode, fn.inputgen or ""),
+            }
+            for fn in fns
+        ]
+        return ExecTask(
+            code=harness_code(),
+            entry=SAMPLE_BATCH_ENTRY,
+            kwargs={
+                "functions": functions,
+                "pairs": cfg.pairs,
+                "tries": cfg.tries,
+                "budget_s": cfg.time_budget_s,
+                "call_timeout_s": cfg.call_timeout_s,
+                "limits": cfg.size_limits(),
+                "soft_budget_s": cfg.soft_budget_s,
+                "min_pairs": cfg.min_pairs,
+                "slice_s": _SAMPLE_SLICE_S,
+                # What the engine scans for the template (the functions share one, see take()).
+                "prelude": "\n".join(f"import {name}" for name in key),
+            },
+            limits=self._batch_limits,
+        )
+
+    def _sample_batch(
+        self, fns: list[FunctionRecord], key: tuple[str, ...]
+    ) -> list[FunctionRecord | Failure | _Pending]:
+        """Sample a prefix of ``fns`` (which all need template ``key``) in one task: an outcome
+        for each function it sampled; the rest were not started. A batch task that fails as a
+        whole is run again one function at a time (all of them: whichever took it down fails
+        alone)."""
+        if len(fns) == 1:
+            return [self._interpret(fns[0], self.sandbox.run_task(self._task(fns[0])))]
+        result = self.sandbox.run_task(self._batch_task(fns, key))
+        payloads = result.value if result.status is Status.OK else None
+        if (
+            not isinstance(payloads, list)
+            or not 1 <= len(payloads) <= len(fns)
+            or not all(isinstance(p, dict) for p in payloads)
+        ):
+            if result.status is not Status.OK:
+                log.info("sampling batch failed (%s); one function at a time", result.status)
+            return [self._interpret(fn, self.sandbox.run_task(self._task(fn))) for fn in fns]
+        # The fork, harness load and exit are shared by the functions it sampled.
+        spent = sum((p.get("stats") or {}).get("elapsed_s", 0.0) for p in payloads)
+        overhead = max(0.0, result.duration_s - spent) / len(payloads)
+        return [
+            self._from_payload(fn, p, (p.get("stats") or {}).get("elapsed_s", 0.0) + overhead)
+            for fn, p in zip(fns, payloads, strict=False)
+        ]
+
     def _fail(self, fn: FunctionRecord, reason: str, detail: str) -> Failure:
         return Failure(stage=STAGE, record_id=fn.id, reason=reason, detail=detail)
 
@@ -282,7 +405,13 @@ class Sampler:
         if result.status is not Status.OK:
             detail = f"{result.error_type}: {result.error_message}" if result.error_type else ""
             return self._fail(fn, _STATUS_REASONS[result.status], detail or result.status.value)
-        payload: dict[str, Any] = result.value or {}
+        return self._from_payload(fn, result.value or {}, result.duration_s)
+
+    def _from_payload(
+        self, fn: FunctionRecord, payload: dict[str, Any], task_s: float
+    ) -> FunctionRecord | Failure | _Pending:
+        """What one function's sampling gave (``task_s``: its task's wall time, or its share
+        of a batch task's)."""
         stats: dict[str, Any] = payload.get("stats") or {}
         setup = payload.get("setup_error")
         if setup:
@@ -294,7 +423,7 @@ class Sampler:
             reason = _few_pairs_reason(len(pairs), stats)
             return self._fail(fn, reason, _few_pairs_detail(len(pairs), stats))
         meta_stats = _summary(stats)
-        meta_stats["task_s"] = round(result.duration_s, 4)
+        meta_stats["task_s"] = round(task_s, 4)
         if self.config.determinism == "off":
             return self._record(fn, pairs, meta_stats)
         return _Pending(fn, pairs, meta_stats)
@@ -386,6 +515,13 @@ class _Pending:
     meta_stats: dict[str, Any]
 
 
+_SAMPLE_BATCH = 8
+"""Functions sampled in one task at most."""
+_SAMPLE_SLICE_S = 0.1
+"""A sampling batch starts no function after this many seconds: a handful of fast functions
+share one fork (~10 ms of CPU each saved), a slow one does not hold the others back."""
+_LOOKAHEAD = 32
+"""Functions read ahead of the sampling lanes (to form batches of one template)."""
 _REPLAY_BATCH = 8
 """Functions re-run in one task at most."""
 _REPLAY_GATHER_S = 0.1

@@ -1,0 +1,87 @@
+"""Several functions sampled in one task: each must come out exactly as if sampled alone."""
+
+from __future__ import annotations
+
+from codeio.pipeline.sample import SampleConfig, Sampler
+from codeio.records import Failure, FunctionRecord
+
+RNG_INT = "def input_generator(rng):\n    return {'x': rng.randint(0, 10**6)}\n"
+
+
+def fn(refcode: str, inputgen: str = RNG_INT, name: str = "") -> FunctionRecord:
+    ident = name or FunctionRecord.make_id(refcode, inputgen)
+    return FunctionRecord(id=ident, refcode=refcode, inputgen=inputgen)
+
+
+# Changes process-wide settings and leaves a file that the next function would otherwise see.
+MEDDLER = fn(
+    "import decimal, sys, builtins, os\n"
+    "def main_solution(x):\n"
+    "    decimal.getcontext().prec = 5\n"
+    "    sys.setrecursionlimit(150)\n"
+    "    builtins.sneaky = 1\n"
+    "    os.environ['MODE'] = 'odd'\n"
+    "    os.makedirs('left/behind', exist_ok=True)\n"
+    "    with open('note.txt', 'w') as f:\n"
+    "        f.write('from the meddler')\n"
+    "    return x\n"
+)
+SENSITIVE = fn(
+    "import builtins, decimal, os\n"
+    "def depth(n):\n"
+    "    return 0 if n == 0 else 1 + depth(n - 1)\n"
+    "def main_solution(x):\n"
+    "    third = str(decimal.Decimal(1) / decimal.Decimal(3))\n"
+    "    return [third, depth(200), hasattr(builtins, 'sneaky'), os.environ.get('MODE', 'plain'),\n"
+    "            sorted(os.listdir('.'))]\n"
+)
+PLAIN = fn("def main_solution(x):\n    return x % 97\n")
+
+
+def test_a_batch_gives_each_function_the_pairs_it_gets_alone(sandboxes) -> None:
+    sampler = Sampler(*sandboxes, SampleConfig())
+    batch = [MEDDLER, SENSITIVE, PLAIN]
+    outs = sampler._sample_batch(batch, ())
+    assert len(outs) == 3
+    alone = [sampler.sample(record) for record in batch]
+    for together, single in zip(outs, alone, strict=True):
+        assert not isinstance(together, Failure), together
+        assert isinstance(single, FunctionRecord), single
+        assert [(p.input, p.output) for p in together.pairs] == [
+            (p.input, p.output) for p in single.ios
+        ]
+    # Nothing the meddler changed reached the next function of its task.
+    assert all(
+        p.output[1:] == [200, False, "plain", []] and len(p.output[0]) > 20 for p in outs[1].pairs
+    )
+
+
+def test_sample_many_with_batches_matches_one_function_at_a_time(sandboxes) -> None:
+    records = [
+        PLAIN.model_copy(update={"id": f"plain-{k}"}) if k % 3 else SENSITIVE for k in range(7)
+    ] + [MEDDLER, SENSITIVE.model_copy(update={"id": "last"})]
+    sampler = Sampler(*sandboxes, SampleConfig())
+    many = list(sampler.sample_many(records))
+    assert [r.id for r in many] == [r.id for r in records]
+    for record, out in zip(records, many, strict=True):
+        single = sampler.sample(record)
+        assert isinstance(out, FunctionRecord) and isinstance(single, FunctionRecord)
+        assert out.ios == single.ios
+
+
+def test_a_batch_whose_task_dies_is_rerun_one_function_at_a_time(sandboxes) -> None:
+    killer = fn("import os\ndef main_solution(x):\n    os._exit(3)\n")
+    sampler = Sampler(*sandboxes, SampleConfig())
+    outs = sampler._sample_batch([PLAIN, killer, SENSITIVE], ())
+    assert len(outs) == 3
+    assert not isinstance(outs[0], Failure) and not isinstance(outs[2], Failure)
+    assert isinstance(outs[1], Failure) and outs[1].reason == "harness_error"
+
+
+def test_a_slow_function_ends_its_batch_and_the_rest_are_sampled_later(sandboxes) -> None:
+    slow = fn("import time\ndef main_solution(x):\n    time.sleep(0.03)\n    return x\n")
+    sampler = Sampler(*sandboxes, SampleConfig())
+    outs = sampler._sample_batch([slow, PLAIN, SENSITIVE], ())
+    assert len(outs) == 1 and not isinstance(outs[0], Failure)  # the others were not started
+    results = list(sampler.sample_many([slow, PLAIN, SENSITIVE]))
+    assert all(isinstance(r, FunctionRecord) and len(r.ios) == 10 for r in results)
