@@ -148,6 +148,8 @@ class Sandbox:
         self._pools: dict[tuple[str, ...], _Pool] = {BASE: _Pool()}
         # What the scan of a task found -> the modules a template for it actually holds.
         self._resolved: dict[tuple[str, ...], tuple[str, ...]] = {BASE: BASE}
+        # A warm pool's key -> every module of its libraries its template holds.
+        self._holds: dict[tuple[str, ...], frozenset[str]] = {}
         self._live: set[WorkerProcess] = set()
         self.started = 0
         """Workers started after the first ``workers`` (warm templates and replacements)."""
@@ -213,7 +215,7 @@ class Sandbox:
             while True:
                 if self._closed:
                     raise RuntimeError("sandbox is closed")
-                key = self._resolved.get(wanted, wanted)
+                key = self._key_for(wanted)
                 pool = self._pools.setdefault(key, _Pool())
                 pool.used = time.monotonic()
                 if pool.idle:
@@ -237,11 +239,30 @@ class Sandbox:
             worker.close()
         return self._start(wanted, key)
 
+    def _key_for(self, wanted: tuple[str, ...]) -> tuple[str, ...]:
+        """The pool for a task that wants ``wanted``; called with the lock held.
+
+        First seen: a live pool whose template imported the same libraries and holds every
+        wanted module (``numpy.linalg`` comes with ``numpy``) serves it, rather than a new
+        template that would import exactly the same (seconds of CPU for scipy or sklearn)."""
+        key = self._resolved.get(wanted)
+        if key is not None:
+            return key
+        tops = {name.split(".")[0] for name in wanted}
+        for held, modules in self._holds.items():
+            pool = self._pools.get(held)
+            if pool is None or not pool.size or {n.split(".")[0] for n in held} != tops:
+                continue
+            if modules.issuperset(wanted):
+                self._resolved[wanted] = held
+                return held
+        return wanted
+
     def _can_serve_now(self, wanted: tuple[str, ...]) -> bool:
         """Whether a task wanting ``wanted`` would get a worker without waiting for another
         task or another lane's start (a heuristic for ordering work; takes nothing)."""
         with self._lock:
-            key = self._resolved.get(wanted, wanted)
+            key = self._key_for(wanted)
             pool = self._pools.get(key)
             return pool is None or bool(pool.idle) or pool.may_grow(key, self.workers)
 
@@ -302,6 +323,8 @@ class Sandbox:
             pool.start_s = took
             pool.waited_s = 0.0
             self._resolved[wanted] = held
+            if held:
+                self._holds[held] = frozenset(report.get("warm_modules", held))
             if held != key:
                 # It joins the pool of what it really holds; one that holds nothing warm (none
                 # of the candidates could be imported) is a base worker and frees its warm slot.

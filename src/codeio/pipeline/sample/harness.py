@@ -15,7 +15,7 @@ limits, prelude, soft_budget_s, min_pairs)`` -> ``{"pairs": [...], "stats": {...
     taken *before* the call, so a function that mutates its arguments cannot corrupt it; the
     call itself gets the generator's own object. A generated input seen before is not run again.
 
-``SAMPLE_BATCH_ENTRY(functions, ..., slice_s, prelude)`` -> one sample result per function started
+``SAMPLE_BATCH_ENTRY(functions, ..., slice_s)`` -> one sample result per function started
     The same for several functions in one process (one fork for all), in order, starting no
     function after ``slice_s`` seconds; the host samples the rest in later tasks. Process-wide
     settings and the task dir are put back between functions.
@@ -505,13 +505,12 @@ def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
 
 
 def codeio_sample_batch_entry(functions, pairs, tries, budget_s, call_timeout_s, limits,
-                              soft_budget_s=None, min_pairs=1, slice_s=0.0, prelude=""):
+                              soft_budget_s=None, min_pairs=1, slice_s=0.0):
     """Sampling of several functions in one process, in order: ``functions`` is a list of
     ``{"refcode", "inputgen", "funcname", "seed", "prelude"}``; one ``codeio_sample_entry``
     result each, for a prefix of them: no function starts once ``slice_s`` seconds have passed
     (the first always does), and the host samples the rest in later tasks. Process-wide
-    settings and the task dir are put back between functions, as in a replay batch.
-    ``prelude`` is unused here: it tells the engine which template the batch needs."""
+    settings and the task dir are put back between functions, as in a replay batch."""
     out = []
     started = _time.monotonic()
     state = _ProcessState()

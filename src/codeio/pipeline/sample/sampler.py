@@ -157,9 +157,11 @@ class Sampler:
         waiting: collections.deque[tuple[int, FunctionRecord, tuple[str, ...]]]
         waiting = collections.deque()
         changed = threading.Condition()
-        state = {"read": 0, "exhausted": False, "in_flight": 0, "stop": False}
-        replays: queue.Queue[tuple[int, _Pending] | None] = queue.Queue()
-        # (index, outcome), or (-1, exception) when reading the input failed.
+        state = {"read": 0, "exhausted": False, "in_flight": 0, "stop": False, "sampling": 0}
+        # Sampled functions waiting for their determinism re-run, with their template.
+        to_replay: list[tuple[int, _Pending, tuple[str, ...]]] = []
+        # (index, outcome); (-1, exception) when reading the input failed; (-2, None) when a
+        # sampling lane ends.
         done: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         lanes = self.recheck_sandbox.workers if self.recheck_sandbox else 0
 
@@ -205,6 +207,15 @@ class Sampler:
                     changed.wait()
 
         def sample_lane() -> None:
+            try:
+                sample_batches()
+            finally:
+                with changed:
+                    state["sampling"] -= 1  # the last one ends the replay lanes' gathering
+                    changed.notify_all()
+                done.put((-2, None))  # wakes the consumer (an input with nothing to sample)
+
+        def sample_batches() -> None:
             while (batch := take()) is not None:
                 rest: list[tuple[int, FunctionRecord, tuple[str, ...]]] = []
                 try:
@@ -212,7 +223,9 @@ class Sampler:
                     rest = batch[len(outs) :]
                     for (index, _, _), out in zip(batch, outs, strict=False):
                         if isinstance(out, _Pending):
-                            replays.put((index, out))
+                            with changed:
+                                to_replay.append((index, out, self._replay_key(out.fn)))
+                                changed.notify_all()
                         else:
                             done.put((index, out))
                 except Exception as exc:  # never leave the stream waiting for these
@@ -226,30 +239,43 @@ class Sampler:
                         state["in_flight"] -= 1
                         changed.notify_all()
 
-        def replay_lane() -> None:
-            while (item := replays.get()) is not None:
-                batch = [item]
-                # Wait a moment for company: every function that joins saves a fork and a
-                # harness load, and the lanes that sample keep the cores busy meanwhile.
+        def take_replays() -> list[tuple[int, _Pending, tuple[str, ...]]] | None:
+            with changed:
+                while not to_replay and not state["stop"] and state["sampling"]:
+                    changed.wait()
+                if state["stop"] or not to_replay:
+                    return None
+                # Wait a moment for company of the same template: every function that joins
+                # saves a fork and a harness load, and the sampling lanes keep the cores busy
+                # meanwhile. The end of sampling flushes at once.
+                key = to_replay[0][2]
                 gather_until = time.monotonic() + _REPLAY_GATHER_S
-                while len(batch) < _REPLAY_BATCH:
-                    try:
-                        more = replays.get(timeout=max(0.0, gather_until - time.monotonic()))
-                    except queue.Empty:
+                while state["sampling"] and not state["stop"]:
+                    if sum(item[2] == key for item in to_replay) >= _REPLAY_BATCH:
                         break
-                    if more is None:
-                        replays.put(None)  # the end mark is for this lane's next turn
+                    left = gather_until - time.monotonic()
+                    if left <= 0:
                         break
-                    batch.append(more)
+                    changed.wait(left)
+                if not to_replay:
+                    return None
+                key = to_replay[0][2]
+                batch = [item for item in to_replay if item[2] == key][:_REPLAY_BATCH]
+                for item in batch:
+                    to_replay.remove(item)
+                return batch
+
+        def replay_lane() -> None:
+            while (batch := take_replays()) is not None:
                 try:
-                    outcomes = self._replay_batch([pending for _, pending in batch])
+                    outcomes = self._replay_batch([pending for _, pending, _ in batch])
                 except Exception as exc:  # never leave the stream waiting for these
                     log.exception("determinism re-run failed")
                     outcomes = [
                         self._fail(p.fn, "sandbox_error", f"determinism re-run: {exc}")
-                        for _, p in batch
+                        for _, p, _ in batch
                     ]
-                for (index, _), outcome in zip(batch, outcomes, strict=True):
+                for (index, _, _), outcome in zip(batch, outcomes, strict=True):
                     done.put((index, outcome))
 
         samplers = [
@@ -259,6 +285,7 @@ class Sampler:
         replayers = [
             threading.Thread(target=replay_lane, name="replay", daemon=True) for _ in range(lanes)
         ]
+        state["sampling"] = len(samplers)
         for thread in samplers + replayers:
             thread.start()
         finished: dict[int, FunctionRecord | Failure] = {}
@@ -274,6 +301,8 @@ class Sampler:
                     index, outcome = done.get(timeout=0.5)
                 except queue.Empty:
                     continue
+                if index == -2:
+                    continue
                 if index < 0:
                     raise outcome
                 finished[index] = outcome
@@ -283,10 +312,9 @@ class Sampler:
             ended = True
         finally:
             with changed:
-                state["stop"] = True
+                if not ended:
+                    state["stop"] = True
                 changed.notify_all()
-            for _ in replayers:
-                replays.put(None)
             if ended:
                 for thread in samplers + replayers:
                     thread.join()
@@ -317,6 +345,12 @@ class Sampler:
             limits=self._task_limits,
         )
 
+    def _replay_key(self, fn: FunctionRecord) -> tuple[str, ...]:
+        """The template its re-run needs (a replay batch holds functions of one template)."""
+        assert self.recheck_sandbox is not None
+        prelude = prelude_for(self.config.prelude, fn.refcode)
+        return warm_imports(prelude, {"refcode": fn.refcode}, self.recheck_sandbox.warm)
+
     def _template_key(self, fn: FunctionRecord) -> tuple[str, ...]:
         """The warm modules its task needs: a batch holds functions that fork from one template
         (a function without numpy never pays for a numpy template's fork and exit)."""
@@ -325,7 +359,7 @@ class Sampler:
             prelude, {"refcode": fn.refcode, "inputgen": fn.inputgen}, self.sandbox.warm
         )
 
-    def _batch_task(self, fns: list[FunctionRecord], key: tuple[str, ...]) -> ExecTask:
+    def _batch_task(self, fns: list[FunctionRecord]) -> ExecTask:
         cfg = self.config
         functions = [
             {
@@ -350,8 +384,6 @@ class Sampler:
                 "soft_budget_s": cfg.soft_budget_s,
                 "min_pairs": cfg.min_pairs,
                 "slice_s": _SAMPLE_SLICE_S,
-                # What the engine scans for the template (the functions share one, see take()).
-                "prelude": "\n".join(f"import {name}" for name in key),
             },
             limits=self._batch_limits,
         )
@@ -365,7 +397,7 @@ class Sampler:
         alone)."""
         if len(fns) == 1:
             return [self._interpret(fns[0], self.sandbox.run_task(self._task(fns[0])))]
-        result = self.sandbox.run_task(self._batch_task(fns, key))
+        result = self.sandbox.run_task(self._batch_task(fns))
         payloads = result.value if result.status is Status.OK else None
         if (
             not isinstance(payloads, list)
