@@ -559,3 +559,18 @@ def test_a_submodule_the_template_holds_already_needs_no_template_of_its_own() -
         fft = _keyed_task(("numpy.fft",))
         assert sb.run_task(fft).value == [["numpy"], 3]
         assert sb.started == 2
+
+
+def test_prepare_starts_a_template_in_the_background_once() -> None:
+    with Sandbox(workers=1) as sb:
+        sb.prepare(["math", "json"])  # nothing warm: nothing to start
+        sb.prepare(NUMPY)
+        sb.prepare(NUMPY)  # already starting: not a second one
+        assert not sb.can_serve_now(NUMPY)  # a lane would wait for the start
+        assert sb.can_serve_now(())
+        deadline = time.monotonic() + 60
+        while not sb.can_serve_now(NUMPY) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sb.can_serve_now(NUMPY) and sb.started == 1
+        assert sb.run(NP_SUM, "f").value == [["numpy"], 45]
+        assert sb.started == 1 and sorted(sb.pools()) == [(), NUMPY]

@@ -258,6 +258,40 @@ class Sandbox:
                 return held
         return wanted
 
+    def prepare(self, wanted: Iterable[str]) -> None:
+        """Start, in the background, a template for tasks that import ``wanted`` (module names,
+        as ``warm_imports`` finds them), unless one is live or starting or the warm-worker cap
+        is reached: a caller that knows what its next tasks need keeps its lanes busy with
+        others meanwhile instead of waiting for the start (imports of seconds for some)."""
+        names = tuple(sorted({n for n in wanted if n.split(".")[0] in self.warm}))
+        if not names:
+            return
+        with self._changed:
+            if self._closed:
+                return
+            key = self._key_for(names)
+            pool = self._pools.setdefault(key, _Pool())
+            warm_live = sum(p.size for k, p in self._pools.items() if k != BASE)
+            if pool.size or warm_live >= self.warm_workers:
+                return
+            pool.size += 1
+            pool.starting += 1
+            pool.waited_s = 0.0
+
+        def start() -> None:
+            try:
+                worker = self._start(names, key)
+            except (OSError, WorkerDied, RuntimeError):
+                return  # logged and accounted for by _start; a task will try again
+            self._release(worker)
+
+        threading.Thread(target=start, name="codeio-sandbox-prepare", daemon=True).start()
+
+    def can_serve_now(self, wanted: Iterable[str]) -> bool:
+        """Whether a task importing ``wanted`` would get a worker now, without waiting for a
+        template to start or for another task (a hint for ordering work; takes nothing)."""
+        return self._can_serve_now(tuple(sorted(set(wanted))))
+
     def _can_serve_now(self, wanted: tuple[str, ...]) -> bool:
         """Whether a task wanting ``wanted`` would get a worker without waiting for another
         task or another lane's start (a heuristic for ordering work; takes nothing)."""

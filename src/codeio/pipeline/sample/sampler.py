@@ -164,6 +164,8 @@ class Sampler:
         # sampling lane ends.
         done: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         lanes = self.recheck_sandbox.workers if self.recheck_sandbox else 0
+        prepared: set[tuple[str, ...]] = {()}
+        prepared_replay: set[tuple[str, ...]] = {()}
 
         def fill() -> None:
             """Read the input up to _LOOKAHEAD waiting functions (with ``changed`` held)."""
@@ -181,7 +183,17 @@ class Sampler:
                 if not fn.inputgen:
                     done.put((index, self._fail(fn, "no_generator", "record has no inputgen")))
                     continue
-                waiting.append((index, fn, self._template_key(fn)))
+                key = self._template_key(fn)
+                waiting.append((index, fn, key))
+                if key not in prepared:
+                    # Templates start in the background while the lanes sample other functions.
+                    prepared.add(key)
+                    self.sandbox.prepare(key)
+                if self.recheck_sandbox is not None and self.config.determinism != "off":
+                    replay_key = self._replay_key(fn)
+                    if replay_key not in prepared_replay:
+                        prepared_replay.add(replay_key)
+                        self.recheck_sandbox.prepare(replay_key)
 
         def take() -> list[tuple[int, FunctionRecord, tuple[str, ...]]] | None:
             with changed:
@@ -190,7 +202,18 @@ class Sampler:
                         return None
                     fill()
                     if waiting:
-                        first = waiting.popleft()
+                        # The first function whose template is ready: a lane does not wait for
+                        # a start while others can run.
+                        ready: dict[tuple[str, ...], bool] = {}
+                        pos = 0
+                        for at, item in enumerate(waiting):
+                            if item[2] not in ready:
+                                ready[item[2]] = self.sandbox.can_serve_now(item[2])
+                            if ready[item[2]]:
+                                pos = at
+                                break
+                        first = waiting[pos]
+                        del waiting[pos]
                         batch = [first]
                         for item in list(waiting):
                             if len(batch) >= _SAMPLE_BATCH:
