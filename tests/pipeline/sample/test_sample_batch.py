@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from codeio.pipeline.sample import SampleConfig, Sampler
 from codeio.records import Failure, FunctionRecord
 
@@ -85,3 +87,44 @@ def test_a_slow_function_ends_its_batch_and_the_rest_are_sampled_later(sandboxes
     assert len(outs) == 1 and not isinstance(outs[0], Failure)  # the others were not started
     results = list(sampler.sample_many([slow, PLAIN, SENSITIVE]))
     assert all(isinstance(r, FunctionRecord) and len(r.ios) == 10 for r in results)
+
+
+def test_in_pair_mode_a_slow_functions_rerun_is_split_across_lanes(sandboxes) -> None:
+    slow = fn("import time\ndef main_solution(x):\n    time.sleep(0.03)\n    return x % 5\n")
+    unseeded = fn(
+        "import random, time\n"
+        "def main_solution(x):\n"
+        "    time.sleep(0.03)\n"
+        "    return x + (random.random() if x % 4 == 0 else 0)\n",
+        "def input_generator(rng):\n    return {'x': rng.randint(0, 10**6) * 2}\n",
+    )
+    sampler = Sampler(*sandboxes, SampleConfig(determinism="pair"))
+    kept, partly = sampler.sample_many([slow, unseeded])
+    assert isinstance(kept, FunctionRecord) and len(kept.ios) >= 2
+    assert kept.meta["sample"]["replay_parts"] == 2
+    assert kept.meta["sample"]["nondeterministic_pairs"] == 0
+    # Judged whole: exactly the pairs whose x is a multiple of 4 are dropped, from both parts.
+    assert isinstance(partly, FunctionRecord) and partly.meta["sample"]["replay_parts"] == 2
+    assert partly.ios and all(p.input["x"] % 4 == 2 for p in partly.ios)
+    assert partly.meta["sample"]["nondeterministic_pairs"] > 0
+
+
+def test_a_rerun_stops_at_the_first_difference_cheapest_pair_first(sandboxes) -> None:
+    # Every output is random; one input is slow. The re-run compares as it goes and never
+    # gets to the slow pair: the function is dropped either way.
+    refcode = (
+        "import random, time\n"
+        "def main_solution(x):\n"
+        "    if x == 0:\n"
+        "        time.sleep(1.5)\n"
+        "    return random.random()\n"
+    )
+    gen = "def input_generator(rng):\n    return {'x': rng.choice([0, 1, 2, 3])}\n"
+    sampler = Sampler(*sandboxes, SampleConfig(soft_budget_s=3.0, time_budget_s=10.0))
+    started = time.monotonic()
+    (out,) = sampler.sample_many([fn(refcode, gen)])
+    took = time.monotonic() - started
+    assert isinstance(out, Failure) and out.reason == "nondeterministic"
+    assert "1/4 pairs differ on re-run (stopped at the first)" in out.detail
+    assert "skipped" not in out.detail
+    assert took < 1.5 + 1.4  # the sampling's slow call, not a second one in the re-run

@@ -272,6 +272,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         examples.setdefault(kind, text[:_MSG_CHARS])
 
     kept = []
+    pair_s = []  # the main_solution call of each kept pair, in seconds
     gen_s = main_s = 0.0
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
@@ -365,7 +366,8 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("main_error", _describe(exc))
                 continue
             finally:
-                main_s += _clock() - before
+                took = _clock() - before
+                main_s += took
             try:
                 stored_output = _json.loads(_json.dumps(output, allow_nan=True))
             except BaseException as exc:
@@ -378,6 +380,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("output_too_big", why)
                 continue
             kept.append({"input": snapshot, "output": stored_output})
+            pair_s.append(round(took, 5))
     end = _clock()
     stats["phases_s"] = {
         "load": round(clock_loop - clock_at_entry, 5),
@@ -386,19 +389,40 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         "checks": round(max(0.0, end - clock_loop - gen_s - main_s), 5),
     }
     stats["elapsed_s"] = round(_time.monotonic() - started, 4)
+    stats["pair_s"] = pair_s
     return {"pairs": kept, "stats": stats, "setup_error": None}
 
 
-def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer):
+def _canonical(value):
+    """The host's canonical JSON (codeio.ids.canonical_json), to compare with an expected output."""
+    return _json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                       allow_nan=True)
+
+
+def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer,
+                expected=None, order=None):
+    """``expected``: the stored outputs as canonical JSON; given, the re-run stops at the first
+    pair that differs (the function is dropped whatever the rest give) and marks the others
+    ``skipped``. ``order``: the order to run the pairs in (cheapest first finds a difference
+    soonest)."""
     clock_at_entry = _clock()
     load_s = main_s = 0.0
-    results = []
+    count = len(inputs)
+    results = [None] * count
+    if order is None or sorted(order) != list(range(count)):
+        order = range(count)
+    if expected is not None and len(expected) != count:
+        expected = None
     try:
         code = _compile(refcode, "refcode")
     except BaseException as exc:
         return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
     _seed_globals(seed, (refcode,))
-    for text in inputs:
+    differed = False
+    for index in order:
+        if differed:
+            results[index] = {"status": "skipped", "error": "not re-run: an earlier pair differed"}
+            continue
         # A fresh module per pair, as a verifier or a user would run it: an output that
         # depends on state left by earlier calls (a global memo, a counter) must show here.
         before = _clock()
@@ -407,34 +431,41 @@ def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, t
         except BaseException as exc:
             return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
         load_s += _clock() - before
-        kwargs = _json.loads(text)  # a fresh copy per call, decoded exactly as stored
+        kwargs = _json.loads(inputs[index])  # a fresh copy per call, decoded exactly as stored
         before = _clock()
         try:
             output = timer.call(main, **kwargs)
         except _CallTimeout:
-            results.append({"status": "timeout", "error": "exceeded " + str(call_timeout_s) + " s"})
-            continue
+            result = {"status": "timeout", "error": "exceeded " + str(call_timeout_s) + " s"}
         except BaseException as exc:
-            results.append({"status": "error", "error": _describe(exc)})
-            continue
+            result = {"status": "error", "error": _describe(exc)}
+        else:
+            try:
+                result = {"status": "ok", "output": _json.loads(_json.dumps(output, allow_nan=True))}
+            except BaseException as exc:
+                result = {"status": "not_json", "error": _describe(exc)}
         finally:
             main_s += _clock() - before
-        try:
-            results.append({"status": "ok", "output": _json.loads(_json.dumps(output, allow_nan=True))})
-        except BaseException as exc:
-            results.append({"status": "not_json", "error": _describe(exc)})
+        results[index] = result
+        if expected is not None:
+            try:
+                differed = result["status"] != "ok" or _canonical(result["output"]) != expected[index]
+            except BaseException:
+                differed = True
     phases = {"load": round(load_s, 5), "main": round(main_s, 5)}
     phases["rest"] = round(max(0.0, _clock() - clock_at_entry - load_s - main_s), 5)
     return {"results": results, "setup_error": None, "phases_s": phases}
 
 
-def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude=""):
+def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude="", expected=None,
+                        order=None):
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
             prelude_code = _compile_prelude(prelude)
         except BaseException as exc:
             return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
-        return _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer)
+        return _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer,
+                           expected, order)
 
 
 class _ProcessState:
@@ -486,7 +517,8 @@ class _ProcessState:
 
 def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
     """Replays of several functions in one process: ``functions`` is a list of
-    ``{"refcode", "funcname", "inputs", "seed"}``; one ``codeio_replay_entry`` result each."""
+    ``{"refcode", "funcname", "inputs", "seed"}`` (optionally ``"expected"`` and ``"order"``);
+    one ``codeio_replay_entry`` result each."""
     out = []
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
@@ -498,7 +530,8 @@ def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
         for item in functions:
             try:
                 out.append(_replay_one(item["refcode"], item["funcname"], item["inputs"],
-                                       item["seed"], call_timeout_s, prelude_code, timer))
+                                       item["seed"], call_timeout_s, prelude_code, timer,
+                                       item.get("expected"), item.get("order")))
             finally:
                 state.restore()
     return out

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -24,6 +24,7 @@ from codeio.exec.warm import warm_imports
 from codeio.ids import derive_seed
 from codeio.pipeline.sample.determinism import (
     Replay,
+    StopAtFirst,
     compare_pairs,
     replay_batch_task,
     replay_limits,
@@ -159,11 +160,13 @@ class Sampler:
         changed = threading.Condition()
         state = {"read": 0, "exhausted": False, "in_flight": 0, "stop": False, "sampling": 0}
         # Sampled functions waiting for their determinism re-run, with their template.
-        to_replay: list[tuple[int, _Pending, tuple[str, ...]]] = []
+        # (index, pending, template, part): part is None, or which part of a split re-run.
+        to_replay: list[tuple[int, _Pending, tuple[str, ...], int | None]] = []
         # (index, outcome); (-1, exception) when reading the input failed; (-2, None) when a
         # sampling lane ends.
         done: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         lanes = self.recheck_sandbox.workers if self.recheck_sandbox else 0
+        parts_lock = threading.Lock()
         prepared: set[tuple[str, ...]] = {()}
         prepared_replay: set[tuple[str, ...]] = {()}
 
@@ -246,8 +249,18 @@ class Sampler:
                     rest = batch[len(outs) :]
                     for (index, _, _), out in zip(batch, outs, strict=False):
                         if isinstance(out, _Pending):
+                            key = self._replay_key(out.fn)
+                            # In function mode the re-run stops at the first difference,
+                            # cheapest pair first, in one task; split, it could not.
+                            if self.config.determinism == "pair":
+                                out.parts = _split(out.pair_s, lanes)
                             with changed:
-                                to_replay.append((index, out, self._replay_key(out.fn)))
+                                if out.parts:
+                                    to_replay.extend(
+                                        (index, out, key, k) for k in range(len(out.parts))
+                                    )
+                                else:
+                                    to_replay.append((index, out, key, None))
                                 changed.notify_all()
                         else:
                             done.put((index, out))
@@ -262,19 +275,25 @@ class Sampler:
                         state["in_flight"] -= 1
                         changed.notify_all()
 
-        def take_replays() -> list[tuple[int, _Pending, tuple[str, ...]]] | None:
+        def take_replays() -> list[tuple[int, _Pending, tuple[str, ...], int | None]] | None:
             with changed:
                 while not to_replay and not state["stop"] and state["sampling"]:
                     changed.wait()
                 if state["stop"] or not to_replay:
                     return None
+                if to_replay[0][3] is not None:
+                    # A part of a slow function's re-run: alone and at once.
+                    return [to_replay.pop(0)]
                 # Wait a moment for company of the same template: every function that joins
                 # saves a fork and a harness load, and the sampling lanes keep the cores busy
                 # meanwhile. The end of sampling flushes at once.
                 key = to_replay[0][2]
                 gather_until = time.monotonic() + _REPLAY_GATHER_S
                 while state["sampling"] and not state["stop"]:
-                    if sum(item[2] == key for item in to_replay) >= _REPLAY_BATCH:
+                    if (
+                        sum(item[2] == key and item[3] is None for item in to_replay)
+                        >= _REPLAY_BATCH
+                    ):
                         break
                     left = gather_until - time.monotonic()
                     if left <= 0:
@@ -282,23 +301,32 @@ class Sampler:
                     changed.wait(left)
                 if not to_replay:
                     return None
+                if to_replay[0][3] is not None:
+                    return [to_replay.pop(0)]
                 key = to_replay[0][2]
-                batch = [item for item in to_replay if item[2] == key][:_REPLAY_BATCH]
+                batch = [item for item in to_replay if item[2] == key and item[3] is None]
+                batch = batch[:_REPLAY_BATCH]
                 for item in batch:
                     to_replay.remove(item)
                 return batch
 
         def replay_lane() -> None:
             while (batch := take_replays()) is not None:
+                index, pending, _, part = batch[0]
+                if part is not None:
+                    outcome = self._replay_part(pending, part, parts_lock)
+                    if outcome is not None:
+                        done.put((index, outcome))
+                    continue
                 try:
-                    outcomes = self._replay_batch([pending for _, pending, _ in batch])
+                    outcomes = self._replay_batch([p for _, p, _, _ in batch])
                 except Exception as exc:  # never leave the stream waiting for these
                     log.exception("determinism re-run failed")
                     outcomes = [
                         self._fail(p.fn, "sandbox_error", f"determinism re-run: {exc}")
-                        for _, p, _ in batch
+                        for _, p, _, _ in batch
                     ]
-                for (index, _, _), outcome in zip(batch, outcomes, strict=True):
+                for (index, _, _, _), outcome in zip(batch, outcomes, strict=True):
                     done.put((index, outcome))
 
         samplers = [
@@ -481,7 +509,10 @@ class Sampler:
         meta_stats["task_s"] = round(task_s, 4)
         if self.config.determinism == "off":
             return self._record(fn, pairs, meta_stats)
-        return _Pending(fn, pairs, meta_stats)
+        pair_s = stats.get("pair_s")
+        if not isinstance(pair_s, list) or len(pair_s) != len(pairs):
+            pair_s = []
+        return _Pending(fn, pairs, meta_stats, pair_s=pair_s)
 
     def _record(
         self, fn: FunctionRecord, pairs: list[IOPair], meta_stats: dict[str, Any]
@@ -497,6 +528,8 @@ class Sampler:
         box = self.recheck_sandbox
         assert box is not None
         cfg = self.config
+        # One differing pair drops the whole function: its re-run can stop there.
+        stop = cfg.determinism == "function"
         replays: list[Replay] | None = None
         if len(batch) > 1:
             total = sum(len(p.pairs) for p in batch)
@@ -513,6 +546,7 @@ class Sampler:
                 call_timeout_s=cfg.call_timeout_s,
                 limits=replay_limits(box.limits, total, cfg.call_timeout_s),
                 prelude=cfg.prelude,
+                stop_at_first=[self._stop_at_first(p) for p in batch] if stop else None,
             )
             replays = to_replays(box.run_task(task), len(batch))
         if replays is None:
@@ -527,6 +561,7 @@ class Sampler:
                         call_timeout_s=cfg.call_timeout_s,
                         limits=replay_limits(box.limits, len(p.pairs), cfg.call_timeout_s),
                         prelude=cfg.prelude,
+                        stop_at_first=self._stop_at_first(p) if stop else None,
                     ),
                     retries=cfg.retries,
                 )
@@ -535,6 +570,42 @@ class Sampler:
         for p in batch:
             p.meta_stats["replay_batch"] = len(batch)  # functions that shared its replay task
         return [self._judge(p, replay) for p, replay in zip(batch, replays, strict=True)]
+
+    def _replay_part(
+        self, pending: _Pending, part: int, lock: threading.Lock
+    ) -> FunctionRecord | Failure | None:
+        """Re-run one part of a split function; its outcome once every part is back, else None."""
+        box = self.recheck_sandbox
+        assert box is not None
+        cfg = self.config
+        indices = pending.parts[part]
+        try:
+            replay = run_replay(
+                box,
+                replay_task(
+                    pending.fn.refcode,
+                    pending.fn.funcname,
+                    [pending.pairs[i].input for i in indices],
+                    seed=self._replay_seed(pending.fn) + part,
+                    call_timeout_s=cfg.call_timeout_s,
+                    limits=replay_limits(box.limits, len(indices), cfg.call_timeout_s),
+                    prelude=cfg.prelude,
+                ),
+                retries=cfg.retries,
+            )
+        except Exception as exc:  # never leave the stream waiting for this function
+            log.exception("determinism re-run failed")
+            replay = Replay(error=f"engine: {exc}", reason="sandbox_error")
+        with lock:
+            pending.part_replays[part] = replay
+            if len(pending.part_replays) < len(pending.parts):
+                return None
+        pending.meta_stats["replay_parts"] = len(pending.parts)
+        return self._judge(pending, _merge(pending.parts, pending.part_replays, len(pending.pairs)))
+
+    @staticmethod
+    def _stop_at_first(pending: _Pending) -> StopAtFirst:
+        return StopAtFirst([p.output for p in pending.pairs], pending.pair_s)
 
     def _judge(self, pending: _Pending, replay: Replay) -> FunctionRecord | Failure:
         cfg = self.config
@@ -549,9 +620,12 @@ class Sampler:
             meta_stats["replay_task_s"] = round(replay.task_s, 4)
         if not mismatches:
             return self._record(fn, pairs, meta_stats)
-        first = mismatches[0].describe()
+        # Pairs a re-run skipped after the first difference are no evidence of their own.
+        real = [m for m in mismatches if not m.got.startswith("skipped")] or mismatches
+        first = real[0].describe()
         if cfg.determinism == "function" or replay.error is not None:
-            detail = f"{len(mismatches)}/{len(pairs)} pairs differ on re-run; {first}"
+            stopped = " (stopped at the first)" if len(real) < len(mismatches) else ""
+            detail = f"{len(real)}/{len(pairs)} pairs differ on re-run{stopped}; {first}"
             return self._fail(fn, "nondeterministic", detail)
         bad = {m.index for m in mismatches}
         kept = [p for i, p in enumerate(pairs) if i not in bad]
@@ -568,6 +642,11 @@ class _Pending:
     fn: FunctionRecord
     pairs: list[IOPair]
     meta_stats: dict[str, Any]
+    pair_s: list[float] = field(default_factory=list)
+    """Seconds its sampling spent in the call of each kept pair."""
+    parts: list[list[int]] = field(default_factory=list)
+    """When its re-run is split across lanes: the pair indices of each part."""
+    part_replays: dict[int, Replay] = field(default_factory=dict)
 
 
 _SAMPLE_BATCH = 8
@@ -586,7 +665,7 @@ input stops the wait at once)."""
 
 def _summary(stats: dict[str, Any]) -> dict[str, Any]:
     """The per-function counters kept in ``meta["sample"]`` (examples only in failures)."""
-    return {k: v for k, v in stats.items() if k != "examples"}
+    return {k: v for k, v in stats.items() if k not in ("examples", "pair_s")}
 
 
 def _few_pairs_reason(kept: int, stats: dict[str, Any]) -> str:
@@ -607,8 +686,48 @@ def _few_pairs_reason(kept: int, stats: dict[str, Any]) -> str:
 
 
 def _few_pairs_detail(kept: int, stats: dict[str, Any]) -> str:
-    counters = {k: v for k, v in stats.items() if v and k not in ("examples", "elapsed_s")}
+    skip = ("examples", "elapsed_s", "pair_s")
+    counters = {k: v for k, v in stats.items() if v and k not in skip}
     parts = [f"{kept} pair(s) kept", f"stats {counters}"]
     for kind, text in (stats.get("examples") or {}).items():
         parts.append(f"{kind}: {text}")
     return "; ".join(parts)[:1000]
+
+
+_SPLIT_REPLAY_S = 0.15
+"""A function whose kept pairs took longer than this to compute has its re-run split into one
+part per recheck lane (balanced by each pair's time), each alone in a task: a slow function
+near the end of the input then keeps both cores busy instead of one."""
+
+
+def _split(pair_s: list[float], lanes: int) -> list[list[int]]:
+    """Pair indices per part of a split re-run; [] to re-run the function in one piece."""
+    if lanes < 2 or len(pair_s) < 2 or sum(pair_s) < _SPLIT_REPLAY_S:
+        return []
+    parts: list[list[int]] = [[] for _ in range(min(lanes, len(pair_s)))]
+    loads = [0.0] * len(parts)
+    # Longest first, each to the least loaded part.
+    for index in sorted(range(len(pair_s)), key=lambda i: -pair_s[i]):
+        k = loads.index(min(loads))
+        parts[k].append(index)
+        loads[k] += pair_s[index]
+    return [sorted(p) for p in parts if p]
+
+
+def _merge(parts: list[list[int]], replays: dict[int, Replay], count: int) -> Replay:
+    """One replay of all pairs from the replays of its parts."""
+    for k in range(len(parts)):
+        if replays[k].error is not None:
+            return replays[k]
+    results: list[dict[str, Any]] = [{"status": "missing"}] * count
+    phases: dict[str, float] = {}
+    task_s = 0.0
+    for k, indices in enumerate(parts):
+        replay = replays[k]
+        for position, index in enumerate(indices):
+            if position < len(replay.results):
+                results[index] = replay.results[position]
+        for name, value in replay.phases_s.items():
+            phases[name] = round(phases.get(name, 0.0) + value, 5)
+        task_s += replay.task_s or 0.0
+    return Replay(results=results, phases_s=phases, task_s=task_s)
