@@ -128,3 +128,17 @@ def test_a_rerun_stops_at_the_first_difference_cheapest_pair_first(sandboxes) ->
     assert "1/4 pairs differ on re-run (stopped at the first)" in out.detail
     assert "skipped" not in out.detail
     assert took < 1.5 + 1.4  # the sampling's slow call, not a second one in the re-run
+
+
+def test_a_leak_between_functions_of_a_batch_is_dropped_not_kept(sandboxes) -> None:
+    # The harness cannot put back every module attribute; a function that saw another's change
+    # must not keep pairs that only hold after it. Its re-run runs it before the other.
+    leaker = fn("import math\ndef main_solution(x):\n    math.tau = 1.0\n    return x % 3\n")
+    victim = fn("import math\ndef main_solution(x):\n    return math.tau * (x % 10)\n")
+    sampler = Sampler(*sandboxes, SampleConfig())
+    first, second = sampler.sample_many([leaker, victim])
+    assert isinstance(first, FunctionRecord)
+    assert isinstance(second, Failure) and second.reason == "nondeterministic", second
+    alone = sampler.sample(victim)
+    assert isinstance(alone, FunctionRecord)
+    assert all(p.output == 2 * 3.141592653589793 * (p.input["x"] % 10) for p in alone.ios)

@@ -533,6 +533,11 @@ class Sampler:
         replays: list[Replay] | None = None
         if len(batch) > 1:
             total = sum(len(p.pairs) for p in batch)
+            # In the reverse of the order they were sampled in (a batch's order): if one
+            # function changed something a later one of its sampling task saw (a module
+            # attribute, say), the later one now runs first, without it, and is dropped rather
+            # than kept with pairs that only hold after the other.
+            backwards = batch[::-1]
             task = replay_batch_task(
                 [
                     (
@@ -541,14 +546,16 @@ class Sampler:
                         [x.input for x in p.pairs],
                         self._replay_seed(p.fn),
                     )
-                    for p in batch
+                    for p in backwards
                 ],
                 call_timeout_s=cfg.call_timeout_s,
                 limits=replay_limits(box.limits, total, cfg.call_timeout_s),
                 prelude=cfg.prelude,
-                stop_at_first=[self._stop_at_first(p) for p in batch] if stop else None,
+                stop_at_first=[self._stop_at_first(p) for p in backwards] if stop else None,
             )
             replays = to_replays(box.run_task(task), len(batch))
+            if replays is not None:
+                replays.reverse()
         if replays is None:
             replays = [
                 run_replay(
