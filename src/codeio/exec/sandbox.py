@@ -274,6 +274,12 @@ class Sandbox:
             warm_live = sum(p.size for k, p in self._pools.items() if k != BASE)
             if pool.size or warm_live >= self.warm_workers:
                 return
+            tops = {n.split(".")[0] for n in names}
+            if any(
+                p.starting and {n.split(".")[0] for n in k} == tops for k, p in self._pools.items()
+            ):
+                # One of the same libraries is starting: once up it may hold these too.
+                return
             pool.size += 1
             pool.starting += 1
             pool.waited_s = 0.0
