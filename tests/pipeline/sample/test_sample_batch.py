@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from codeio.pipeline.sample import SampleConfig, Sampler
+from codeio.pipeline.sample.sampler import _Pending
 from codeio.records import Failure, FunctionRecord
 
 RNG_INT = "def input_generator(rng):\n    return {'x': rng.randint(0, 10**6)}\n"
@@ -136,7 +137,10 @@ def test_a_leak_between_functions_of_a_batch_is_dropped_not_kept(sandboxes) -> N
     leaker = fn("import math\ndef main_solution(x):\n    math.tau = 1.0\n    return x % 3\n")
     victim = fn("import math\ndef main_solution(x):\n    return math.tau * (x % 10)\n")
     sampler = Sampler(*sandboxes, SampleConfig())
-    first, second = sampler.sample_many([leaker, victim])
+    sampled = sampler._sample_batch([leaker, victim], ())
+    assert len(sampled) == 2 and isinstance(sampled[1], _Pending)
+    assert all(p.output == p.input["x"] % 10 for p in sampled[1].pairs)  # it saw the leak
+    first, second = sampler._replay_batch(sampled)  # type: ignore[arg-type]
     assert isinstance(first, FunctionRecord)
     assert isinstance(second, Failure) and second.reason == "nondeterministic", second
     alone = sampler.sample(victim)

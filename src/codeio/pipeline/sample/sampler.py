@@ -218,8 +218,14 @@ class Sampler:
                         first = waiting[pos]
                         del waiting[pos]
                         batch = [first]
+                        # Near the end of the input, smaller batches: functions held by one
+                        # lane's task (behind a slow one) must not leave another lane idle.
+                        limit = _SAMPLE_BATCH
+                        if state["exhausted"]:
+                            share = -(-(len(waiting) + 1) // (2 * len(samplers)))
+                            limit = max(1, min(_SAMPLE_BATCH, share))
                         for item in list(waiting):
-                            if len(batch) >= _SAMPLE_BATCH:
+                            if len(batch) >= limit:
                                 break
                             if item[2] == first[2]:
                                 waiting.remove(item)
@@ -305,7 +311,10 @@ class Sampler:
                     return [to_replay.pop(0)]
                 key = to_replay[0][2]
                 batch = [item for item in to_replay if item[2] == key and item[3] is None]
-                batch = batch[:_REPLAY_BATCH]
+                limit = _REPLAY_BATCH
+                if not state["sampling"]:  # the last ones: share them among the lanes
+                    limit = max(1, min(limit, -(-len(batch) // lanes)))
+                batch = batch[:limit]
                 for item in batch:
                     to_replay.remove(item)
                 return batch
