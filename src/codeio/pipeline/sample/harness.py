@@ -159,6 +159,8 @@ class _Timer:
         self.previous = None
         self.seconds_left = None
         """When set, no call's alarm goes past this many seconds (the function's budget)."""
+        self.cut_by_budget = False
+        """Whether the last call's alarm was the budget's rather than its own timeout."""
 
     def __enter__(self):
         if self.seconds:
@@ -171,6 +173,7 @@ class _Timer:
         seconds = self.seconds
         if self.seconds_left is not None:
             seconds = max(0.001, min(seconds, self.seconds_left))
+        self.cut_by_budget = seconds < self.seconds
         _signal.setitimer(_signal.ITIMER_REAL, seconds)
         try:
             return fn(*args, **kwargs)
@@ -316,12 +319,17 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
             if stats["call_timeouts"] >= max_call_timeouts:
                 break
             stats["tries"] += 1
-            # No call may run past the hard budget, whatever its own timeout.
-            timer.seconds_left = deadline - now
+            # No call may run past the hard budget, whatever its own timeout; with min_pairs
+            # kept, none past the soft one either (the function stops there anyway).
+            cut_at = soft_deadline if len(kept) >= min_pairs else deadline
+            timer.seconds_left = cut_at - now
             before = _clock()
             try:
                 generated = timer.call(gen, rng) if use_rng else timer.call(gen)
             except _CallTimeout:
+                if timer.cut_by_budget and len(kept) >= min_pairs:
+                    stats["stopped_slow"] = True
+                    break
                 stats["call_timeouts"] += 1
                 note("generator_timeout", "input_generator exceeded " + str(call_timeout_s) + " s")
                 continue
@@ -353,11 +361,15 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 stats["input_too_big"] += 1
                 note("input_too_big", why)
                 continue
-            timer.seconds_left = deadline - _time.monotonic()
+            timer.seconds_left = cut_at - _time.monotonic()
             before = _clock()
             try:
                 output = timer.call(main, **generated)
             except _CallTimeout:
+                if timer.cut_by_budget and len(kept) >= min_pairs:
+                    # Cut at the soft budget with enough pairs: the budget, not a hang.
+                    stats["stopped_slow"] = True
+                    break
                 stats["call_timeouts"] += 1
                 note("main_timeout", funcname + " exceeded " + str(call_timeout_s) + " s")
                 continue
