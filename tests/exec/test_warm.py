@@ -123,13 +123,16 @@ def test_warm_imports_scans_source_text_in_kwargs() -> None:
         "src": "import numpy as np\ndef g():\n    return 1\n",
         "other": "from scipy import special  # as text",
         "n": 3,
-        "nested": ["import pandas"],  # only str values are scanned
+        "nested": ["import pandas"],  # batch tasks pass several functions' code in lists
         "blob": {"src": "import sympy"},
+        "deep": [[[["import networkx"]]]],  # below three levels: not scanned
     }
     assert warm_imports(harness, kwargs, DEFAULT_WARM) == (
         "numpy",
+        "pandas",
         "scipy",
         "scipy.special",
+        "sympy",
     )
     assert warm_imports(harness, None, DEFAULT_WARM) == ()
     assert warm_imports(harness, {}, DEFAULT_WARM) == ()
@@ -257,9 +260,10 @@ def test_source_text_in_kwargs_selects_the_template() -> None:
 # Task code per key; each f() returns a value checked below.
 _KEYED = {
     ("numpy",): ("import numpy as np", "int(np.arange(5).sum())", 10),
-    ("numpy.linalg",): (
-        "import numpy.linalg",
-        "round(float(numpy.linalg.det([[2, 0], [0, 3]])))",
+    # numpy.linalg would share the numpy template (``import numpy`` loads it); these do not.
+    ("numpy.polynomial",): (
+        "import numpy.polynomial",
+        "int(numpy.polynomial.Polynomial([1, 2, 3])(1))",
         6,
     ),
     ("numpy.fft",): ("import numpy.fft", "round(float(numpy.fft.fft([1, 1, 1]).real[0]))", 3),
@@ -541,3 +545,32 @@ def test_warm_sandbox_is_usable_after_a_worker_of_a_warm_pool_is_killed() -> Non
         assert sb.pools() == {(): 1, NUMPY: 1}
         assert warm_pid not in sb.worker_pids()
         assert base_pids <= set(sb.worker_pids())
+
+
+def test_a_submodule_the_template_holds_already_needs_no_template_of_its_own() -> None:
+    linalg = _probe("import numpy.linalg", "round(float(numpy.linalg.det([[2, 0], [0, 3]])))")
+    with Sandbox(workers=1) as sb:
+        assert sb.run(NP_SUM, "f").value == [["numpy"], 45]
+        assert sb.started == 1
+        # `import numpy` loaded numpy.linalg in the numpy template: no second template.
+        assert sb.run(linalg, "f").value == [["numpy"], 6]
+        assert sb.started == 1 and sorted(sb.pools()) == [(), NUMPY]
+        # numpy.fft is not loaded by `import numpy`: it gets a template that holds it.
+        fft = _keyed_task(("numpy.fft",))
+        assert sb.run_task(fft).value == [["numpy"], 3]
+        assert sb.started == 2
+
+
+def test_prepare_starts_a_template_in_the_background_once() -> None:
+    with Sandbox(workers=1) as sb:
+        sb.prepare(["math", "json"])  # nothing warm: nothing to start
+        sb.prepare(NUMPY)
+        sb.prepare(NUMPY)  # already starting: not a second one
+        assert not sb.can_serve_now(NUMPY)  # a lane would wait for the start
+        assert sb.can_serve_now(())
+        deadline = time.monotonic() + 60
+        while not sb.can_serve_now(NUMPY) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sb.can_serve_now(NUMPY) and sb.started == 1
+        assert sb.run(NP_SUM, "f").value == [["numpy"], 45]
+        assert sb.started == 1 and sorted(sb.pools()) == [(), NUMPY]

@@ -147,7 +147,9 @@ def explain(sandbox: Any) -> dict[str, Any]:
         "keyring": detail.get("keyring") or detail.get("keyring_error"),
         "ipc_limits": detail.get("ipc_limits", {}),
         "worker_report": {
-            k: v for k, v in detail.items() if k not in ("seccomp", "root", "warm_loaded")
+            k: v
+            for k, v in detail.items()
+            if k not in ("seccomp", "root", "warm_loaded", "warm_modules")
         },
     }
     if result.status.value != "ok":

@@ -148,6 +148,8 @@ class Sandbox:
         self._pools: dict[tuple[str, ...], _Pool] = {BASE: _Pool()}
         # What the scan of a task found -> the modules a template for it actually holds.
         self._resolved: dict[tuple[str, ...], tuple[str, ...]] = {BASE: BASE}
+        # A warm pool's key -> every module of its libraries its template holds.
+        self._holds: dict[tuple[str, ...], frozenset[str]] = {}
         self._live: set[WorkerProcess] = set()
         self.started = 0
         """Workers started after the first ``workers`` (warm templates and replacements)."""
@@ -213,7 +215,7 @@ class Sandbox:
             while True:
                 if self._closed:
                     raise RuntimeError("sandbox is closed")
-                key = self._resolved.get(wanted, wanted)
+                key = self._key_for(wanted)
                 pool = self._pools.setdefault(key, _Pool())
                 pool.used = time.monotonic()
                 if pool.idle:
@@ -237,11 +239,70 @@ class Sandbox:
             worker.close()
         return self._start(wanted, key)
 
+    def _key_for(self, wanted: tuple[str, ...]) -> tuple[str, ...]:
+        """The pool for a task that wants ``wanted``; called with the lock held.
+
+        First seen: a live pool whose template imported the same libraries and holds every
+        wanted module (``numpy.linalg`` comes with ``numpy``) serves it, rather than a new
+        template that would import exactly the same (seconds of CPU for scipy or sklearn)."""
+        key = self._resolved.get(wanted)
+        if key is not None:
+            return key
+        tops = {name.split(".")[0] for name in wanted}
+        for held, modules in self._holds.items():
+            pool = self._pools.get(held)
+            if pool is None or not pool.size or {n.split(".")[0] for n in held} != tops:
+                continue
+            if modules.issuperset(wanted):
+                self._resolved[wanted] = held
+                return held
+        return wanted
+
+    def prepare(self, wanted: Iterable[str]) -> None:
+        """Start, in the background, a template for tasks that import ``wanted`` (module names,
+        as ``warm_imports`` finds them), unless one is live or starting or the warm-worker cap
+        is reached: a caller that knows what its next tasks need keeps its lanes busy with
+        others meanwhile instead of waiting for the start (imports of seconds for some)."""
+        names = tuple(sorted({n for n in wanted if n.split(".")[0] in self.warm}))
+        if not names:
+            return
+        with self._changed:
+            if self._closed:
+                return
+            key = self._key_for(names)
+            pool = self._pools.setdefault(key, _Pool())
+            warm_live = sum(p.size for k, p in self._pools.items() if k != BASE)
+            if pool.size or warm_live >= self.warm_workers:
+                return
+            tops = {n.split(".")[0] for n in names}
+            if any(
+                p.starting and {n.split(".")[0] for n in k} == tops for k, p in self._pools.items()
+            ):
+                # One of the same libraries is starting: once up it may hold these too.
+                return
+            pool.size += 1
+            pool.starting += 1
+            pool.waited_s = 0.0
+
+        def start() -> None:
+            try:
+                worker = self._start(names, key)
+            except (OSError, WorkerDied, RuntimeError):
+                return  # logged and accounted for by _start; a task will try again
+            self._release(worker)
+
+        threading.Thread(target=start, name="codeio-sandbox-prepare", daemon=True).start()
+
+    def can_serve_now(self, wanted: Iterable[str]) -> bool:
+        """Whether a task importing ``wanted`` would get a worker now, without waiting for a
+        template to start or for another task (a hint for ordering work; takes nothing)."""
+        return self._can_serve_now(tuple(sorted(set(wanted))))
+
     def _can_serve_now(self, wanted: tuple[str, ...]) -> bool:
         """Whether a task wanting ``wanted`` would get a worker without waiting for another
         task or another lane's start (a heuristic for ordering work; takes nothing)."""
         with self._lock:
-            key = self._resolved.get(wanted, wanted)
+            key = self._key_for(wanted)
             pool = self._pools.get(key)
             return pool is None or bool(pool.idle) or pool.may_grow(key, self.workers)
 
@@ -302,6 +363,8 @@ class Sandbox:
             pool.start_s = took
             pool.waited_s = 0.0
             self._resolved[wanted] = held
+            if held:
+                self._holds[held] = frozenset(report.get("warm_modules", held))
             if held != key:
                 # It joins the pool of what it really holds; one that holds nothing warm (none
                 # of the candidates could be imported) is a base worker and frees its warm slot.

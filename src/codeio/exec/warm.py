@@ -60,12 +60,24 @@ def warm_imports(
     code: str, kwargs: Mapping[str, Any] | None, warm: Iterable[str]
 ) -> tuple[str, ...]:
     """Sorted module names under ``warm`` that ``code`` (or a source text passed in ``kwargs``,
-    as harnesses that exec a function do) imports; () when it imports none of them."""
+    as harnesses that exec a function do, also inside lists and dicts) imports; () when it
+    imports none of them."""
     allowed = warm if isinstance(warm, frozenset) else frozenset(warm)
     if not allowed:
         return ()
     found = set(_scan(code, allowed))
-    for value in (kwargs or {}).values():
-        if isinstance(value, str) and len(value) > 10:
-            found |= _scan(value, allowed)
+    _scan_values((kwargs or {}).values(), allowed, found, 3)
     return tuple(sorted(found))
+
+
+def _scan_values(values: Iterable[Any], warm: frozenset[str], found: set[str], depth: int) -> None:
+    """Source texts among ``values``, also inside lists and dicts (a batch task passes the
+    code of several functions), down to ``depth`` levels."""
+    for value in values:
+        if isinstance(value, str):
+            if len(value) > 10:
+                found |= _scan(value, warm)
+        elif depth > 0 and isinstance(value, (list, tuple)):
+            _scan_values(value, warm, found, depth - 1)
+        elif depth > 0 and isinstance(value, dict):
+            _scan_values(value.values(), warm, found, depth - 1)

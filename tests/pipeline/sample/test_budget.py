@@ -115,3 +115,22 @@ def test_numpy_from_the_prelude_only_for_code_that_names_it(sandboxes) -> None:
     for record in (uses_np, plain):
         out, _ = timed_sample(sandboxes, record)
         assert isinstance(out, FunctionRecord) and len(out.ios) == 10
+
+
+def test_with_min_pairs_kept_a_hanging_call_is_cut_at_the_soft_budget(sandboxes) -> None:
+    gen = (
+        "import itertools\n"
+        "_count = itertools.count()\n"
+        "def input_generator():\n"
+        "    n = next(_count)\n"
+        "    return {'x': 3 * n + 1 if n < 3 else 3 * n}\n"
+    )
+    hangs_on_3 = fn(
+        "def main_solution(x):\n    while x % 3 == 0:\n        pass\n    return x\n", gen
+    )
+    out, _ = timed_sample(sandboxes, hangs_on_3, soft_budget_s=0.3, call_timeout_s=2.0)
+    assert isinstance(out, FunctionRecord) and [p.input["x"] for p in out.ios] == [1, 4, 7]
+    stats = out.meta["sample"]
+    # Cut at the soft budget (0.3 s), not at the 3-soft-budget deadline or the call timeout.
+    assert stats["stopped_slow"] is True and stats["call_timeouts"] == 0
+    assert stats["elapsed_s"] < 0.8

@@ -33,6 +33,7 @@ from codeio.records import IOPair
 __all__ = [
     "PairMismatch",
     "Replay",
+    "StopAtFirst",
     "compare_pairs",
     "outputs_equal",
     "replay_batch_task",
@@ -114,22 +115,39 @@ def replay_task(
     call_timeout_s: float,
     limits: ExecLimits,
     prelude: str = NAMESPACE_PRELUDE,
+    stop_at_first: StopAtFirst | None = None,
 ) -> ExecTask:
-    """A sandbox task that calls ``funcname`` once per input, each decoded from its JSON text."""
+    """A sandbox task that calls ``funcname`` once per input, each decoded from its JSON text
+    (with ``stop_at_first``: in its order, up to the first output that differs)."""
     texts = [json.dumps(item, allow_nan=True) for item in inputs]
-    return ExecTask(
-        code=harness_code(),
-        entry=REPLAY_ENTRY,
-        kwargs={
-            "refcode": refcode,
-            "funcname": funcname,
-            "inputs": texts,
-            "seed": seed,
-            "call_timeout_s": call_timeout_s,
-            "prelude": prelude_for(prelude, refcode),
-        },
-        limits=limits,
-    )
+    kwargs: dict[str, Any] = {
+        "refcode": refcode,
+        "funcname": funcname,
+        "inputs": texts,
+        "seed": seed,
+        "call_timeout_s": call_timeout_s,
+        "prelude": prelude_for(prelude, refcode),
+    }
+    if stop_at_first is not None:
+        kwargs.update(stop_at_first.kwargs())
+    return ExecTask(code=harness_code(), entry=REPLAY_ENTRY, kwargs=kwargs, limits=limits)
+
+
+@dataclass(frozen=True)
+class StopAtFirst:
+    """The stored outputs a re-run compares with as it goes, stopping at the first that differs
+    (the function is dropped whatever the other pairs give), and the order to run the pairs in:
+    cheapest first, so a difference shows before the slow pairs run. The pairs it did not run
+    come back ``skipped``, which ``compare_pairs`` counts as not reproduced."""
+
+    expected: list[Any]
+    cost_s: list[float] = field(default_factory=list)
+
+    def kwargs(self) -> dict[str, Any]:
+        order = list(range(len(self.expected)))
+        if len(self.cost_s) == len(self.expected):
+            order.sort(key=lambda i: self.cost_s[i])
+        return {"expected": [canonical_json(o) for o in self.expected], "order": order}
 
 
 def replay_batch_task(
@@ -138,8 +156,10 @@ def replay_batch_task(
     call_timeout_s: float,
     limits: ExecLimits,
     prelude: str = NAMESPACE_PRELUDE,
+    stop_at_first: Sequence[StopAtFirst] | None = None,
 ) -> ExecTask:
-    """One task replaying several functions: ``items`` are (refcode, funcname, inputs, seed)."""
+    """One task replaying several functions: ``items`` are (refcode, funcname, inputs, seed);
+    ``stop_at_first``: one per item (see ``StopAtFirst``)."""
     functions = [
         {
             "refcode": refcode,
@@ -149,6 +169,9 @@ def replay_batch_task(
         }
         for refcode, funcname, inputs, seed in items
     ]
+    if stop_at_first is not None:
+        for function, stop in zip(functions, stop_at_first, strict=True):
+            function.update(stop.kwargs())
     return ExecTask(
         code=harness_code(),
         entry=REPLAY_BATCH_ENTRY,

@@ -15,6 +15,11 @@ limits, prelude, soft_budget_s, min_pairs)`` -> ``{"pairs": [...], "stats": {...
     taken *before* the call, so a function that mutates its arguments cannot corrupt it; the
     call itself gets the generator's own object. A generated input seen before is not run again.
 
+``SAMPLE_BATCH_ENTRY(functions, ..., slice_s)`` -> one sample result per function started
+    The same for several functions in one process (one fork for all), in order, starting no
+    function after ``slice_s`` seconds; the host samples the rest in later tasks. Process-wide
+    settings and the task dir are put back between functions.
+
 ``REPLAY_ENTRY(refcode, funcname, inputs, seed, call_timeout_s, prelude)``
     -> ``{"results": [{"status", "output" | "error"}], "setup_error": ..., "phases_s": ...}``
     Re-runs ``main_solution`` on inputs given as stored JSON text (each call decodes its own
@@ -43,6 +48,7 @@ __all__ = [
     "NAMESPACE_PRELUDE",
     "REPLAY_BATCH_ENTRY",
     "REPLAY_ENTRY",
+    "SAMPLE_BATCH_ENTRY",
     "SAMPLE_ENTRY",
     "harness_code",
     "harness_source",
@@ -52,6 +58,7 @@ __all__ = [
 SAMPLE_ENTRY = "codeio_sample_entry"
 REPLAY_ENTRY = "codeio_replay_entry"
 REPLAY_BATCH_ENTRY = "codeio_replay_batch_entry"
+SAMPLE_BATCH_ENTRY = "codeio_sample_batch_entry"
 
 _CHILD_SOURCE = r'''
 
@@ -152,6 +159,8 @@ class _Timer:
         self.previous = None
         self.seconds_left = None
         """When set, no call's alarm goes past this many seconds (the function's budget)."""
+        self.cut_by_budget = False
+        """Whether the last call's alarm was the budget's rather than its own timeout."""
 
     def __enter__(self):
         if self.seconds:
@@ -164,6 +173,7 @@ class _Timer:
         seconds = self.seconds
         if self.seconds_left is not None:
             seconds = max(0.001, min(seconds, self.seconds_left))
+        self.cut_by_budget = seconds < self.seconds
         _signal.setitimer(_signal.ITIMER_REAL, seconds)
         try:
             return fn(*args, **kwargs)
@@ -194,6 +204,19 @@ def _bump(table, key):
 
 def _compile(source, filename):
     return compile(source, "<" + filename + ">", "exec")
+
+
+_PRELUDES = {}
+
+
+def _compile_prelude(prelude):
+    """The prelude's code object, compiled once per task (a batch shares one or two)."""
+    if not prelude:
+        return None
+    code = _PRELUDES.get(prelude)
+    if code is None:
+        code = _PRELUDES[prelude] = _compile(prelude, "prelude")
+    return code
 
 
 def _load_compiled(prelude_code, code, filename, symbol):
@@ -252,10 +275,11 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         examples.setdefault(kind, text[:_MSG_CHARS])
 
     kept = []
+    pair_s = []  # the main_solution call of each kept pair, in seconds
     gen_s = main_s = 0.0
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
-            prelude_code = _compile(prelude, "prelude") if prelude else None
+            prelude_code = _compile_prelude(prelude)
             main = _load_compiled(prelude_code, _compile(refcode, "refcode"), "refcode", funcname)
         except BaseException as exc:
             return {"pairs": [], "stats": stats, "setup_error": {"where": "refcode", "error": _describe(exc)}}
@@ -295,12 +319,17 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
             if stats["call_timeouts"] >= max_call_timeouts:
                 break
             stats["tries"] += 1
-            # No call may run past the hard budget, whatever its own timeout.
-            timer.seconds_left = deadline - now
+            # No call may run past the hard budget, whatever its own timeout; with min_pairs
+            # kept, none past the soft one either (the function stops there anyway).
+            cut_at = soft_deadline if len(kept) >= min_pairs else deadline
+            timer.seconds_left = cut_at - now
             before = _clock()
             try:
                 generated = timer.call(gen, rng) if use_rng else timer.call(gen)
             except _CallTimeout:
+                if timer.cut_by_budget and len(kept) >= min_pairs:
+                    stats["stopped_slow"] = True
+                    break
                 stats["call_timeouts"] += 1
                 note("generator_timeout", "input_generator exceeded " + str(call_timeout_s) + " s")
                 continue
@@ -332,11 +361,15 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 stats["input_too_big"] += 1
                 note("input_too_big", why)
                 continue
-            timer.seconds_left = deadline - _time.monotonic()
+            timer.seconds_left = cut_at - _time.monotonic()
             before = _clock()
             try:
                 output = timer.call(main, **generated)
             except _CallTimeout:
+                if timer.cut_by_budget and len(kept) >= min_pairs:
+                    # Cut at the soft budget with enough pairs: the budget, not a hang.
+                    stats["stopped_slow"] = True
+                    break
                 stats["call_timeouts"] += 1
                 note("main_timeout", funcname + " exceeded " + str(call_timeout_s) + " s")
                 continue
@@ -345,7 +378,8 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("main_error", _describe(exc))
                 continue
             finally:
-                main_s += _clock() - before
+                took = _clock() - before
+                main_s += took
             try:
                 stored_output = _json.loads(_json.dumps(output, allow_nan=True))
             except BaseException as exc:
@@ -358,6 +392,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 note("output_too_big", why)
                 continue
             kept.append({"input": snapshot, "output": stored_output})
+            pair_s.append(round(took, 5))
     end = _clock()
     stats["phases_s"] = {
         "load": round(clock_loop - clock_at_entry, 5),
@@ -366,19 +401,40 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         "checks": round(max(0.0, end - clock_loop - gen_s - main_s), 5),
     }
     stats["elapsed_s"] = round(_time.monotonic() - started, 4)
+    stats["pair_s"] = pair_s
     return {"pairs": kept, "stats": stats, "setup_error": None}
 
 
-def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer):
+def _canonical(value):
+    """The host's canonical JSON (codeio.ids.canonical_json), to compare with an expected output."""
+    return _json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                       allow_nan=True)
+
+
+def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer,
+                expected=None, order=None):
+    """``expected``: the stored outputs as canonical JSON; given, the re-run stops at the first
+    pair that differs (the function is dropped whatever the rest give) and marks the others
+    ``skipped``. ``order``: the order to run the pairs in (cheapest first finds a difference
+    soonest)."""
     clock_at_entry = _clock()
     load_s = main_s = 0.0
-    results = []
+    count = len(inputs)
+    results = [None] * count
+    if order is None or sorted(order) != list(range(count)):
+        order = range(count)
+    if expected is not None and len(expected) != count:
+        expected = None
     try:
         code = _compile(refcode, "refcode")
     except BaseException as exc:
         return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
     _seed_globals(seed, (refcode,))
-    for text in inputs:
+    differed = False
+    for index in order:
+        if differed:
+            results[index] = {"status": "skipped", "error": "not re-run: an earlier pair differed"}
+            continue
         # A fresh module per pair, as a verifier or a user would run it: an output that
         # depends on state left by earlier calls (a global memo, a counter) must show here.
         before = _clock()
@@ -387,34 +443,41 @@ def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, t
         except BaseException as exc:
             return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
         load_s += _clock() - before
-        kwargs = _json.loads(text)  # a fresh copy per call, decoded exactly as stored
+        kwargs = _json.loads(inputs[index])  # a fresh copy per call, decoded exactly as stored
         before = _clock()
         try:
             output = timer.call(main, **kwargs)
         except _CallTimeout:
-            results.append({"status": "timeout", "error": "exceeded " + str(call_timeout_s) + " s"})
-            continue
+            result = {"status": "timeout", "error": "exceeded " + str(call_timeout_s) + " s"}
         except BaseException as exc:
-            results.append({"status": "error", "error": _describe(exc)})
-            continue
+            result = {"status": "error", "error": _describe(exc)}
+        else:
+            try:
+                result = {"status": "ok", "output": _json.loads(_json.dumps(output, allow_nan=True))}
+            except BaseException as exc:
+                result = {"status": "not_json", "error": _describe(exc)}
         finally:
             main_s += _clock() - before
-        try:
-            results.append({"status": "ok", "output": _json.loads(_json.dumps(output, allow_nan=True))})
-        except BaseException as exc:
-            results.append({"status": "not_json", "error": _describe(exc)})
+        results[index] = result
+        if expected is not None:
+            try:
+                differed = result["status"] != "ok" or _canonical(result["output"]) != expected[index]
+            except BaseException:
+                differed = True
     phases = {"load": round(load_s, 5), "main": round(main_s, 5)}
     phases["rest"] = round(max(0.0, _clock() - clock_at_entry - load_s - main_s), 5)
     return {"results": results, "setup_error": None, "phases_s": phases}
 
 
-def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude=""):
+def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude="", expected=None,
+                        order=None):
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
-            prelude_code = _compile(prelude, "prelude") if prelude else None
+            prelude_code = _compile_prelude(prelude)
         except BaseException as exc:
             return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
-        return _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer)
+        return _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer,
+                           expected, order)
 
 
 class _ProcessState:
@@ -430,6 +493,9 @@ class _ProcessState:
         numpy = _sys.modules.get("numpy")
         self.np_err = numpy.geterr() if numpy is not None else None
         self.np_print = numpy.get_printoptions() if numpy is not None else None
+        # What the task dir (the cwd, $HOME, $TMPDIR) held before: a file one function writes
+        # must not be there for the next.
+        self.files = set(os.listdir(self.cwd))
 
     def restore(self):
         import builtins, os
@@ -438,6 +504,16 @@ class _ProcessState:
             builtins.__dict__.update(self.builtins)
         if os.getcwd() != self.cwd:
             os.chdir(self.cwd)
+        for name in set(os.listdir(self.cwd)) - self.files:
+            path = os.path.join(self.cwd, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                import shutil
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
         _sys.setrecursionlimit(self.recursion)
         if dict(os.environ) != self.environ:
             os.environ.clear()
@@ -453,11 +529,12 @@ class _ProcessState:
 
 def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
     """Replays of several functions in one process: ``functions`` is a list of
-    ``{"refcode", "funcname", "inputs", "seed"}``; one ``codeio_replay_entry`` result each."""
+    ``{"refcode", "funcname", "inputs", "seed"}`` (optionally ``"expected"`` and ``"order"``);
+    one ``codeio_replay_entry`` result each."""
     out = []
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
-            prelude_code = _compile(prelude, "prelude") if prelude else None
+            prelude_code = _compile_prelude(prelude)
         except BaseException as exc:
             error = {"where": "refcode", "error": _describe(exc)}
             return [{"results": [], "setup_error": error} for _ in functions]
@@ -465,9 +542,32 @@ def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
         for item in functions:
             try:
                 out.append(_replay_one(item["refcode"], item["funcname"], item["inputs"],
-                                       item["seed"], call_timeout_s, prelude_code, timer))
+                                       item["seed"], call_timeout_s, prelude_code, timer,
+                                       item.get("expected"), item.get("order")))
             finally:
                 state.restore()
+    return out
+
+
+def codeio_sample_batch_entry(functions, pairs, tries, budget_s, call_timeout_s, limits,
+                              soft_budget_s=None, min_pairs=1, slice_s=0.0):
+    """Sampling of several functions in one process, in order: ``functions`` is a list of
+    ``{"refcode", "inputgen", "funcname", "seed", "prelude"}``; one ``codeio_sample_entry``
+    result each, for a prefix of them: no function starts once ``slice_s`` seconds have passed
+    (the first always does), and the host samples the rest in later tasks. Process-wide
+    settings and the task dir are put back between functions, as in a replay batch."""
+    out = []
+    started = _time.monotonic()
+    state = _ProcessState()
+    for item in functions:
+        if out and _time.monotonic() - started >= slice_s:
+            break
+        try:
+            out.append(codeio_sample_entry(
+                item["refcode"], item["inputgen"], item["funcname"], item["seed"], pairs, tries,
+                budget_s, call_timeout_s, limits, item["prelude"], soft_budget_s, min_pairs))
+        finally:
+            state.restore()
     return out
 '''
 
