@@ -113,7 +113,11 @@ _AFTER_LOOP = re.compile(
 )
 _HEADER = re.compile(r"`((?:for|while)\s+[^`]+)`")
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\-*(`\"'])|\n")
+# A sentence may start in lower case ("x = 3. total becomes 3."): a placement told in one
+# sentence must not leak into the next, except after an abbreviation ("e.g. x = 3").
+_SENTENCE_END = re.compile(
+    r"(?<![ (]e\.g\.)(?<![ (]i\.e\.)(?<!\betc\.)(?<!\bvs\.)(?<=[.!?])\s+(?=[A-Za-z_\-*(`\"'])|\n"
+)
 _UNIT_WORDS = frozenset(
     """times more less fewer plus minus greater smaller larger bigger higher lower than
     character characters char chars element elements item items digit digits letter letters
@@ -406,6 +410,10 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
     """Every claim in ``text`` in order; ``kind`` is the task's (final-output claims: output only)."""
     masked = _mask(text)
     iters, afters, headers, _ = _positions(masked)
+    tables = _tables(masked)
+    # A table row in an iteration column is a mark for its own line (each row is a sentence).
+    iters = sorted(iters + [(pos, k) for t in tables for pos, k in t.row_iterations])
+    afters = sorted(afters + [pos for t in tables for pos in t.row_after])
     found: list[Claim] = []
     taken: list[tuple[int, int]] = []
     block_iter = _block_iterations(masked, iters)
@@ -550,6 +558,22 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                 if got:
                     add("final", "", m.start(), got[0], got[1], got[2])
         # Values of variables.
+        for cell in (c for t in tables for c in t.cells if s_start <= c[1] < s_end):
+            name, a, b, value = cell
+            add("value", name, a, a, b, value)
+        for m in _FROM_TO.finditer(masked, s_start, s_end):
+            if not _name_ok(masked, m.start("name"), m.end("name")):
+                continue
+            old_value = scan_value(masked, m.end(), s_end)
+            if old_value is None:
+                continue
+            to = re.compile(r"\s+to\s+").match(masked, old_value[1] + (masked[old_value[1] : old_value[1] + 1] == "`"))
+            new_value = scan_value(masked, to.end(), s_end) if to else None
+            if new_value is None:
+                continue
+            name = m.group("name")
+            add("value", name, m.start("name"), old_value[0], old_value[1], old_value[2])
+            add("value", name, to.start(), new_value[0], new_value[1], new_value[2])
         for m in _SETS_CLAIM.finditer(masked, s_start, s_end):
             got = _chain_value(masked, m.end(), s_end)
             if got and _name_ok(masked, m.start("name"), m.end("name")):
@@ -577,6 +601,99 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                 add("value", name, m.start("name"), got[0], got[1], got[2])
     found.sort(key=lambda c: c.span)
     return found
+
+
+_FROM_TO = re.compile(
+    rf"[`*]*(?P<name>{_NAME})[`*]*\s+(?:(?:is|was|gets)\s+)?(?:goes|went|changes|changed|"
+    r"increases|increased|decreases|decreased|grows|grew|moves|moved|jumps|jumped|rises|rose|"
+    r"drops|dropped|falls|fell|updated|updates|incremented|decremented|shrinks|shrank)\s+"
+    r"(?:up\s+|down\s+)?from\s+",
+    re.I,
+)
+_TABLE_ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.M)
+_TABLE_RULE = re.compile(r"^[\s|:\-]+$")
+_ITER_COLUMN = re.compile(r"(?i)(?:iteration|iter|round|pass|loop|#)\.?(?:\s*#)?")
+_START_ROW = re.compile(r"(?i)\W*(?:start|init(?:ial(?:ly)?)?|before(?:\s+the)?(?:\s+loop)?)\W*")
+
+
+@dataclass
+class _Table:
+    cells: list[tuple[str, int, int, Any]]
+    """(column name, start, end, value) of every data cell under a name column."""
+    row_iterations: list[tuple[int, int]]
+    """(row start, k) for the rows of a table with an iteration column."""
+    row_after: list[int]
+    """Row starts of rows labelled as the state after the loop."""
+
+
+def _cells(text: str, m: re.Match[str]) -> list[tuple[str, int, int]]:
+    """(stripped cell text, start, end) of one ``| a | b |`` row."""
+    out, pos = [], m.start(1)
+    for raw in m.group(1).split("|"):
+        lead = len(raw) - len(raw.lstrip())
+        body = raw.strip()
+        out.append((body, pos + lead, pos + lead + len(body)))
+        pos += len(raw) + 1
+    return out
+
+
+def _tables(text: str) -> list[_Table]:
+    """Markdown tables: a header of names over rows of values, one row per step or iteration.
+
+    A column headed ``Iteration`` (``Iter``, ``Round``, ``Pass``, ``#``) places its row's values
+    in that iteration (zero-based numbering is shifted); a row labelled ``after the loop`` or
+    ``final`` places them after the loop; otherwise values are claims about any moment.
+    """
+    rows = list(_TABLE_ROW.finditer(text))
+    groups: list[list[re.Match[str]]] = []
+    for m in rows:
+        if groups and text[groups[-1][-1].end() : m.start()].strip() == "":
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+    tables = []
+    for group in groups:
+        if len(group) < 3 or not _TABLE_RULE.fullmatch(group[1].group(0)):
+            continue
+        header = [_plain_name(c[0]) for c in _cells(text, group[0])]
+        iter_col = next(
+            (i for i, h in enumerate(_cells(text, group[0])) if _ITER_COLUMN.fullmatch(
+                h[0].strip("`* ")
+            )),
+            None,
+        )
+        table = _Table([], [], [])
+        numbered: list[tuple[int, int]] = []
+        for row in group[2:]:
+            cells = _cells(text, row)
+            if len(cells) != len(header):
+                continue
+            label = cells[iter_col][0].strip("`* ") if iter_col is not None else ""
+            if iter_col is not None:
+                k = _number(label.split()[-1]) if label.split() else None
+                if k is not None:
+                    numbered.append((row.start(), k))
+                elif _AFTER_LOOP.search(label) or label.lower() in ("end", "done", "result"):
+                    table.row_after.append(row.start())
+                elif not _START_ROW.fullmatch(label):
+                    continue  # a row the text labels some other way: not placed, not read
+            for i, (body, a, b) in enumerate(cells):
+                name = header[i]
+                if i == iter_col or name is None or not body:
+                    continue
+                got = scan_value(text, a, b)
+                if got is not None and got[0] <= a + 3 and b - got[1] <= 3:
+                    table.cells.append((name, got[0], got[1], got[2]))
+        if any(k == 0 for _, k in numbered):
+            numbered = [(p, k + 1) for p, k in numbered]
+        table.row_iterations = numbered
+        tables.append(table)
+    return tables
+
+
+def _plain_name(cell: str) -> str | None:
+    body = cell.strip().strip("`*_ ").strip()
+    return body if re.fullmatch(_NAME, body) else None
 
 
 def _loop_subject(before: str) -> bool:
