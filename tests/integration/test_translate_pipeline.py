@@ -36,7 +36,9 @@ def _reply(prompt: str, body: dict[str, Any]) -> str:
     total = sum(x for x in nums if x % 2 == 0)
     block = f'```json\n{{"output": {total}}}\n```'
     if nums == WRONG_ANSWER:
-        return f'Adding the even numbers gives {total + 1}.\n\n```json\n{{"output": {total + 1}}}\n```'
+        return (
+            f'Adding the even numbers gives {total + 1}.\n\n```json\n{{"output": {total + 1}}}\n```'
+        )
     runs = len(nums) + (3 if nums == WRONG_STEP else 0)
     steps, running = [], 0
     for x in nums:

@@ -567,7 +567,9 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
             old_value = scan_value(masked, m.end(), s_end)
             if old_value is None:
                 continue
-            to = re.compile(r"\s+to\s+").match(masked, old_value[1] + (masked[old_value[1] : old_value[1] + 1] == "`"))
+            to = re.compile(r"\s+to\s+").match(
+                masked, old_value[1] + (masked[old_value[1] : old_value[1] + 1] == "`")
+            )
             new_value = scan_value(masked, to.end(), s_end) if to else None
             if new_value is None:
                 continue
@@ -657,9 +659,11 @@ def _tables(text: str) -> list[_Table]:
             continue
         header = [_plain_name(c[0]) for c in _cells(text, group[0])]
         iter_col = next(
-            (i for i, h in enumerate(_cells(text, group[0])) if _ITER_COLUMN.fullmatch(
-                h[0].strip("`* ")
-            )),
+            (
+                i
+                for i, h in enumerate(_cells(text, group[0]))
+                if _ITER_COLUMN.fullmatch(h[0].strip("`* "))
+            ),
             None,
         )
         table = _Table([], [], [])
