@@ -102,7 +102,7 @@ _ITER_MARKERS = [
 ]
 _AFTER_LOOP = re.compile(
     r"\b(?:after\s+(?:the|this|that|both|all)\s+(?:\w+\s+)?(?:loops?|iterations)"
-    r"|after\s+\d+\s+iterations|after\s+(?:the\s+)?loop"
+    r"|after\s+(?:the\s+)?loop"
     r"|once\s+the\s+(?:\w+\s+)?loop\s+(?:is\s+)?(?:done|ends|finishes|completes|terminates|exits|is over)"
     r"|when\s+the\s+(?:\w+\s+)?loop\s+(?:ends|finishes|completes|terminates|exits|is done|stops)"
     r"|at\s+the\s+end\s+of\s+the\s+(?:\w+\s+)?loop"
@@ -111,6 +111,27 @@ _AFTER_LOOP = re.compile(
     r"|ending\s+with|leaving|by\s+the\s+end|in\s+the\s+end|final\s+values?|finally)\b",
     re.I,
 )
+# "after 2 iterations" is the state at the end of iteration 2; it is the loop's end (and a count)
+# only when the text says the loop is over ("after 4 iterations in total the loop finishes").
+_AFTER_N = re.compile(
+    r"\bafter\s+(?P<n>\d+|" + "|".join(_WORD_NUMBERS) + r")\s+(?:iterations?|passes|rounds|steps)\b"
+    r"(?P<tail>[^.\n;]{0,40})",
+    re.I,
+)
+_LOOP_OVER = re.compile(
+    r"\b(?:in\s+total|altogether|(?:loop|it)\s+(?:finishes|ends|stops|exits|terminates|"
+    r"completes|is\s+(?:done|over|finished|complete))|(?:loop|it)\s+(?:has\s+)?(?:finished|ended))\b",
+    re.I,
+)
+
+
+def _after_n(m: re.Match[str]) -> tuple[int | None, bool]:
+    """(k, whether the loop is over) for one "after k iterations" phrase."""
+    token = m.group("n").lower()
+    k = int(token) if token.isdigit() else _WORD_NUMBERS.get(token)
+    return k, bool(_LOOP_OVER.search(m.group("tail")))
+
+
 _HEADER = re.compile(r"`((?:for|while)\s+[^`]+)`")
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 # A sentence may start in lower case ("x = 3. total becomes 3."): a placement told in one
@@ -398,6 +419,14 @@ def _positions(
     if zero_based:
         iters = [(p, k + 1) for p, k in iters]
     afters = [m.start() for m in _AFTER_LOOP.finditer(text)]
+    for m in _AFTER_N.finditer(text):
+        k, over = _after_n(m)
+        if over:
+            afters.append(m.start())
+        elif k:
+            iters.append((m.start(), k))
+    iters.sort()
+    afters.sort()
     # A header named as "the inner loop ..." inside an iteration is not the loop being walked.
     headers = [
         (m.start(), m.group(1).strip(), "inner" in text[max(0, m.start() - 16) : m.start()].lower())
@@ -523,6 +552,10 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
             before = masked[max(s_start, m.start() - 20) : m.start()].split()
             if before and before[-1].lower().strip("`*(") in _COUNT_BLOCKERS:
                 continue
+            after_n = _AFTER_N.match(masked, m.start() - len("after ") - 1)
+            after_n = after_n or _AFTER_N.match(masked, max(0, m.start() - len("after ")))
+            if before and before[-1].lower() == "after" and not (after_n and _after_n(after_n)[1]):
+                continue  # "after 2 iterations, total = 4": a moment in the loop, not a count
             unit = m.group("unit").lower()
             token = m.group("n").lower()
             window = masked[max(s_start, m.start() - 40) : m.start()]
@@ -560,6 +593,8 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
         # Values of variables.
         for cell in (c for t in tables for c in t.cells if s_start <= c[1] < s_end):
             name, a, b, value = cell
+            add("value", name, a, a, b, value)
+        for name, a, b, value in _state_dicts(masked, s_start, s_end):
             add("value", name, a, a, b, value)
         for m in _FROM_TO.finditer(masked, s_start, s_end):
             if not _name_ok(masked, m.start("name"), m.end("name")):
@@ -601,10 +636,18 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
             got = _chain_value(masked, m.end(), s_end)
             if got:
                 add("value", name, m.start("name"), got[0], got[1], got[2])
+                # "total: 0 -> 4 -> 10" tells each value the name takes in turn.
+                while got is not None:
+                    end = got[1] + (masked[got[1] : got[1] + 1] == "`")
+                    arrow = _ARROW.match(masked, end, s_end)
+                    got = scan_value(masked, arrow.end(), s_end) if arrow else None
+                    if got is not None:
+                        add("value", name, arrow.start(), got[0], got[1], got[2])  # type: ignore[union-attr]
     found.sort(key=lambda c: c.span)
     return found
 
 
+_ARROW = re.compile(r"\s*(?:→|->|=>|⇒)\s*")
 _FROM_TO = re.compile(
     rf"[`*]*(?P<name>{_NAME})[`*]*\s+(?:(?:is|was|gets)\s+)?(?:goes|went|changes|changed|"
     r"increases|increased|decreases|decreased|grows|grew|moves|moved|jumps|jumped|rises|rose|"
@@ -693,6 +736,57 @@ def _tables(text: str) -> list[_Table]:
         table.row_iterations = numbered
         tables.append(table)
     return tables
+
+
+_STATE_LEAD = re.compile(
+    r"(?i)(?:\b(?:iteration|iter|round|pass|step|state|variables|locals|vars|values)\b"
+    r"|\b(?:after|before)\b)[^{}\n]*$"
+)
+_NOT_STATE = re.compile(r"(?i)\b(?:output|result|answer|return(?:s|ed)?|input|argument|call)")
+
+
+def _state_dicts(text: str, start: int, end: int) -> list[tuple[str, int, int, Any]]:
+    """``Iteration 2: {"x": 4, "total": 4}``: a dict of variable names told as the state.
+
+    Only after a word that says it is the program's state (an iteration, ``state``, ``locals``)
+    on the same line, never an output, input or return value: those dicts have keys that are not
+    variables.
+    """
+    out: list[tuple[str, int, int, Any]] = []
+    pos = text.find("{", start, end)
+    while pos >= 0:
+        close = _balanced(text, pos)
+        if close < 0 or close > end:
+            break
+        line_start = text.rfind("\n", 0, pos) + 1
+        lead = text[line_start:pos]
+        if _STATE_LEAD.search(lead) and not _NOT_STATE.search(lead):
+            out.extend(_dict_items(text, pos, close))
+        pos = text.find("{", close, end)
+    return out
+
+
+def _dict_items(text: str, a: int, b: int) -> list[tuple[str, int, int, Any]]:
+    body = text[a:b]
+    if "\n" in body or not body.isascii():  # ast offsets count UTF-8 bytes
+        return []
+    try:
+        node = ast_safe.parse(body, mode="eval").body
+    except (SyntaxError, ValueError):
+        return []
+    if not isinstance(node, ast.Dict):
+        return []
+    items = []
+    for key, value in zip(node.keys, node.values, strict=True):
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            return []
+        if not re.fullmatch(_NAME, key.value) or value.end_col_offset is None:
+            continue
+        va, vb = a + value.col_offset, a + value.end_col_offset
+        parsed = parse_value(text[va:vb])
+        if parsed is not UNPARSED:
+            items.append((key.value, va, vb, parsed))
+    return items
 
 
 def _plain_name(cell: str) -> str | None:

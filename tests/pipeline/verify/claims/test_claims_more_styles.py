@@ -1,0 +1,221 @@
+"""More ways to write a trace: tables, step lists, "goes from", state dicts, arrows, recursion.
+
+Every style is checked twice: a faithful narration must have no contradicted claim (a false
+contradiction is the checker's worst error), and the same narration with one wrong value must
+have exactly that claim contradicted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from codeio.pipeline.verify.claims import ClaimChecker, extract_claims
+
+EVENS = """
+def main_solution(nums):
+    total = 0
+    count = 0
+    for x in nums:
+        if x % 2 == 0:
+            total += x
+        count += 1
+    avg = total / count
+    return {"total": total, "count": count, "avg": round(avg, 2)}
+"""
+EVENS_IN = {"nums": [3, 4, 6, 7]}
+EVENS_OUT = {"total": 10, "count": 4, "avg": 2.5}
+
+FIB = """
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+def main_solution(n):
+    vals = []
+    for i in range(n):
+        vals.append(fib(i))
+    return vals
+"""
+
+COLLATZ = """
+def main_solution(n):
+    steps = 0
+    while n != 1:
+        if n % 2 == 0:
+            n = n // 2
+        else:
+            n = 3 * n + 1
+        steps += 1
+    return steps
+"""
+
+# (style, code, input, output, faithful text, (right value text, wrong value text) to swap in)
+CASES: list[tuple[str, str, dict[str, Any], Any, str, tuple[str, str]]] = [
+    (
+        "markdown table with an iteration column",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        "| Iteration | x | total | count |\n|---|---|---|---|\n| 1 | 3 | 0 | 1 |\n"
+        "| 2 | 4 | 4 | 2 |\n| 3 | 6 | 10 | 3 |\n| 4 | 7 | 10 | 4 |\n\n"
+        'So the output is {"total": 10, "count": 4, "avg": 2.5}.',
+        ("| 2 | 4 | 4 |", "| 2 | 4 | 5 |"),
+    ),
+    (
+        "zero-based table with backticked headers and alignment rules",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        "| iter | `x` | `total` | `count` |\n| :-: | :-: | :-: | :-: |\n"
+        "| 0 | 3 | 0 | 1 |\n| 1 | 4 | 4 | 2 |\n| 2 | 6 | 10 | 3 |\n",
+        ("| 1 | 4 | 4 | 2 |", "| 1 | 4 | 4 | 3 |"),
+    ),
+    (
+        "Step n: x -> v lines",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        "Step 1: total -> 0, count -> 0\nStep 2: x -> 3, count -> 1\nStep 3: x -> 4, total -> 4\n"
+        "Step 4: x -> 6, total -> 10\nStep 5: avg -> 2.5",
+        ("total -> 10", "total -> 11"),
+    ),
+    (
+        "x goes from a to b",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        "In the second iteration total goes from 0 to 4. In the third, total increases from 4 to "
+        "10. count goes from 3 to 4 at the end.",
+        ("from 0 to 4", "from 0 to 6"),
+    ),
+    (
+        "iteration #k",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        "iteration #1: x = 3, count = 1. iteration #2: x = 4, total = 4. "
+        "iteration #3: x = 6, total = 10.",
+        ("#2: x = 4", "#2: x = 6"),
+    ),
+    (
+        "after k iterations (a moment inside the loop)",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        "After 2 iterations, total = 4 and count = 2. After 3 iterations total is 10. "
+        "After 4 iterations in total the loop finishes with count = 4.",
+        ("After 2 iterations, total = 4", "After 2 iterations, total = 10"),
+    ),
+    (
+        "at x=v placements and x=v: lines",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        "at x=3: total=0, count=1\nat x=4: total=4, count=2\nat x=6: total=10, count=3",
+        ("total=10", "total=12"),
+    ),
+    (
+        "JSON state per iteration",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        'Iteration 2: {"x": 4, "total": 4, "count": 2}\n'
+        'Iteration 3: {"x": 6, "total": 10, "count": 3}\n'
+        'Final answer: {"total": 10, "count": 4, "avg": 2.5}',
+        ('"total": 4,', '"total": 5,'),
+    ),
+    (
+        "Python-spelled state after the loop",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        "State after the loop: {'x': 7, 'total': 10, 'count': 4}. avg = 2.5",
+        ("'count': 4}", "'count': 5}"),
+    ),
+    (
+        "arrow chains",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        "total: 0 → 4 → 10\ncount: 0 -> 1 -> 2 -> 3 -> 4",
+        ("0 → 4 → 10", "0 → 4 → 11"),
+    ),
+    (
+        "nested bullets",
+        EVENS,
+        EVENS_IN,
+        EVENS_OUT,
+        "- Loop over nums:\n  - iteration 1:\n    - x = 3\n    - `x % 2 == 0` is False\n"
+        "    - count = 1\n  - iteration 2:\n    - x = 4\n    - total = 4\n    - count = 2\n"
+        "- After the loop, total = 10, count = 4.",
+        ("    - total = 4", "    - total = 8"),
+    ),
+    (
+        "recursive helper calls",
+        FIB,
+        {"n": 5},
+        [0, 1, 1, 2, 3],
+        "fib(0) = 0, fib(1) = 1, fib(2) = 1, fib(3) = 2, fib(4) = 3. "
+        "Iteration 4: i = 3, vals = [0, 1, 1, 2]. `fib(4)` returns 3. "
+        "So the output is [0, 1, 1, 2, 3].",
+        ("fib(3) = 2", "fib(3) = 3"),
+    ),
+    (
+        "while loop with rounds",
+        COLLATZ,
+        {"n": 6},
+        8,
+        "n goes from 6 to 3. Round 2: n = 10, steps = 2. Round 3: n = 5. "
+        "The loop runs 8 times. After the loop, steps = 8.",
+        ("The loop runs 8 times", "The loop runs 7 times"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_style_faithful_and_corrupted(
+    checker: ClaimChecker, case: tuple[str, str, dict[str, Any], Any, str, tuple[str, str]]
+) -> None:
+    _, code, kwargs, out, text, (right, wrong) = case
+    good = checker.check_text(text, code, "main_solution", kwargs, expected=out)
+    assert good.contradicted == 0, [c for c in good.claims if c.status == "contradicted"]
+    assert good.supported >= 3, good.claims
+    assert text.count(right) == 1
+    bad_text = text.replace(right, wrong)
+    bad = checker.check_text(bad_text, code, "main_solution", kwargs, expected=out)
+    assert bad.contradicted == 1, bad.claims
+    first = bad.first_contradiction
+    assert first is not None
+    at = bad_text.index(wrong)
+    assert at <= first.span[1] and first.span[0] < at + len(wrong), (first, wrong)
+
+
+def test_table_rows_land_in_their_iteration() -> None:
+    text = "| Iteration | x | total |\n|---|---|---|\n| 1 | 3 | 0 |\n| 2 | 4 | 4 |\n"
+    claims = [(c.name, c.value, c.iteration) for c in extract_claims(text)]
+    assert claims == [("x", 3, 1), ("total", 0, 1), ("x", 4, 2), ("total", 4, 2)]
+
+
+def test_a_table_of_other_things_is_not_read_as_iterations() -> None:
+    # No iteration column and a label column: values are claims about any moment, and a row
+    # the text labels in words is not given an iteration number.
+    text = "| Step | x | total |\n|---|---|---|\n| start | 3 | 0 |\n| next | 4 | 4 |\n"
+    claims = extract_claims(text)
+    assert claims and all(c.iteration is None and not c.after_loop for c in claims)
+
+
+def test_a_state_dict_needs_a_state_word_and_is_never_the_output() -> None:
+    text = 'The output is {"total": 99}.\nInput: {"total": 98}.\nIteration 1: {"total": 0}'
+    values = [(c.name, c.value) for c in extract_claims(text) if c.name == "total"]
+    assert values == [("total", 0)]
+
+
+def test_lower_case_sentences_do_not_inherit_a_placement(checker: ClaimChecker) -> None:
+    text = "In the second iteration x = 4. count becomes 4 at the end of the loop."
+    verdict = checker.check_text(text, EVENS, "main_solution", EVENS_IN, expected=EVENS_OUT)
+    assert verdict.contradicted == 0, verdict.claims
+    placed = {c.name: c.where for c in verdict.claims}
+    assert placed["x"] == "iteration 2" and placed["count"] != "iteration 2"
