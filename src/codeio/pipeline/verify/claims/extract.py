@@ -738,9 +738,11 @@ def _tables(text: str) -> list[_Table]:
     return tables
 
 
+# The dict must follow the state word directly ("Iteration 2: {...}", "state after the loop:
+# {...}"); ``data = {...}`` is the value of a variable named data, not a list of variables.
 _STATE_LEAD = re.compile(
-    r"(?i)(?:\b(?:iteration|iter|round|pass|step|state|variables|locals|vars|values)\b"
-    r"|\b(?:after|before)\b)[^{}\n]*$"
+    r"(?i)(?:\b(?:iteration|iter|round|pass|step)\s*#?\s*\d+(?:st|nd|rd|th)?\)?"
+    r"|\b(?:state|variables|locals|vars)\b[^{}=\n]*?)\s*(?::|-|–|—|is|are)?\s*[`*]*$"
 )
 _NOT_STATE = re.compile(r"(?i)\b(?:output|result|answer|return(?:s|ed)?|input|argument|call)")
 

@@ -300,6 +300,9 @@ class _FrameState:
     base: tuple[tuple[int, int | None], ...]
     stack: list[tuple[LoopRun, int | None]] = field(default_factory=list)
     prev: int | None = None
+    prev_ctx: tuple[tuple[int, int | None], ...] = ()
+    """The loop context the line ``prev`` ran in: a test belongs to the iteration that
+    evaluated it, even when its outcome shows only at the next iteration's header."""
 
     def ctx(self) -> tuple[tuple[int, int | None], ...]:
         return self.base + tuple((run.id, n) for run, n in self.stack)
@@ -330,7 +333,7 @@ def _replay(trace: ExecTrace, events: list[list[Any]], refcode: str) -> None:
         if info is None or info.body[0] == prev:  # a one-line ``if c: x`` shows no body line
             return
         taken = info.body[0] <= nxt <= info.body[1]
-        trace.branches.append(Branch(fs.call.fid, prev, info.test, taken, fs.ctx()))
+        trace.branches.append(Branch(fs.call.fid, prev, info.test, taken, fs.prev_ctx))
 
     for event in events:
         tag = event[0]
@@ -353,6 +356,7 @@ def _replay(trace: ExecTrace, events: list[list[Any]], refcode: str) -> None:
         if tag == "l":
             branch_outcome(fs, event[2])
             fs.prev = event[2]
+            fs.prev_ctx = fs.ctx()
         elif tag == "a":
             record(fs, event[2])
         elif tag == "i":
