@@ -219,3 +219,28 @@ def test_lower_case_sentences_do_not_inherit_a_placement(checker: ClaimChecker) 
     assert verdict.contradicted == 0, verdict.claims
     placed = {c.name: c.where for c in verdict.claims}
     assert placed["x"] == "iteration 2" and placed["count"] != "iteration 2"
+
+
+def test_off_by_one_steps_are_caught_where_the_text_places_them(checker: ClaimChecker) -> None:
+    # total is 10 at some point, so only the placement makes these wrong: the iteration where
+    # x is 4 (a binding), a table row, a "#k" iteration.
+    for text in (
+        "at x=4: total=10, count=2",
+        "| Iteration | x | total |\n|---|---|---|\n| 2 | 4 | 10 |\n",
+        "iteration #2: x = 4, total = 10.",
+    ):
+        verdict = checker.check_text(text, EVENS, "main_solution", EVENS_IN, expected=EVENS_OUT)
+        bad = [(c.name, c.claimed) for c in verdict.claims if c.status == "contradicted"]
+        assert bad == [("total", "10")], (text, verdict.claims)
+        assert verdict.first_contradiction is not None
+        assert verdict.first_contradiction.actual == "0, 4"
+
+
+def test_a_binding_no_iteration_had_falls_back_to_any_moment(checker: ClaimChecker) -> None:
+    # x is never 5: the claim about total is judged as if unplaced (total was 4), not contradicted.
+    verdict = checker.check_text(
+        "When x = 5, total = 4.", EVENS, "main_solution", EVENS_IN, expected=EVENS_OUT
+    )
+    statuses = {c.name: c.status for c in verdict.claims}
+    assert statuses == {"x": "contradicted", "total": "supported"}
+

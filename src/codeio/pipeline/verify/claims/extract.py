@@ -46,6 +46,8 @@ class Claim:
     within: int | None = None
     """A loop count or end state told inside iteration k of an outer loop: k."""
     value_span: tuple[int, int] = (0, 0)
+    binding: tuple[str, Any] | None = None
+    """``at i=2: total = 5``: the claim is about the iterations in which ``i`` was 2."""
 
     @property
     def where(self) -> str:
@@ -53,6 +55,8 @@ class Claim:
             return f"iteration {self.iteration}"
         if self.after_loop:
             return "after the loop"
+        if self.binding is not None:
+            return f"where {self.binding[0]} is {self.binding[1]!r}"
         return "anywhere"
 
 
@@ -474,6 +478,12 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
             where = place(start)
             iteration, after, outer, near = where.iteration, where.after, where.outer, where.near
             placed = claim_kind in ("value", "condition") and iteration is not None
+            bound = None
+            if claim_kind == "value" and iteration is None and not after:
+                bound = next(
+                    ((n, v) for p, e, n, v in reversed(bindings) if e <= start and p >= s_start),
+                    None,
+                )
             found.append(
                 Claim(
                     kind=claim_kind,
@@ -489,9 +499,12 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                     within=where.within if not placed else None,
                     call_args=call_args,
                     value_span=(vstart, vend),
+                    binding=bound,
                 )
             )
             taken.append((start, vend))
+
+        bindings = _bindings(masked, s_start, s_end)
 
         # Conditions first: their backticked expressions must not read as assignments.
         for pattern in (_CONDITION, _CONDITION_PLAIN):
@@ -794,6 +807,26 @@ def _dict_items(text: str, a: int, b: int) -> list[tuple[str, int, int, Any]]:
 def _plain_name(cell: str) -> str | None:
     body = cell.strip().strip("`*_ ").strip()
     return body if re.fullmatch(_NAME, body) else None
+
+
+_BINDING = re.compile(
+    r"[ \t]*(?:[-*•>]+\s*|\d+[.)]\s*)?(?:\*\*)?(?:at|when|for|with|once|whenever)\s+"
+    rf"[`*]*(?P<name>{_NAME})[`*]*\s*(?:==?|is|becomes|reaches)\s*",
+    re.I,
+)
+_BINDING_END = re.compile(r"`?(?:\*\*)?\s*[,:;)]|`?\s+(?:we|then|the)\b", re.I)
+
+
+def _bindings(text: str, start: int, end: int) -> list[tuple[int, int, str, Any]]:
+    """``at i=2:`` / ``When x = 4,`` opening a sentence: (start, end, name, value).
+
+    The claims after it in the sentence are about the iterations where the name had that value.
+    """
+    m = _BINDING.match(text, start, end)
+    got = scan_value(text, m.end(), end) if m is not None else None
+    if m is None or got is None or not _BINDING_END.match(text, got[1], end):
+        return []
+    return [(m.start(), got[1], m.group("name"), got[2])]
 
 
 def _loop_subject(before: str) -> bool:

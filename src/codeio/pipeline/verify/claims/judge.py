@@ -154,6 +154,10 @@ def _value(claim: Claim, trace: ExecTrace) -> ClaimCheck:
         return _check(claim, "unverifiable", note="name_not_traced")
     if claim.iteration is not None:
         return _value_in_iteration(claim, trace)
+    if claim.binding is not None and not claim.after_loop:
+        bound = _value_bound(claim, trace)
+        if bound is not None:
+            return bound
     if claim.after_loop:
         return _value_after_loop(claim, trace, history)
     hit, unknown, seen = _compare(claim, (o.text for o in history))
@@ -202,6 +206,37 @@ def _value_in_iteration(claim: Claim, trace: ExecTrace) -> ClaimCheck:
             if _supported_anywhere(claim, trace)
             else _check(claim, "unverifiable", note="no_such_iteration")
         )
+    return _check(claim, "unverifiable", _shown(seen_all) or None, note="incomplete_iteration")
+
+
+def _value_bound(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
+    """``at i=2: total = 5``: judged in the iterations where i was 2 (any loop, any frame);
+    None when no recorded iteration had that value (the claim is then judged unplaced)."""
+    assert claim.binding is not None
+    var, wanted = claim.binding
+    verdicts: list[str] = []
+    seen_all: list[str] = []
+    for run in trace.loops:
+        for k in range(1, run.recorded + 1):
+            if not any(
+                match(wanted, parse_value(t)) is True
+                for t in _iteration_values(trace, run, k, var)
+            ):
+                continue
+            values = _iteration_values(trace, run, k, claim.name)
+            if not values:
+                verdicts.append("unknown")
+                continue
+            hit, unknown, seen = _compare(claim, values)
+            seen_all.extend(v for v in seen if v not in seen_all)
+            if hit:
+                return _check(claim, "supported", claim.value_text)
+            hidden = _hidden_in(trace, run, k, claim.name)
+            verdicts.append("unknown" if unknown or hidden else "differs")
+    if not verdicts:
+        return None
+    if all(v == "differs" for v in verdicts):
+        return _check(claim, "contradicted", _shown(seen_all))
     return _check(claim, "unverifiable", _shown(seen_all) or None, note="incomplete_iteration")
 
 
