@@ -244,3 +244,13 @@ def test_a_binding_no_iteration_had_falls_back_to_any_moment(checker: ClaimCheck
     statuses = {c.name: c.status for c in verdict.claims}
     assert statuses == {"x": "contradicted", "total": "supported"}
 
+
+
+def test_quoted_prose_is_not_a_claim_but_a_quoted_string_value_is() -> None:
+    text = (
+        'From its docstring: "Reverses the digits. If the reversed integer overflows, it returns '
+        '0." He wrote "the loop runs 9 times and total is 99 at the end." '
+        's = "The quick brown fox jumps over it."'
+    )
+    claims = [(c.kind, c.name, c.value) for c in extract_claims(text)]
+    assert claims == [("value", "s", "The quick brown fox jumps over it.")]

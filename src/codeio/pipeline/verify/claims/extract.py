@@ -237,6 +237,14 @@ _COUNT_BLOCKERS = frozenset(
 )
 
 
+# Prose quoted from the code or the task ("From its docstring: "... it returns 0."") says what
+# the author meant, not what this run did. Quoted prose: after a word that introduces a quote,
+# or a sentence of several words ending inside the quotes. String values stay claims.
+_QUOTED_PROSE = re.compile(
+    r"((?:docstring|comment|description|documentation|says|states|reads|problem|statement|"
+    r"task|note)\W{0,3}(?:\s*\w+){0,3}\s*:?\s*)\"[^\"\n]{12,}\"|(?<![=:]\s)(?<![=:(\[,])\"(?=(?:[^\"\n]*\s){5})[^\"\n]{20,}[.!?]\"",
+    re.I,
+)
 _FEEDBACK = re.compile(r"\[(?:Mismatch|Correct|Steps|Error|Timeout|Invalid|Missing)\][^\n]*", re.I)
 
 
@@ -247,7 +255,9 @@ def _mask(text: str) -> str:
     true, which is wrong!") is not claiming what it quotes.
     """
     blank = lambda m: " " * len(m.group(0))  # noqa: E731
-    return _FEEDBACK.sub(blank, _FENCE.sub(blank, text))
+    text = _FEEDBACK.sub(blank, _FENCE.sub(blank, text))
+    keep = lambda m: (m.group(1) or "").ljust(len(m.group(0)))  # noqa: E731
+    return _QUOTED_PROSE.sub(keep, text)
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
