@@ -245,7 +245,6 @@ def test_a_binding_no_iteration_had_falls_back_to_any_moment(checker: ClaimCheck
     assert statuses == {"x": "contradicted", "total": "supported"}
 
 
-
 def test_quoted_prose_is_not_a_claim_but_a_quoted_string_value_is() -> None:
     text = (
         'From its docstring: "Reverses the digits. If the reversed integer overflows, it returns '

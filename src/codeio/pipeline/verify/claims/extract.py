@@ -469,6 +469,8 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
         if not sentence.strip():
             continue
 
+        bindings = _bindings(masked, s_start, s_end)
+
         def place(pos: int, s_start: int = s_start, s_end: int = s_end) -> _Place:
             return _placement(pos, s_start, s_end, iters, afters, headers, block_iter)
 
@@ -482,6 +484,7 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
             call_args: str | None = None,
             s_start: int = s_start,
             s_end: int = s_end,
+            bindings: list[tuple[int, int, str, Any]] = bindings,
         ) -> None:
             if not free(start, vend):
                 return
@@ -513,8 +516,6 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                 )
             )
             taken.append((start, vend))
-
-        bindings = _bindings(masked, s_start, s_end)
 
         # Conditions first: their backticked expressions must not read as assignments.
         for pattern in (_CONDITION, _CONDITION_PLAIN):

@@ -219,8 +219,7 @@ def _value_bound(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
     for run in trace.loops:
         for k in range(1, run.recorded + 1):
             if not any(
-                match(wanted, parse_value(t)) is True
-                for t in _iteration_values(trace, run, k, var)
+                match(wanted, parse_value(t)) is True for t in _iteration_values(trace, run, k, var)
             ):
                 continue
             values = _iteration_values(trace, run, k, claim.name)
