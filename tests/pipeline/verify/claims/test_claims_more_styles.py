@@ -253,3 +253,10 @@ def test_quoted_prose_is_not_a_claim_but_a_quoted_string_value_is() -> None:
     )
     claims = [(c.kind, c.name, c.value) for c in extract_claims(text)]
     assert claims == [("value", "s", "The quick brown fox jumps over it.")]
+
+
+def test_a_number_shortened_with_dots_is_not_a_claim() -> None:
+    # The teacher shortens long reprs: "returns 211..." shows the start of 21142.2, not 211.
+    text = "`Loan.payment()` returns 211... and x = [1, 2, ...]. y = 5… z = 3."
+    claims = [(c.name, c.value) for c in extract_claims(text)]
+    assert claims == [("x", [1, 2, ...]), ("z", 3)]

@@ -376,6 +376,8 @@ def _ends_value(text: str, end: int, limit: int) -> bool:
         return False
     if rest.startswith(",") and re.match(r",\d{3}\b", rest):
         return False  # 1,000
+    if rest.startswith(("...", "…")):
+        return False  # a shortened value ("211..." for 21142.2): what it shows is not the value
     if rest.startswith("."):
         return not (len(rest) > 1 and (rest[1].isdigit() or rest[1] in "(_" or rest[1].isalpha()))
     stripped = rest.lstrip(" \t")
