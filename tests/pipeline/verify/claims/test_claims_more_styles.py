@@ -237,12 +237,23 @@ def test_off_by_one_steps_are_caught_where_the_text_places_them(checker: ClaimCh
 
 
 def test_a_binding_no_iteration_had_falls_back_to_any_moment(checker: ClaimChecker) -> None:
-    # x is never 5: the claim about total is judged as if unplaced (total was 4), not contradicted.
+    # x is never 5: the claim about total is judged as if unplaced (total was 4), not contradicted;
+    # "When x = 5" itself is a condition, not a claim.
     verdict = checker.check_text(
         "When x = 5, total = 4.", EVENS, "main_solution", EVENS_IN, expected=EVENS_OUT
     )
     statuses = {c.name: c.status for c in verdict.claims}
-    assert statuses == {"x": "contradicted", "total": "supported"}
+    assert statuses == {"total": "supported"}
+
+
+def test_conditions_and_tries_describe_the_code_not_this_run(checker: ClaimChecker) -> None:
+    text = (
+        "If count is 0, the division would fail. When `x % 2 == 0` is false the number is "
+        "skipped. Suppose nums = [1, 2]; then total = 2. Let's try total = 99 for fun.\n"
+        "The recursion repeats 7 times. Actually total = 10 after the loop."
+    )
+    verdict = checker.check_text(text, EVENS, "main_solution", EVENS_IN, expected=EVENS_OUT)
+    assert [(c.name, c.claimed, c.status) for c in verdict.claims] == [("total", "10", "supported")]
 
 
 def test_quoted_prose_is_not_a_claim_but_a_quoted_string_value_is() -> None:
@@ -260,3 +271,29 @@ def test_a_number_shortened_with_dots_is_not_a_claim() -> None:
     text = "`Loan.payment()` returns 211... and x = [1, 2, ...]. y = 5… z = 3."
     claims = [(c.name, c.value) for c in extract_claims(text)]
     assert claims == [("x", [1, 2, ...]), ("z", 3)]
+
+
+HELPER = """
+def sq(v):
+    return v * v
+
+def main_solution(a, b):
+    return sq(a) + sq(b) - 20
+"""
+
+
+def test_the_result_of_a_helper_is_about_that_call_not_the_output(checker: ClaimChecker) -> None:
+    text = (
+        "The result of `sq(3)` is 9. The result of `sq` is 16. The result of `len(x)` is 3. "
+        "The result of the function is 5."
+    )
+    verdict = checker.check_text(text, HELPER, "main_solution", {"a": 3, "b": 4}, expected=5)
+    assert [(c.kind, c.name, c.claimed, c.status) for c in verdict.claims] == [
+        ("return", "sq", "9", "supported"),
+        ("return", "sq", "16", "supported"),
+        ("final", "", "5", "supported"),
+    ]
+    wrong = checker.check_text(
+        "The result of `sq(4)` is 9.", HELPER, "main_solution", {"a": 3, "b": 4}, expected=5
+    )
+    assert [(c.name, c.status, c.actual) for c in wrong.claims] == [("sq", "contradicted", "16")]

@@ -468,7 +468,7 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
 
     for s_start, s_end in _sentences(masked):
         sentence = masked[s_start:s_end]
-        if not sentence.strip():
+        if not sentence.strip() or _HYPOTHETICAL.search(sentence):
             continue
 
         bindings = _bindings(masked, s_start, s_end)
@@ -490,6 +490,8 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
         ) -> None:
             if not free(start, vend):
                 return
+            if claim_kind in ("value", "condition") and _conditional(masked, s_start, start):
+                return  # "If n is 0, ..." describes the code, not this run
             where = place(start)
             iteration, after, outer, near = where.iteration, where.after, where.outer, where.near
             placed = claim_kind in ("value", "condition") and iteration is not None
@@ -541,6 +543,7 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                 )
         for m in _CALL_RETURN.finditer(masked, s_start, s_end):
             if masked[m.start() - 1 : m.start()] in (".",) or m.group("func").split(".")[-1] in (
+                *_NOT_HELPERS,
                 "print",
                 "len",
                 "range",
@@ -614,8 +617,18 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                 if masked[max(0, m.start() - 1) : m.start()] == "`":
                     continue
                 got = scan_value(masked, m.end(), s_end)
-                if got:
+                if not got:
+                    continue
+                of = re.search(
+                    rf"\bof\s+(?:the\s+)?`(?P<f>{_NAME}(?:\.{_NAME})*)(?:\((?P<a>[^`]*)\))?`",
+                    m.group(0),
+                )
+                if of is None:
                     add("final", "", m.start(), got[0], got[1], got[2])
+                elif of.group("f").rsplit(".", 1)[-1] not in _NOT_HELPERS:
+                    # "the result of `helper(3)` is 9" is about that call, not the output
+                    args = of.group("a")
+                    add("return", of.group("f"), m.start(), got[0], got[1], got[2], args)
         # Values of variables.
         for cell in (c for t in tables for c in t.cells if s_start <= c[1] < s_end):
             name, a, b, value = cell
@@ -842,9 +855,33 @@ def _bindings(text: str, start: int, end: int) -> list[tuple[int, int, str, Any]
     return [(m.start(), got[1], m.group("name"), got[2])]
 
 
+# A sentence that tries or imagines a value ("Let's try x = 5", "Suppose n is 0") is not about
+# the run being checked.
+_HYPOTHETICAL = re.compile(
+    r"\b(?:suppose|supposing|assume|assuming|imagine|hypothetically|what\s+if|for\s+example|"
+    r"for\s+instance|let's\s+(?:try|say|assume|suppose|guess|pick)|let\s+us\s+(?:try|say|assume)|"
+    r"if\s+we\s+(?:try|use|pick|choose|take|had|were)|(?:we\s+)?could\s+try|try(?:ing)?\s+(?:a\s+|an\s+)?"
+    r"(?:different|another|other|smaller|larger|bigger)\b)",
+    re.I,
+)
+_IF_CLAUSE = re.compile(r"\b(?:if|when|whenever|whether|unless|in\s+case)\b", re.I)
+
+
+def _conditional(text: str, s_start: int, pos: int) -> bool:
+    """Whether the clause before ``pos`` opens with ``if``/``when``: a condition, not a fact."""
+    head = text[s_start:pos]
+    cut = max(head.rfind(","), head.rfind(";"), head.rfind(":"), head.rfind(" then "))
+    return bool(_IF_CLAUSE.search(head[cut + 1 :]))
+
+
+_NOT_HELPERS = frozenset({"len", "range", "sum", "min", "max", "sorted", "abs", "int", "str"})
+
+
 def _loop_subject(before: str) -> bool:
     """``the loop runs 4 times`` / ``it iterates 4 times``, not ```total += x` runs twice``."""
     pattern = r"\b(?:loop|body|iterates|iterated|loops|repeats|repeated)\b"
+    if re.search(r"recurs|\bcall(?:s|ed)?\b", before, re.I):
+        return False  # "the recursion repeats 3 times" counts calls, not a loop's iterations
     return bool(re.search(pattern, before, re.I))
 
 
