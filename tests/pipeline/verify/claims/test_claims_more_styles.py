@@ -250,7 +250,8 @@ def test_conditions_and_tries_describe_the_code_not_this_run(checker: ClaimCheck
     text = (
         "If count is 0, the division would fail. When `x % 2 == 0` is false the number is "
         "skipped. Suppose nums = [1, 2]; then total = 2. Let's try total = 99 for fun.\n"
-        "The recursion repeats 7 times. Actually total = 10 after the loop."
+        "The recursion repeats 7 times. Previously I said total = 12, which was wrong. "
+        "My earlier answer had count = 7. Actually total = 10 after the loop."
     )
     verdict = checker.check_text(text, EVENS, "main_solution", EVENS_IN, expected=EVENS_OUT)
     assert [(c.name, c.claimed, c.status) for c in verdict.claims] == [("total", "10", "supported")]

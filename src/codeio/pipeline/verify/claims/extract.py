@@ -861,7 +861,11 @@ _HYPOTHETICAL = re.compile(
     r"\b(?:suppose|supposing|assume|assuming|imagine|hypothetically|what\s+if|for\s+example|"
     r"for\s+instance|let's\s+(?:try|say|assume|suppose|guess|pick)|let\s+us\s+(?:try|say|assume)|"
     r"if\s+we\s+(?:try|use|pick|choose|take|had|were)|(?:we\s+)?could\s+try|try(?:ing)?\s+(?:a\s+|an\s+)?"
-    r"(?:different|another|other|smaller|larger|bigger)\b)",
+    r"(?:different|another|other|smaller|larger|bigger)\b"
+    # a revision telling what it got wrong before
+    r"|(?:previously|earlier|before),?\s+I\b|\bI\s+(?:said|claimed|thought|wrote|assumed|stated)\b"
+    r"|\bmy\s+(?:previous|earlier|first|last)\b|\bwrongly\b|\bmistakenly\b|\bincorrectly\b"
+    r"|\bby\s+mistake\b)",
     re.I,
 )
 _IF_CLAUSE = re.compile(r"\b(?:if|when|whenever|whether|unless|in\s+case)\b", re.I)
