@@ -261,10 +261,14 @@ def test_quoted_prose_is_not_a_claim_but_a_quoted_string_value_is() -> None:
     text = (
         'From its docstring: "Reverses the digits. If the reversed integer overflows, it returns '
         '0." He wrote "the loop runs 9 times and total is 99 at the end." '
-        's = "The quick brown fox jumps over it."'
+        's = "The quick brown fox jumps over it." '
+        'words = ["a", "the quick brown fox jumps over it."]'
     )
     claims = [(c.kind, c.name, c.value) for c in extract_claims(text)]
-    assert claims == [("value", "s", "The quick brown fox jumps over it.")]
+    assert claims == [
+        ("value", "s", "The quick brown fox jumps over it."),
+        ("value", "words", ["a", "the quick brown fox jumps over it."]),
+    ]
 
 
 def test_a_number_shortened_with_dots_is_not_a_claim() -> None:

@@ -256,7 +256,13 @@ def _mask(text: str) -> str:
     """
     blank = lambda m: " " * len(m.group(0))  # noqa: E731
     text = _FEEDBACK.sub(blank, _FENCE.sub(blank, text))
-    keep = lambda m: (m.group(1) or "").ljust(len(m.group(0)))  # noqa: E731
+
+    def keep(m: re.Match[str]) -> str:
+        line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+        if sum(line.count(c) for c in "[{(") > sum(line.count(c) for c in "]})"):
+            return m.group(0)  # an element of a list or dict: a value, and blanking it changes it
+        return (m.group(1) or "").ljust(len(m.group(0)))
+
     return _QUOTED_PROSE.sub(keep, text)
 
 
