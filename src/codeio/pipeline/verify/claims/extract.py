@@ -369,12 +369,12 @@ def scan_value(text: str, pos: int, limit: int) -> tuple[int, int, Any] | None:
         if text[end : end + 1] != "`":
             return None
         end += 1
-    if not _ends_value(text, end, limit):
+    if not _ends_value(text, end, limit, numeric=ch not in "[{('\""):
         return None
     return start, end if not tick else end - 1, value
 
 
-def _ends_value(text: str, end: int, limit: int) -> bool:
+def _ends_value(text: str, end: int, limit: int, *, numeric: bool = True) -> bool:
     rest = text[end:limit]
     if not rest:
         return True
@@ -404,7 +404,13 @@ def _ends_value(text: str, end: int, limit: int) -> bool:
     if stripped[:1] == "=" and not stripped.startswith("=>"):
         return False
     word = re.match(r"[A-Za-z']+", stripped)
-    return not (word and word.group(0).lower() in _UNIT_WORDS)
+    # "5 elements" is a count; a quoted string or a list followed by a word is still a value.
+    if not word:
+        return True
+    return word.group(0).lower() not in (_UNIT_WORDS if numeric else _OPERATOR_WORDS)
+
+
+_OPERATOR_WORDS = frozenset("plus minus times multiplied divided than of".split())
 
 
 _CHAIN = re.compile(r"[\w\s+\-*/%().\[\]]{1,80}?(?<![=!<>])=(?!=)")
