@@ -302,3 +302,26 @@ def test_the_result_of_a_helper_is_about_that_call_not_the_output(checker: Claim
         "The result of `sq(4)` is 9.", HELPER, "main_solution", {"a": 3, "b": 4}, expected=5
     )
     assert [(c.name, c.status, c.actual) for c in wrong.claims] == [("sq", "contradicted", "16")]
+
+
+def test_a_comprehension_elsewhere_does_not_hide_a_loop_iteration(checker: ClaimChecker) -> None:
+    # The comprehensions bind their own i, before and after the loop: iteration 1 of the loop
+    # is fully seen, but an unplaced "i = 7" might be about a comprehension's i.
+    code = (
+        "def main_solution(n):\n"
+        "    values = [0 for i in range(n)]\n"
+        "    values[1] = 1\n"
+        "    for i in range(2, n):\n"
+        "        values[i] = values[i - 1] + values[i - 2]\n"
+        "    squares = [i * i for i in range(3)]\n"
+        "    return values[-1] + sum(squares)\n"
+    )
+    verdicts = {}
+    for text in ("Iteration 1: i = 1.", "Iteration 1: i = 2.", "i = 7."):
+        verdict = checker.check_text(text, code, "main_solution", {"n": 5}, expected=8)
+        verdicts[text] = [(c.status, c.note) for c in verdict.claims]
+    assert verdicts == {
+        "Iteration 1: i = 1.": [("contradicted", "")],
+        "Iteration 1: i = 2.": [("supported", "")],
+        "i = 7.": [("unverifiable", "incomplete_history")],
+    }

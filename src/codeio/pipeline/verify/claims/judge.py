@@ -254,7 +254,37 @@ def _hidden_in(trace: ExecTrace, run: LoopRun, k: int, name: str) -> bool:
     """Whether iteration k could hold values of ``name`` the trace did not record."""
     if trace.cut is not None or _nested_summary(trace, run, k, name=name):
         return True
-    return _hidden_holder(trace, name)
+    from codeio.pipeline.verify.claims.trace import _function_locals, untraced_sites
+
+    if trace.source is None:
+        return True
+    if any(name in _function_locals(trace.source, q) for q in trace.hidden):
+        return True
+    # A comprehension (lambda, generator) binding the name hides values only where it can run
+    # during the iteration: inside the loop, or in another function the iteration may call. One
+    # in the loop's own function outside the loop is another scope at another time.
+    first, last = _span(trace, run.header)
+    owner = _owner_def(trace, run.header)
+    return any(
+        first <= a and b <= last or where != owner
+        for a, b, where in untraced_sites(trace.source.source).get(name, ())
+    )
+
+
+def _span(trace: ExecTrace, header: int) -> tuple[int, int]:
+    from codeio.pipeline.verify.claims.trace import loop_spans
+
+    source = trace.source.source if trace.source is not None else ""
+    return loop_spans(source).get(header, (header, header))
+
+
+def _owner_def(trace: ExecTrace, line: int) -> int:
+    """Line of the innermost def around ``line`` (0 at module level)."""
+    best, best_start = 0, -1
+    for node in trace.source.functions.values() if trace.source is not None else ():
+        if node.lineno <= line <= (node.end_lineno or node.lineno) and node.lineno > best_start:
+            best, best_start = node.lineno, node.lineno
+    return best
 
 
 def _summarised(run: LoopRun) -> bool:

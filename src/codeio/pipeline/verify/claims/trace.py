@@ -510,6 +510,48 @@ def _untraced_names(source: str) -> frozenset[str]:
     return frozenset(names)
 
 
+@functools.lru_cache(maxsize=256)
+def untraced_sites(source: str) -> dict[str, tuple[tuple[int, int, int], ...]]:
+    """Name -> (first line, last line, line of the enclosing def or 0) of each place that binds
+    it unseen by the tracer (a comprehension, lambda, walrus or generator: see _untraced_names)."""
+    try:
+        tree = ast_safe.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    out: dict[str, list[tuple[int, int, int]]] = {}
+
+    def visit(node: ast.AST, owner: int) -> None:
+        for child in ast.iter_child_nodes(node):
+            here = owner
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                here = child.lineno
+            bound: set[str] = set()
+            if isinstance(child, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                for gen in child.generators:
+                    bound |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+            elif isinstance(child, ast.Lambda):
+                bound |= {a.arg for a in ast.walk(child.args) if isinstance(a, ast.arg)}
+            elif isinstance(child, ast.NamedExpr):
+                bound.add(child.target.id)
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                isinstance(child, ast.AsyncFunctionDef)
+                or any(isinstance(sub, (ast.Yield, ast.YieldFrom)) for sub in ast.walk(child))
+            ):
+                bound |= {
+                    n.id
+                    for n in ast.walk(child)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                }
+                bound |= {a.arg for a in ast.walk(child.args) if isinstance(a, ast.arg)}
+            site = (child.lineno, child.end_lineno or child.lineno, here) if bound else None
+            for name in bound:
+                out.setdefault(name, []).append(site)  # type: ignore[arg-type]
+            visit(child, here)
+
+    visit(tree, 0)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def _function_locals(source: SourceMap | None, qualname: str) -> frozenset[str]:
     if source is None:
         return frozenset()
