@@ -325,3 +325,39 @@ def test_a_comprehension_elsewhere_does_not_hide_a_loop_iteration(checker: Claim
         "Iteration 1: i = 2.": [("supported", "")],
         "i = 7.": [("unverifiable", "incomplete_history")],
     }
+
+
+def test_values_when_a_function_returns_are_judged_past_a_summarised_loop(
+    checker: ClaimChecker,
+) -> None:
+    # main's loop runs 200 times (summarised): an unplaced total = 598 cannot be ruled out, but
+    # the state when the function returns is known.
+    code = (
+        "def helper(n):\n"
+        "    best = 0\n"
+        "    for k in range(n):\n"
+        "        best = max(best, k * (n - k))\n"
+        "    return best\n\n"
+        "def main_solution(n):\n"
+        "    total = 0\n"
+        "    for m in range(n * 40):\n"
+        "        total += m % 7\n"
+        "    return helper(n) + total\n"
+    )
+    found = {}
+    for text in (
+        "When `helper` finishes, best = 6.",
+        "When `helper` finishes, best = 4.",
+        "At the end of the function, total = 598.",
+        "total = 598.",
+    ):
+        verdict = checker.check_text(text, code, "main_solution", {"n": 5}, expected=600)
+        found[text] = [(c.where, c.status, c.actual) for c in verdict.claims]
+    assert found["When `helper` finishes, best = 6."] == [("when helper returns", "supported", "6")]
+    assert found["When `helper` finishes, best = 4."] == [
+        ("when helper returns", "contradicted", "6")
+    ]
+    assert found["At the end of the function, total = 598."] == [
+        ("when the function returns", "contradicted", "594")
+    ]
+    assert found["total = 598."][0][1] == "unverifiable"

@@ -48,6 +48,8 @@ class Claim:
     value_span: tuple[int, int] = (0, 0)
     binding: tuple[str, Any] | None = None
     """``at i=2: total = 5``: the claim is about the iterations in which ``i`` was 2."""
+    at_return: str | None = None
+    """``When `f` finishes, x = 5``: the value when a call of ``f`` (``""``: any) returned."""
 
     @property
     def where(self) -> str:
@@ -57,6 +59,8 @@ class Claim:
             return "after the loop"
         if self.binding is not None:
             return f"where {self.binding[0]} is {self.binding[1]!r}"
+        if self.at_return is not None:
+            return f"when {self.at_return or 'the function'} returns"
         return "anywhere"
 
 
@@ -468,6 +472,7 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
     masked = _mask(text)
     iters, afters, headers, _ = _positions(masked)
     tables = _tables(masked)
+    ends = [(m.start(), m.group("f") or m.group("g") or "") for m in _AT_RETURN.finditer(masked)]
     # A table row in an iteration column is a mark for its own line (each row is a sentence).
     iters = sorted(iters + [(pos, k) for t in tables for pos, k in t.row_iterations])
     afters = sorted(afters + [pos for t in tables for pos in t.row_after])
@@ -477,6 +482,10 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
 
     def free(a: int, b: int) -> bool:
         return all(b <= s or a >= e for s, e in taken)
+
+    def _marked(a: int, b: int) -> bool:
+        """An iteration or after-loop mark between a and b (it takes over the placement)."""
+        return any(a < p < b for p, _ in iters) or any(a < p < b for p in afters)
 
     for s_start, s_end in _sentences(masked):
         sentence = masked[s_start:s_end]
@@ -508,7 +517,17 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
             iteration, after, outer, near = where.iteration, where.after, where.outer, where.near
             placed = claim_kind in ("value", "condition") and iteration is not None
             bound = None
+            at_return = None
             if claim_kind == "value" and iteration is None and not after:
+                at_return = next(
+                    (
+                        f
+                        for p, f in reversed(ends)
+                        if s_start <= p < start and not _marked(p, start)
+                    ),
+                    None,
+                )
+            if claim_kind == "value" and iteration is None and not after and at_return is None:
                 bound = next(
                     ((n, v) for p, e, n, v in reversed(bindings) if e <= start and p >= s_start),
                     None,
@@ -529,6 +548,7 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                     call_args=call_args,
                     value_span=(vstart, vend),
                     binding=bound,
+                    at_return=at_return,
                 )
             )
             taken.append((start, vend))
@@ -847,6 +867,13 @@ def _plain_name(cell: str) -> str | None:
     return body if re.fullmatch(_NAME, body) else None
 
 
+_AT_RETURN = re.compile(
+    rf"\b(?:(?:when|once|after|as)\s+(?:`(?P<f>{_NAME}(?:\.{_NAME})*)(?:\([^`]*\))?`|the\s+function|"
+    r"the\s+method|the\s+call|the\s+helper|it)\s+(?:finishes|returns|ends|completes|exits|is\s+done)"
+    rf"|at\s+the\s+end\s+of\s+(?:the\s+function|the\s+method|the\s+call|`(?P<g>{_NAME}(?:\.{_NAME})*)"
+    r"(?:\([^`]*\))?`)|(?:just\s+)?before\s+(?:it\s+)?return(?:s|ing))\b",
+    re.I,
+)
 _BINDING = re.compile(
     r"[ \t]*(?:[-*•>]+\s*|\d+[.)]\s*)?(?:\*\*)?(?:at|when|for|with|once|whenever)\s+"
     rf"[`*]*(?P<name>{_NAME})[`*]*\s*(?:==?|is|becomes|reaches)\s*",

@@ -154,6 +154,10 @@ def _value(claim: Claim, trace: ExecTrace) -> ClaimCheck:
         return _check(claim, "unverifiable", note="name_not_traced")
     if claim.iteration is not None:
         return _value_in_iteration(claim, trace)
+    if claim.at_return is not None and not claim.after_loop:
+        ended = _value_at_return(claim, trace)
+        if ended is not None:
+            return ended
     if claim.binding is not None and not claim.after_loop:
         bound = _value_bound(claim, trace)
         if bound is not None:
@@ -207,6 +211,24 @@ def _value_in_iteration(claim: Claim, trace: ExecTrace) -> ClaimCheck:
             else _check(claim, "unverifiable", note="no_such_iteration")
         )
     return _check(claim, "unverifiable", _shown(seen_all) or None, note="incomplete_iteration")
+
+
+def _value_at_return(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
+    """``When `f` finishes, x = 5``: x in the final state of the calls of f (any call when the
+    text names none). None when no traced call has x in its final state."""
+    wanted = claim.at_return.rsplit(".", 1)[-1] if claim.at_return else ""
+    calls = [c for c in trace.calls if not wanted or c.short_name == wanted]
+    finals = [c.final[claim.name] for c in calls if c.final and claim.name in c.final]
+    if not finals:
+        return None
+    hit, unknown, seen = _compare(claim, finals)
+    if hit:
+        return _check(claim, "supported", claim.value_text)
+    hidden = any(not wanted or q.rsplit(".", 1)[-1] == wanted for q in trace.hidden)
+    unfinished = any(not c.returned or c.raised for c in calls)
+    if unknown or hidden or unfinished or trace.cut is not None:
+        return _check(claim, "unverifiable", _shown(seen), note="incomplete_returns")
+    return _check(claim, "contradicted", _shown(seen))
 
 
 def _value_bound(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:

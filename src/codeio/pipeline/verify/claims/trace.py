@@ -165,6 +165,8 @@ class Call:
     raised: bool = False
     returned: bool = False
     parent: int | None = None
+    final: dict[str, str] | None = None
+    """Every local's value when the call returned (None: it did not return while traced)."""
 
     @property
     def short_name(self) -> str:
@@ -395,6 +397,7 @@ def _replay(trace: ExecTrace, events: list[list[Any]], refcode: str) -> None:
             branch_outcome(fs, None)
             record(fs, changes or [])
             fs.call.ret, fs.call.raised, fs.call.returned = value, bool(raised), True
+            fs.call.final = dict(fs.state)
             for run, _ in fs.stack:  # left mid-loop by return/raise after a cut
                 if run.total is None:
                     run.end_state = None
