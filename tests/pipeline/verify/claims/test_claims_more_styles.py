@@ -248,7 +248,8 @@ def test_a_binding_no_iteration_had_falls_back_to_any_moment(checker: ClaimCheck
 
 def test_conditions_and_tries_describe_the_code_not_this_run(checker: ClaimChecker) -> None:
     text = (
-        "If count is 0, the division would fail. When `x % 2 == 0` is false the number is "
+        "If count is 0, the division would fail. If nums is empty, it returns 0. "
+        "When `x % 2 == 0` is false the number is "
         "skipped. Suppose nums = [1, 2]; then total = 2. Let's try total = 99 for fun.\n"
         "The recursion repeats 7 times. Previously I said total = 12, which was wrong. "
         "My earlier answer had count = 7. Actually total = 10 after the loop."

@@ -511,7 +511,9 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
         ) -> None:
             if not free(start, vend):
                 return
-            if claim_kind in ("value", "condition") and _conditional(masked, s_start, start):
+            if claim_kind in ("value", "condition", "return") and _conditional(
+                masked, s_start, start
+            ):
                 return  # "If n is 0, ..." describes the code, not this run
             where = place(start)
             iteration, after, outer, near = where.iteration, where.after, where.outer, where.near
