@@ -489,7 +489,7 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
 
     for s_start, s_end in _sentences(masked):
         sentence = masked[s_start:s_end]
-        if not sentence.strip() or _HYPOTHETICAL.search(sentence):
+        if not sentence.strip() or _HYPOTHETICAL.search(sentence) or _IF_SENTENCE.match(sentence):
             continue
 
         bindings = _bindings(masked, s_start, s_end)
@@ -909,6 +909,8 @@ _HYPOTHETICAL = re.compile(
     r"|\bby\s+mistake\b)",
     re.I,
 )
+# "If nums is empty, it returns 0": a sentence that opens with a condition describes the code.
+_IF_SENTENCE = re.compile(r"[\W\d]*(?:if|unless|in\s+case|whenever)\b", re.I)
 _IF_CLAUSE = re.compile(r"\b(?:if|when|whenever|whether|unless|in\s+case)\b", re.I)
 
 
