@@ -120,6 +120,7 @@ class ClaimChecker:
             results = self.sandbox.map(tasks, ordered=True)
             for (k, c), res in zip(missing.items(), results, strict=True):
                 found[k] = trace_from_result(res, c[0])
+                found[k].depth_limit = self.budget.max_depth
             with self._lock:
                 self.traces_run += len(missing)
                 for k in missing:

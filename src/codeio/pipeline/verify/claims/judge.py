@@ -280,7 +280,9 @@ def _hidden_in(trace: ExecTrace, run: LoopRun, k: int, name: str) -> bool:
 
     if trace.source is None:
         return True
-    if any(name in _function_locals(trace.source, q) for q in trace.hidden):
+    if _calls_hidden_in(trace, run, k) and any(
+        name in _function_locals(trace.source, q) for q in trace.hidden
+    ):
         return True
     # A comprehension (lambda, generator) binding the name hides values only where it can run
     # during the iteration: inside the loop, or in another function the iteration may call. One
@@ -291,6 +293,20 @@ def _hidden_in(trace: ExecTrace, run: LoopRun, k: int, name: str) -> bool:
         first <= a and b <= last or where != owner
         for a, b, where in untraced_sites(trace.source.source).get(name, ())
     )
+
+
+def _calls_hidden_in(trace: ExecTrace, run: LoopRun, k: int) -> bool:
+    """Whether a call may have run untraced during recorded iteration k of ``run``.
+
+    The tracer hides a call only under a summarised loop or past the depth limit; iteration k
+    itself is recorded, so only a summarised loop inside it (in this frame or a callee's) or a
+    run that reached the depth limit can hide one.
+    """
+    if not trace.hidden:
+        return False
+    if trace.max_call_depth >= trace.depth_limit - 1:
+        return True
+    return any(_summarised(inner) and (run.id, k) in inner.ctx for inner in trace.loops)
 
 
 def _span(trace: ExecTrace, header: int) -> tuple[int, int]:
@@ -397,11 +413,29 @@ def _loop_count(claim: Claim, trace: ExecTrace) -> ClaimCheck:
     if claim.value in totals:
         return _check(claim, "supported", str(claim.value))
     known = sorted({t for t in totals if t is not None})
-    if None in totals or trace.cut is not None or _loops_hidden(trace):
+    outer = _outer_iterations(claim, trace, runs)
+    hidden = (
+        any(_calls_hidden_in(trace, o, claim.within) for o in outer)
+        if outer and claim.within is not None
+        else _loops_hidden(trace)
+    )
+    if None in totals or trace.cut is not None or hidden:
         return _check(
             claim, "unverifiable", ", ".join(map(str, known)) or None, note="incomplete_loops"
         )
     return _check(claim, "contradicted", _shown([str(t) for t in known]))
+
+
+def _outer_iterations(claim: Claim, trace: ExecTrace, runs: list[LoopRun]) -> list[LoopRun]:
+    """The outer loop activations whose iteration ``claim.within`` holds every candidate run
+    (the claim was told inside that iteration); empty when the candidates were not narrowed."""
+    if claim.within is None:
+        return []
+    outer = [r for r in _runs_named(trace, claim.outer_hint) if r not in runs]
+    holders = [o for o in outer if any((o.id, claim.within) in r.ctx for r in runs)]
+    if not holders or not all(any((o.id, claim.within) in r.ctx for o in holders) for r in runs):
+        return []
+    return holders
 
 
 def _loops_hidden(trace: ExecTrace) -> bool:
@@ -453,13 +487,18 @@ def _condition(claim: Claim, trace: ExecTrace) -> ClaimCheck:
 
 def _condition_hidden(trace: ExecTrace, claim: Claim, lines: set[int]) -> bool:
     """Whether evaluations of the test at ``lines`` may have gone unrecorded."""
+    runs = [] if claim.iteration is None else _candidate_loops(claim, trace)
+    local = claim.iteration is not None and runs
     if trace.source is not None and trace.hidden:
         owners = {
             name
             for name, node in trace.source.functions.items()
             if any(node.lineno <= line <= (node.end_lineno or node.lineno) for line in lines)
         }
-        if any(q.rsplit(".", 1)[-1] in owners or "<" in q for q in trace.hidden):
+        if any(q.rsplit(".", 1)[-1] in owners or "<" in q for q in trace.hidden) and (
+            # in a recorded iteration, calls hide only under a loop summarised inside it
+            not local or any(_calls_hidden_in(trace, r, claim.iteration or 0) for r in runs)
+        ):
             return True
     if claim.iteration is None:
         # a summarised loop around the test evaluates it unseen

@@ -193,8 +193,22 @@ class ExecTrace:
     gappy: set[tuple[int, str]] = field(default_factory=set)
     """(frame, name) whose history has holes (changed inside a summarised loop)."""
     source: SourceMap | None = None
+    depth_limit: int = 40
+    """The budget's ``max_depth``: calls nested deeper ran untraced."""
 
     _headers: dict[int, str] = field(default_factory=dict)
+    _depth: int | None = None
+
+    @property
+    def max_call_depth(self) -> int:
+        """How deep traced calls nested (1: only the entry call)."""
+        if self._depth is None:
+            parents = {c.fid: c.parent for c in self.calls}
+            depth: dict[int, int] = {}
+            for call in self.calls:  # parents come first: calls are in start order
+                depth[call.fid] = depth.get(parents.get(call.fid) or -1, 0) + 1
+            self._depth = max(depth.values(), default=0)
+        return self._depth
 
     def header_text(self, line: int) -> str:
         """The loop header at ``line`` as code (memoised: source segments are slow to cut)."""
