@@ -362,3 +362,30 @@ def test_values_when_a_function_returns_are_judged_past_a_summarised_loop(
         ("when the function returns", "contradicted", "594")
     ]
     assert found["total = 598."][0][1] == "unverifiable"
+
+
+def test_calls_hidden_in_late_iterations_do_not_blind_an_early_one(checker: ClaimChecker) -> None:
+    # The loop runs 30 times: iterations past the detail budget are summarised and the calls of
+    # is_odd in them run untraced. Iteration 2 was recorded whole, calls included.
+    code = (
+        "def is_odd(v):\n"
+        "    r = v % 2\n"
+        "    return r == 1\n\n"
+        "def main_solution(n):\n"
+        "    odd = 0\n"
+        "    for i in range(n):\n"
+        "        if is_odd(i):\n"
+        "            odd += 1\n"
+        "    return odd\n"
+    )
+    checks = {}
+    for text in ("Iteration 2: i = 1, r = 1.", "Iteration 2: i = 1, r = 0."):
+        verdict = checker.check_text(text, code, "main_solution", {"n": 30}, expected=15)
+        checks[text] = [(c.name, c.status) for c in verdict.claims]
+    assert checks == {
+        "Iteration 2: i = 1, r = 1.": [("i", "supported"), ("r", "supported")],
+        "Iteration 2: i = 1, r = 0.": [("i", "supported"), ("r", "contradicted")],
+    }
+    # Unplaced, r = 0 is true of some call anyway; r = 5 might be from an untraced one.
+    verdict = checker.check_text("r = 5.", code, "main_solution", {"n": 30}, expected=15)
+    assert [c.status for c in verdict.claims] == ["unverifiable"]
