@@ -389,3 +389,37 @@ def test_calls_hidden_in_late_iterations_do_not_blind_an_early_one(checker: Clai
     # Unplaced, r = 0 is true of some call anyway; r = 5 might be from an untraced one.
     verdict = checker.check_text("r = 5.", code, "main_solution", {"n": 30}, expected=15)
     assert [c.status for c in verdict.claims] == ["unverifiable"]
+
+
+def test_arguments_told_at_a_call_are_judged_against_that_functions_calls(
+    checker: ClaimChecker,
+) -> None:
+    code = (
+        "def fact(n):\n"
+        "    if n <= 1:\n"
+        "        return 1\n"
+        "    return n * fact(n - 1)\n\n"
+        "def main_solution(n):\n"
+        "    total = 0\n"
+        "    for k in range(n):\n"
+        "        total += fact(k + 2)\n"
+        "    return total\n"
+    )
+    found = {}
+    for text in (
+        "This calls `fact` with n = 3.",
+        "This calls `fact` with n = 5.",
+        "This calls `main_solution` with n = 3, so total = 8.",
+    ):
+        verdict = checker.check_text(text, code, "main_solution", {"n": 3}, expected=32)
+        found[text] = [(c.name, c.where, c.status) for c in verdict.claims]
+    assert found == {
+        "This calls `fact` with n = 3.": [("n", "when fact is called", "supported")],
+        # main's n is 3, but no call of fact received 5
+        "This calls `fact` with n = 5.": [("n", "when fact is called", "contradicted")],
+        # total is not a parameter: judged unplaced (total was 2, 8, 32)
+        "This calls `main_solution` with n = 3, so total = 8.": [
+            ("n", "when main_solution is called", "supported"),
+            ("total", "anywhere", "supported"),
+        ],
+    }

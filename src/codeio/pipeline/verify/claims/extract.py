@@ -50,6 +50,8 @@ class Claim:
     """``at i=2: total = 5``: the claim is about the iterations in which ``i`` was 2."""
     at_return: str | None = None
     """``When `f` finishes, x = 5``: the value when a call of ``f`` (``""``: any) returned."""
+    at_call: str | None = None
+    """``This calls `f` with x = 5``: the argument a call of ``f`` received."""
 
     @property
     def where(self) -> str:
@@ -61,6 +63,8 @@ class Claim:
             return f"where {self.binding[0]} is {self.binding[1]!r}"
         if self.at_return is not None:
             return f"when {self.at_return or 'the function'} returns"
+        if self.at_call is not None:
+            return f"when {self.at_call} is called"
         return "anywhere"
 
 
@@ -473,6 +477,7 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
     iters, afters, headers, _ = _positions(masked)
     tables = _tables(masked)
     ends = [(m.start(), m.group("f") or m.group("g") or "") for m in _AT_RETURN.finditer(masked)]
+    calls = [(m.start(), m.end(), m.group("f") or m.group("h")) for m in _AT_CALL.finditer(masked)]
     # A table row in an iteration column is a mark for its own line (each row is a sentence).
     iters = sorted(iters + [(pos, k) for t in tables for pos, k in t.row_iterations])
     afters = sorted(afters + [pos for t in tables for pos in t.row_after])
@@ -529,6 +534,12 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                     ),
                     None,
                 )
+            at_call = None
+            if claim_kind == "value" and iteration is None and not after and at_return is None:
+                at_call = next(
+                    (f for p, e, f in reversed(calls) if e <= start < s_end and p >= s_start),
+                    None,
+                )
             if claim_kind == "value" and iteration is None and not after and at_return is None:
                 bound = next(
                     ((n, v) for p, e, n, v in reversed(bindings) if e <= start and p >= s_start),
@@ -551,6 +562,7 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                     value_span=(vstart, vend),
                     binding=bound,
                     at_return=at_return,
+                    at_call=at_call,
                 )
             )
             taken.append((start, vend))
@@ -874,6 +886,11 @@ _AT_RETURN = re.compile(
     r"the\s+method|the\s+call|the\s+helper|it)\s+(?:finishes|returns|ends|completes|exits|is\s+done)"
     rf"|at\s+the\s+end\s+of\s+(?:the\s+function|the\s+method|the\s+call|`(?P<g>{_NAME}(?:\.{_NAME})*)"
     r"(?:\([^`]*\))?`)|(?:just\s+)?before\s+(?:it\s+)?return(?:s|ing))\b",
+    re.I,
+)
+_AT_CALL = re.compile(
+    rf"\b(?:calls?|calling|invokes?|invoking|is\s+called|gets\s+called)\s+"
+    rf"(?:`(?P<f>{_NAME}(?:\.{_NAME})*)`|(?P<h>{_NAME}(?:\.{_NAME})*))\s+with\b",
     re.I,
 )
 _BINDING = re.compile(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from codeio import ast_safe
@@ -154,14 +155,18 @@ def _value(claim: Claim, trace: ExecTrace) -> ClaimCheck:
         return _check(claim, "unverifiable", note="name_not_traced")
     if claim.iteration is not None:
         return _value_in_iteration(claim, trace)
-    if claim.at_return is not None and not claim.after_loop:
-        ended = _value_at_return(claim, trace)
-        if ended is not None:
-            return ended
-    if claim.binding is not None and not claim.after_loop:
-        bound = _value_bound(claim, trace)
-        if bound is not None:
-            return bound
+    # Placements the trace cannot apply (no such call, parameter or iteration) fall back to an
+    # unplaced claim, and its ``where`` says so.
+    for field, judge in (
+        ("at_return", _value_at_return),
+        ("at_call", _value_at_call),
+        ("binding", _value_bound),
+    ):
+        if getattr(claim, field) is not None and not claim.after_loop:
+            placed = judge(claim, trace)
+            if placed is not None:
+                return placed
+            claim = replace(claim, **{field: None})
     if claim.after_loop:
         return _value_after_loop(claim, trace, history)
     hit, unknown, seen = _compare(claim, (o.text for o in history))
@@ -231,6 +236,23 @@ def _value_at_return(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
     return _check(claim, "contradicted", _shown(seen))
 
 
+def _value_at_call(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
+    """``This calls `f` with n = 3``: n as the calls of f received it. None when no traced call
+    of f has a parameter of that name (the claim is then judged unplaced)."""
+    wanted = (claim.at_call or "").rsplit(".", 1)[-1]
+    calls = [c for c in trace.calls if c.short_name == wanted]
+    received = [t for c in calls for n, t in c.args if n == claim.name]
+    if not received:
+        return None
+    hit, unknown, seen = _compare(claim, received)
+    if hit:
+        return _check(claim, "supported", claim.value_text)
+    hidden = any(q.rsplit(".", 1)[-1] == wanted for q in trace.hidden)
+    if unknown or hidden or trace.cut is not None:
+        return _check(claim, "unverifiable", _shown(seen), note="call_not_traced")
+    return _check(claim, "contradicted", _shown(seen))
+
+
 def _value_bound(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
     """``at i=2: total = 5``: judged in the iterations where i was 2 (any loop, any frame);
     None when no recorded iteration had that value (the claim is then judged unplaced)."""
@@ -262,8 +284,6 @@ def _value_bound(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
 
 
 def _unplaced(claim: Claim) -> Claim:
-    from dataclasses import replace
-
     return replace(claim, iteration=None, after_loop=False)
 
 
