@@ -389,6 +389,15 @@ def test_calls_hidden_in_late_iterations_do_not_blind_an_early_one(checker: Clai
     # Unplaced, r = 0 is true of some call anyway; r = 5 might be from an untraced one.
     verdict = checker.check_text("r = 5.", code, "main_solution", {"n": 30}, expected=15)
     assert [c.status for c in verdict.claims] == ["unverifiable"]
+    # The untraced calls of is_odd have no `odd`: main's final state settles it.
+    ends = {}
+    for text in ("When the function finishes, odd = 15.", "When the function finishes, odd = 16."):
+        verdict = checker.check_text(text, code, "main_solution", {"n": 30}, expected=15)
+        ends[text] = [(c.status, c.actual) for c in verdict.claims]
+    assert ends == {
+        "When the function finishes, odd = 15.": [("supported", "15")],
+        "When the function finishes, odd = 16.": [("contradicted", "15")],
+    }
 
 
 def test_arguments_told_at_a_call_are_judged_against_that_functions_calls(

@@ -229,8 +229,20 @@ def _value_at_return(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
     hit, unknown, seen = _compare(claim, finals)
     if hit:
         return _check(claim, "supported", claim.value_text)
-    hidden = any(not wanted or q.rsplit(".", 1)[-1] == wanted for q in trace.hidden)
-    unfinished = any(not c.returned or c.raised for c in calls)
+    from codeio.pipeline.verify.claims.trace import _function_locals
+
+    # An untraced call could have ended with another value only if its function has the name.
+    hidden = any(
+        q.rsplit(".", 1)[-1] == wanted
+        if wanted
+        else claim.name in _function_locals(trace.source, q)
+        for q in trace.hidden
+    )
+    unfinished = any(
+        (not c.returned or c.raised) and (wanted or c.final is None)
+        for c in calls
+        if not wanted or c.short_name == wanted
+    )
     if unknown or hidden or unfinished or trace.cut is not None:
         return _check(claim, "unverifiable", _shown(seen), note="incomplete_returns")
     return _check(claim, "contradicted", _shown(seen))
