@@ -8,7 +8,10 @@ value is one the run never produces for that subject anywhere in the trace (anot
 value would be a true statement about that call); claims with no such value are skipped and
 counted (``ambiguous_claims_skipped``); (c) claims
 per rationale and the checker's time per rationale against the verifier's own time on the same
-response (the baseline, measured in the same run). Both kinds of prediction are used.
+response (the baseline, measured in the same run); (d) the same untouched narrations rewritten
+in other styles (prose without quoted code, arrows with JSON literals, markdown tables of the
+iterations): still true, so every contradiction there is false too. Both kinds of prediction
+are used.
 
 Run from the project root: ``.venv/bin/python benchmarks/bench_claims.py [--limit N]``. The last
 line printed is one JSON object with the numbers.
@@ -38,6 +41,7 @@ from codeio.pipeline.verify.claims.judge import code_names
 from codeio.pipeline.verify.claims.values import match, parse_value
 from codeio.records import FunctionRecord, IOPair, PredictionTask
 
+STYLES = ("prose", "arrows", "table")
 CORPUS = Path("../shared/data/codeio-demo/rawcode_1k_parsed.jsonl")
 
 
@@ -145,6 +149,107 @@ def corrupt(
     return None
 
 
+# -- restyled narrations --------------------------------------------------------------------------
+
+_ORDINAL_WORDS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"]
+
+
+def _ordinal(k: int) -> str:
+    if k <= len(_ORDINAL_WORDS):
+        return _ORDINAL_WORDS[k - 1]
+    return (
+        f"{k}th" if 10 <= k % 100 <= 20 else f"{k}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th') }"
+    )
+
+
+def restyle(text: str, style: str) -> str:
+    """The teacher's narration told another way, every value unchanged (so still all true).
+
+    ``prose``: no quoted statements, "x becomes 5", "On the second iteration, ...",
+    "`c` evaluates to False"; ``arrows``: "x -> 5", JSON spelling of literals, "iteration #2:";
+    ``table``: each run of "Iteration k: a = 1; b = 2" lines as a markdown table.
+    """
+    body, fence, tail = text.partition("```")
+    if style == "prose":
+        body = re.sub(
+            r"`[^`\n]+` (?:sets|gives|updates the object:) ([A-Za-z_]\w*) = ", r"\1 becomes ", body
+        )
+        body = re.sub(
+            r"(?m)^(\s*)- Iteration (\d+): ",
+            lambda m: f"{m[1]}On the {_ordinal(int(m[2]))} iteration, ",
+            body,
+        )
+        body = re.sub(
+            r"The condition (`[^`\n]+`) is (true|false)",
+            lambda m: f"{m[1]} evaluates to {m[2].capitalize()}",
+            body,
+        )
+    elif style == "arrows":
+        body = re.sub(r"(?<![=!<>`\w.\[])([A-Za-z_]\w*) = (?=[-\d\[{('\"TFN])", r"\1 -> ", body)
+        body = re.sub(
+            r"\bTrue\b", "true", re.sub(r"\bFalse\b", "false", re.sub(r"\bNone\b", "null", body))
+        )
+        body = re.sub(r"(?m)^(\s*)- Iteration (\d+):", r"\1- iteration #\2:", body)
+    elif style == "table":
+        body = _as_tables(body)
+    return body + fence + tail
+
+
+_ITER_LINE = re.compile(r"^(\s*)- Iteration (\d+): (.*)$")
+_PAIR = re.compile(r"^(?:`[^`]+` (?:gives|sets) )?([A-Za-z_]\w*) = (.+)$")
+_TEST = re.compile(r"^(`[^`]+`) is (true|false)$")
+
+
+def _row(parts: str) -> list[tuple[str, str]] | None:
+    """``i = 2; `s += x` gives s = 5; `s > 3` is true`` as (column, cell) pairs, or None."""
+    cells = []
+    for part in parts.rstrip(".").split("; "):
+        pair, test = _PAIR.match(part.strip()), _TEST.match(part.strip())
+        if pair and "|" not in pair[2] and " and " not in pair[2] and ", " not in pair[2][:1]:
+            cells.append((pair[1], pair[2]))
+        elif test:
+            cells.append((test[1], test[2]))
+        else:
+            return None
+    return cells
+
+
+def _as_tables(body: str) -> str:
+    """Runs of iteration lines made only of values and tests become a markdown table."""
+    out: list[str] = []
+    run: list[tuple[str, str, str]] = []
+
+    def flush() -> None:
+        rows = [_row(parts) for _, _, parts in run]
+        if all(r is not None for r in rows) and rows:
+            columns: list[str] = []
+            for r in rows:
+                columns.extend(c for c, _ in r or [] if c not in columns)
+            indent = run[0][0]
+            out.append(f"{indent}| Iteration | " + " | ".join(columns) + " |")
+            out.append(f"{indent}|---|" + "---|" * len(columns))
+            for (_, k, _), r in zip(run, rows, strict=True):
+                cells = dict(r or [])
+                out.append(
+                    f"{indent}| {k} | " + " | ".join(cells.get(c, "") for c in columns) + " |"
+                )
+        else:
+            out.extend(f"{i}- Iteration {k}: {p}" for i, k, p in run)
+        run.clear()
+
+    for line in body.split("\n"):
+        m = _ITER_LINE.match(line)
+        if m:
+            run.append((m[1], m[2], m[3]))
+            continue
+        if run:
+            flush()
+        out.append(line)
+    if run:
+        flush()
+    return "\n".join(out)
+
+
 def _expr_key(text: str) -> str | None:
     try:
         return ast.dump(ast.parse(text.strip().rstrip(":"), mode="eval").body)
@@ -173,6 +278,8 @@ def main() -> None:
     tried: Counter[str] = Counter()
     missed: list[dict[str, Any]] = []
     deterministic = 0
+    styled: Counter[str] = Counter()
+    style_examples: list[dict[str, Any]] = []
     with Sandbox(workers=args.workers) as sandbox:
         teacher = TraceTeacherBackend(sandbox=sandbox)
         verifier = Verifier(sandbox)
@@ -221,6 +328,29 @@ def main() -> None:
                         "actual": c.actual if c else "",
                     }
                 )
+            # (d) the same narration in other styles: still true, so nothing may be contradicted.
+            kwargs = turn.answer if task.kind == "input" else task.pair.input
+            expected = task.pair.output if task.kind == "output" else turn.verdict.actual_output
+            for style in STYLES:
+                text = restyle(response, style)
+                if text == response:
+                    continue
+                again = cached.check_text(
+                    text, task.refcode, task.funcname, kwargs, kind=task.kind, expected=expected
+                )
+                styled[style] += again.supported + again.contradicted + again.unverifiable
+                styled[f"{style}:contradicted"] += again.contradicted
+                if again.contradicted and len(style_examples) < 10:
+                    c = again.first_contradiction
+                    style_examples.append(
+                        {
+                            "style": style,
+                            "task": task.id,
+                            "claim": c.claim if c else "",
+                            "claimed": c.claimed if c else "",
+                            "actual": c.actual if c else "",
+                        }
+                    )
             # (b) one seeded corruption of a supported intermediate claim.
             kwargs = turn.answer if task.kind == "input" else task.pair.input
             claims = [
@@ -277,6 +407,8 @@ def main() -> None:
         print("false contradiction:", json.dumps(ex))
     for ex in missed:
         print("missed corruption:", json.dumps(ex))
+    for ex in style_examples:
+        print("false contradiction (restyled):", json.dumps(ex))
     summary = {
         "rationales": totals["rationales"],
         "judged_rationales": deterministic,
@@ -297,6 +429,13 @@ def main() -> None:
         "detection_by_category": {
             k: {"tried": tried[k], "detected": detect[k], "rate": round(detect[k] / tried[k], 3)}
             for k in sorted(tried)
+        },
+        "restyled": {
+            style: {
+                "claims": styled[style],
+                "false_contradictions": styled[f"{style}:contradicted"],
+            }
+            for style in STYLES
         },
         "claims_per_rationale_mean": round(statistics.mean(per_rationale or [0]), 2),
         "claims_per_rationale_median": statistics.median(per_rationale or [0]),

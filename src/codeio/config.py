@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from codeio.errors import ConfigError
 
@@ -33,6 +40,7 @@ __all__ = [
     "RunConfig",
     "RunnerSettings",
     "SampleSettings",
+    "TranslateSettings",
     "UnifySettings",
     "VerifySettings",
     "apply_overrides",
@@ -144,9 +152,29 @@ class PromptSettings(_Section):
     include_code: bool = True
 
 
+class TranslateSettings(_Section):
+    """An LLM that rewrites the trace teacher's narration into fluent reasoning (docs/PROCESS.md).
+
+    A rewrite is kept only when it keeps the final answer and the claim checker finds no
+    contradicted step in it; otherwise the template narration is kept and the reason counted.
+    """
+
+    spec: str | None = None
+    """``openai:MODEL`` (or any codeio.llm spec); unset = no translation."""
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float = Field(0.3, ge=0)
+    max_tokens: int = Field(4096, gt=0)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(6, ge=0)
+    concurrency: int = Field(16, gt=0)
+
+
 class GenerateSettings(_Section):
     temperature: float | None = Field(None, ge=0)
     """Overrides llm.temperature for prediction turns."""
+    translate: TranslateSettings = Field(default_factory=TranslateSettings)
+    """Rewrite the trace teacher's narration with an LLM (needs ``llm.spec: trace``)."""
 
 
 class VerifySettings(_Section):
@@ -199,12 +227,28 @@ class RunConfig(_Section):
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
+    @model_validator(mode="after")
+    def _translate_needs_teacher(self) -> RunConfig:
+        # The translator rewrites the trace teacher's narration; another model's rationale
+        # has no template to fall back on.
+        if self.generate.translate.spec and self.llm.spec.strip().lower().partition(":")[0] != (
+            "trace"
+        ):
+            raise ValueError(
+                "generate.translate.spec needs llm.spec 'trace' (it rewrites the trace "
+                f"teacher's narration), not {self.llm.spec!r}"
+            )
+        return self
+
 
 def _format_validation(exc: ValidationError, source: str) -> str:
     lines = [f"invalid configuration ({source}):"]
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "<root>"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        if not err["loc"]:  # a rule across sections names its keys itself
+            lines.append(f"  {msg.removeprefix('Value error, ')}")
+            continue
         lines.append(f"  {key}: {msg}")
     return "\n".join(lines)
 

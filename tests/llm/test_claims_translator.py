@@ -126,3 +126,19 @@ def test_unreachable_translator_keeps_templates(sandbox: Sandbox, tmp_path: Path
         translator = TraceTranslator(client, ClaimChecker(sandbox))
         (result,) = translator.translate_many([(task, template)])
     assert not result.accepted and result.reason == "llm_error" and result.text == template
+
+
+def test_a_slip_the_template_makes_is_not_new(sandbox: Sandbox) -> None:
+    # A teacher run with mistake_rate narrates a wrong step on purpose; a rewrite that tells the
+    # same wrong step introduces nothing, but one more wrong step is rejected.
+    task = _task([3, 4, 6])
+    template = 'The loop runs 5 times and total ends at 10.\n\n```json\n{"output": 10}\n```'
+    translator = TraceTranslator(None, ClaimChecker(sandbox))
+    same = "Going through nums (the loop runs 5 times), total ends at 10.\n\n"
+    same += '```json\n{"output": 10}\n```'
+    kept = translator.judge(task, template, same)
+    assert kept.accepted and kept.process is not None and kept.process.contradicted == 1
+    more = same.replace("total ends at 10", "total = 7 after the first even number; it ends at 10")
+    rejected = translator.judge(task, template, more)
+    assert not rejected.accepted and rejected.reason == "contradicted"
+    assert rejected.text == template

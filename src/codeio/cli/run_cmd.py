@@ -152,6 +152,7 @@ def print_funnel(data: dict[str, Any], console: Console) -> None:
     console.print(table)
     _print_input_problems(data, console)
     _print_retry(data, console)
+    _print_translate(data, console)
     uni = data.get("unify") or {}
     if uni.get("repaired"):
         console.print(f"unify: {uni['repaired']} records recovered by the repair loop")
@@ -170,6 +171,21 @@ def print_funnel(data: dict[str, Any], console: Console) -> None:
         for kind, v in ver["by_kind"].items():
             k_rates = ", ".join(f"turn {r['turn']}: {r['rate']:.1%}" for r in v["by_turn"])
             console.print(f"  {kind}-prediction ({v['samples']}): {k_rates}")
+
+
+def _print_translate(data: dict[str, Any], console: Console) -> None:
+    """generate.translate: how many rewrites were kept, and why the others were not."""
+    row = next((r for r in data["stages"] if r["stage"] == "generate"), None)
+    counts = {
+        k.removeprefix("translate_"): int(v)
+        for k, v in ((row or {}).get("stats") or {}).items()
+        if k.startswith("translate_") and v
+    }
+    if counts:
+        kept = counts.pop("accepted", 0)
+        why = ", ".join(f"{r} {n}" for r, n in sorted(counts.items(), key=lambda x: -x[1]))
+        rest = f"; template kept for {sum(counts.values())} ({why})" if counts else ""
+        console.print(f"translate: {kept} rewrite(s) accepted{rest}")
 
 
 def _print_retry(data: dict[str, Any], console: Console) -> None:

@@ -201,8 +201,9 @@ def _card(outcome: str, sample: Sample) -> str:
 def _process_section(stats: ReportStats) -> str:
     """Claim checks (docs/PROCESS.md): how the steps fared, and right answers with wrong steps."""
     claims = stats.process_claims
+    translate = _translate_line(stats.translate)
     if not stats.process_turns:
-        return ""
+        return f'<h2 id="process">Process verdicts</h2>{translate}' if translate else ""
     chart = hbar_chart(
         [
             (status, float(claims.get(status, 0)))
@@ -222,10 +223,21 @@ def _process_section(stats: ReportStats) -> str:
     cards = "".join(_process_card(sample) for sample in stats.process_cards)
     return (
         '<h2 id="process">Process verdicts</h2>'
+        + translate
         + chart
         + table
         + (f"<h3>Steps that contradict the trace</h3>{cards}" if cards else "")
     )
+
+
+def _translate_line(counts: Mapping[str, int]) -> str:
+    """The LLM translator over the trace teacher: rewrites kept, and why the others were not."""
+    if not counts:
+        return ""
+    rest = {k: v for k, v in counts.items() if k != "accepted"}
+    why = ", ".join(f"{escape(k)} {v}" for k, v in sorted(rest.items(), key=lambda x: -x[1]))
+    kept = f"; template narration kept for {sum(rest.values())} ({why})" if rest else ""
+    return f'<p id="translate">Translator: {counts.get("accepted", 0)} rewrites accepted{kept}.</p>'
 
 
 def _process_card(sample: Sample) -> str:

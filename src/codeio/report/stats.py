@@ -35,7 +35,7 @@ def normalize_funnel(funnel: Mapping[str, Any]) -> tuple[list[StageRow], dict[st
         raw_stages = [
             {"stage": name, **(value if isinstance(value, Mapping) else {"out": value})}
             for name, value in funnel.items()
-            if name != "unify_repair"
+            if name not in ("unify_repair", "translate")
         ]
     elif isinstance(raw_stages, Mapping):
         raw_stages = [{"stage": name, **value} for name, value in raw_stages.items()]
@@ -76,6 +76,8 @@ class ReportStats:
     """Per turn index: {"checked", "contradicted", "right_wrong_steps"} (turns with a verdict)."""
     process_cards: list[Sample] = field(default_factory=list)
     """Samples whose steps contradict the trace, right answers first."""
+    translate: dict[str, int] = field(default_factory=dict)
+    """generate.translate: rewrites ``accepted`` and templates kept, by reason."""
 
 
 def collect_stats(
@@ -88,6 +90,7 @@ def collect_stats(
     """One pass over samples and functions (both may be streams from the store)."""
     stages, repair = normalize_funnel(funnel)
     stats = ReportStats(stages=stages, repair=repair)
+    stats.translate = {str(k): int(v) for k, v in (funnel.get("translate") or {}).items() if v}
     stats.cards = {"revised to correct": [], "correct at once": [], "wrong": []}
     stats.process_claims = {"supported": 0, "contradicted": 0, "unverifiable": 0}
     wrong_steps: list[Sample] = []

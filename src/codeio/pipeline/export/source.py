@@ -88,8 +88,17 @@ class RunSource:
         )
         # The unify stage marks a successful repair ``repaired`` and a failed one ``repair_tried``.
         repaired = float(sums.get("repaired") or 0)
+        # generate.translate: each answered task is marked ``translate_<accepted|reason>``.
+        translate = {
+            key.removeprefix("translate_"): int(total)
+            for key, total in self.store.query(
+                "SELECT key, SUM(value) FROM stats WHERE stage = 'generate'"
+                " AND key LIKE 'translate\\_%' ESCAPE '\\' GROUP BY key"
+            )
+        }
         return {
             "stages": stages,
+            "translate": translate,
             "unify_repair": {
                 "tried": repaired + float(sums.get("repair_tried") or 0),
                 "repaired": repaired,

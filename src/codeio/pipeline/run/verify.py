@@ -10,7 +10,13 @@ from codeio.pipeline.run.attempt import Attempt
 from codeio.pipeline.run.resources import open_sandbox
 from codeio.store.db import Outcome
 
-__all__ = ["VerifyStage", "open_claim_checker", "open_verifier", "process_stats"]
+__all__ = [
+    "VerifyStage",
+    "open_claim_checker",
+    "open_claim_checker_always",
+    "open_verifier",
+    "process_stats",
+]
 
 
 def open_verifier(config: Any) -> tuple[Any, Any]:
@@ -25,6 +31,11 @@ def open_claim_checker(config: Any, sandbox: Any) -> Any:
     """The process checker (claims vs. trace) on ``sandbox``, or None when verify.process is off."""
     if not config.verify.process:
         return None
+    return open_claim_checker_always(config, sandbox)
+
+
+def open_claim_checker_always(config: Any, sandbox: Any) -> Any:
+    """The claim checker on ``sandbox`` with the run's exec limits, whatever verify.process says."""
     from codeio.exec import ExecLimits
     from codeio.pipeline.verify.claims import ClaimChecker
 

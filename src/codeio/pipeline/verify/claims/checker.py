@@ -27,6 +27,7 @@ __all__ = ["MAX_KEPT", "ClaimChecker", "process_verdict", "trace_input"]
 _NONDETERMINISTIC = re.compile(
     r"\brandom\.|\bnp\.random\b|\bnumpy\.random\b|\bfrom\s+random\s+import\b|\btime\.time\b"
     r"|\btime\.perf_counter\b|\bdatetime\.(?:datetime\.)?now\b|\buuid\b|\bsecrets\b|\burandom\b"
+    r"|\b(?:date|datetime)\.today\b|\bdatetime\.utcnow\b|\btime\.(?:monotonic|time_ns|localtime)\b"
 )
 
 MAX_KEPT = 200
@@ -119,6 +120,7 @@ class ClaimChecker:
             results = self.sandbox.map(tasks, ordered=True)
             for (k, c), res in zip(missing.items(), results, strict=True):
                 found[k] = trace_from_result(res, c[0])
+                found[k].depth_limit = self.budget.max_depth
             with self._lock:
                 self.traces_run += len(missing)
                 for k in missing:

@@ -46,6 +46,12 @@ class Claim:
     within: int | None = None
     """A loop count or end state told inside iteration k of an outer loop: k."""
     value_span: tuple[int, int] = (0, 0)
+    binding: tuple[str, Any] | None = None
+    """``at i=2: total = 5``: the claim is about the iterations in which ``i`` was 2."""
+    at_return: str | None = None
+    """``When `f` finishes, x = 5``: the value when a call of ``f`` (``""``: any) returned."""
+    at_call: str | None = None
+    """``This calls `f` with x = 5``: the argument a call of ``f`` received."""
 
     @property
     def where(self) -> str:
@@ -53,6 +59,12 @@ class Claim:
             return f"iteration {self.iteration}"
         if self.after_loop:
             return "after the loop"
+        if self.binding is not None:
+            return f"where {self.binding[0]} is {self.binding[1]!r}"
+        if self.at_return is not None:
+            return f"when {self.at_return or 'the function'} returns"
+        if self.at_call is not None:
+            return f"when {self.at_call} is called"
         return "anywhere"
 
 
@@ -102,7 +114,7 @@ _ITER_MARKERS = [
 ]
 _AFTER_LOOP = re.compile(
     r"\b(?:after\s+(?:the|this|that|both|all)\s+(?:\w+\s+)?(?:loops?|iterations)"
-    r"|after\s+\d+\s+iterations|after\s+(?:the\s+)?loop"
+    r"|after\s+(?:the\s+)?loop"
     r"|once\s+the\s+(?:\w+\s+)?loop\s+(?:is\s+)?(?:done|ends|finishes|completes|terminates|exits|is over)"
     r"|when\s+the\s+(?:\w+\s+)?loop\s+(?:ends|finishes|completes|terminates|exits|is done|stops)"
     r"|at\s+the\s+end\s+of\s+the\s+(?:\w+\s+)?loop"
@@ -111,9 +123,34 @@ _AFTER_LOOP = re.compile(
     r"|ending\s+with|leaving|by\s+the\s+end|in\s+the\s+end|final\s+values?|finally)\b",
     re.I,
 )
+# "after 2 iterations" is the state at the end of iteration 2; it is the loop's end (and a count)
+# only when the text says the loop is over ("after 4 iterations in total the loop finishes").
+_AFTER_N = re.compile(
+    r"\bafter\s+(?P<n>\d+|" + "|".join(_WORD_NUMBERS) + r")\s+(?:iterations?|passes|rounds|steps)\b"
+    r"(?P<tail>[^.\n;]{0,40})",
+    re.I,
+)
+_LOOP_OVER = re.compile(
+    r"\b(?:in\s+total|altogether|(?:loop|it)\s+(?:finishes|ends|stops|exits|terminates|"
+    r"completes|is\s+(?:done|over|finished|complete))|(?:loop|it)\s+(?:has\s+)?(?:finished|ended))\b",
+    re.I,
+)
+
+
+def _after_n(m: re.Match[str]) -> tuple[int | None, bool]:
+    """(k, whether the loop is over) for one "after k iterations" phrase."""
+    token = m.group("n").lower()
+    k = int(token) if token.isdigit() else _WORD_NUMBERS.get(token)
+    return k, bool(_LOOP_OVER.search(m.group("tail")))
+
+
 _HEADER = re.compile(r"`((?:for|while)\s+[^`]+)`")
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\-*(`\"'])|\n")
+# A sentence may start in lower case ("x = 3. total becomes 3."): a placement told in one
+# sentence must not leak into the next, except after an abbreviation ("e.g. x = 3").
+_SENTENCE_END = re.compile(
+    r"(?<![ (]e\.g\.)(?<![ (]i\.e\.)(?<!\betc\.)(?<!\bvs\.)(?<=[.!?])\s+(?=[A-Za-z_\-*(`\"'])|\n"
+)
 _UNIT_WORDS = frozenset(
     """times more less fewer plus minus greater smaller larger bigger higher lower than
     character characters char chars element elements item items digit digits letter letters
@@ -208,6 +245,14 @@ _COUNT_BLOCKERS = frozenset(
 )
 
 
+# Prose quoted from the code or the task ("From its docstring: "... it returns 0."") says what
+# the author meant, not what this run did. Quoted prose: after a word that introduces a quote,
+# or a sentence of several words ending inside the quotes. String values stay claims.
+_QUOTED_PROSE = re.compile(
+    r"((?:docstring|comment|description|documentation|says|states|reads|problem|statement|"
+    r"task|note)\W{0,3}(?:\s*\w+){0,3}\s*:?\s*)\"[^\"\n]{12,}\"|(?<![=:]\s)(?<![=:(\[,])\"(?=(?:[^\"\n]*\s){5})[^\"\n]{20,}[.!?]\"",
+    re.I,
+)
 _FEEDBACK = re.compile(r"\[(?:Mismatch|Correct|Steps|Error|Timeout|Invalid|Missing)\][^\n]*", re.I)
 
 
@@ -218,7 +263,15 @@ def _mask(text: str) -> str:
     true, which is wrong!") is not claiming what it quotes.
     """
     blank = lambda m: " " * len(m.group(0))  # noqa: E731
-    return _FEEDBACK.sub(blank, _FENCE.sub(blank, text))
+    text = _FEEDBACK.sub(blank, _FENCE.sub(blank, text))
+
+    def keep(m: re.Match[str]) -> str:
+        line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+        if sum(line.count(c) for c in "[{(") > sum(line.count(c) for c in "]})"):
+            return m.group(0)  # an element of a list or dict: a value, and blanking it changes it
+        return (m.group(1) or "").ljust(len(m.group(0)))
+
+    return _QUOTED_PROSE.sub(keep, text)
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -324,12 +377,12 @@ def scan_value(text: str, pos: int, limit: int) -> tuple[int, int, Any] | None:
         if text[end : end + 1] != "`":
             return None
         end += 1
-    if not _ends_value(text, end, limit):
+    if not _ends_value(text, end, limit, numeric=ch not in "[{('\""):
         return None
     return start, end if not tick else end - 1, value
 
 
-def _ends_value(text: str, end: int, limit: int) -> bool:
+def _ends_value(text: str, end: int, limit: int, *, numeric: bool = True) -> bool:
     rest = text[end:limit]
     if not rest:
         return True
@@ -337,6 +390,8 @@ def _ends_value(text: str, end: int, limit: int) -> bool:
         return False
     if rest.startswith(",") and re.match(r",\d{3}\b", rest):
         return False  # 1,000
+    if rest.startswith(("...", "…")):
+        return False  # a shortened value ("211..." for 21142.2): what it shows is not the value
     if rest.startswith("."):
         return not (len(rest) > 1 and (rest[1].isdigit() or rest[1] in "(_" or rest[1].isalpha()))
     stripped = rest.lstrip(" \t")
@@ -357,7 +412,13 @@ def _ends_value(text: str, end: int, limit: int) -> bool:
     if stripped[:1] == "=" and not stripped.startswith("=>"):
         return False
     word = re.match(r"[A-Za-z']+", stripped)
-    return not (word and word.group(0).lower() in _UNIT_WORDS)
+    # "5 elements" is a count; a quoted string or a list followed by a word is still a value.
+    if not word:
+        return True
+    return word.group(0).lower() not in (_UNIT_WORDS if numeric else _OPERATOR_WORDS)
+
+
+_OPERATOR_WORDS = frozenset("plus minus times multiplied divided than of".split())
 
 
 _CHAIN = re.compile(r"[\w\s+\-*/%().\[\]]{1,80}?(?<![=!<>])=(?!=)")
@@ -394,6 +455,14 @@ def _positions(
     if zero_based:
         iters = [(p, k + 1) for p, k in iters]
     afters = [m.start() for m in _AFTER_LOOP.finditer(text)]
+    for m in _AFTER_N.finditer(text):
+        k, over = _after_n(m)
+        if over:
+            afters.append(m.start())
+        elif k:
+            iters.append((m.start(), k))
+    iters.sort()
+    afters.sort()
     # A header named as "the inner loop ..." inside an iteration is not the loop being walked.
     headers = [
         (m.start(), m.group(1).strip(), "inner" in text[max(0, m.start() - 16) : m.start()].lower())
@@ -406,6 +475,12 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
     """Every claim in ``text`` in order; ``kind`` is the task's (final-output claims: output only)."""
     masked = _mask(text)
     iters, afters, headers, _ = _positions(masked)
+    tables = _tables(masked)
+    ends = [(m.start(), m.group("f") or m.group("g") or "") for m in _AT_RETURN.finditer(masked)]
+    calls = [(m.start(), m.end(), m.group("f") or m.group("h")) for m in _AT_CALL.finditer(masked)]
+    # A table row in an iteration column is a mark for its own line (each row is a sentence).
+    iters = sorted(iters + [(pos, k) for t in tables for pos, k in t.row_iterations])
+    afters = sorted(afters + [pos for t in tables for pos in t.row_after])
     found: list[Claim] = []
     taken: list[tuple[int, int]] = []
     block_iter = _block_iterations(masked, iters)
@@ -413,10 +488,16 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
     def free(a: int, b: int) -> bool:
         return all(b <= s or a >= e for s, e in taken)
 
+    def _marked(a: int, b: int) -> bool:
+        """An iteration or after-loop mark between a and b (it takes over the placement)."""
+        return any(a < p < b for p, _ in iters) or any(a < p < b for p in afters)
+
     for s_start, s_end in _sentences(masked):
         sentence = masked[s_start:s_end]
-        if not sentence.strip():
+        if not sentence.strip() or _HYPOTHETICAL.search(sentence) or _IF_SENTENCE.match(sentence):
             continue
+
+        bindings = _bindings(masked, s_start, s_end)
 
         def place(pos: int, s_start: int = s_start, s_end: int = s_end) -> _Place:
             return _placement(pos, s_start, s_end, iters, afters, headers, block_iter)
@@ -431,12 +512,39 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
             call_args: str | None = None,
             s_start: int = s_start,
             s_end: int = s_end,
+            bindings: list[tuple[int, int, str, Any]] = bindings,
         ) -> None:
             if not free(start, vend):
                 return
+            if claim_kind in ("value", "condition", "return") and _conditional(
+                masked, s_start, start
+            ):
+                return  # "If n is 0, ..." describes the code, not this run
             where = place(start)
             iteration, after, outer, near = where.iteration, where.after, where.outer, where.near
             placed = claim_kind in ("value", "condition") and iteration is not None
+            bound = None
+            at_return = None
+            if claim_kind == "value" and iteration is None and not after:
+                at_return = next(
+                    (
+                        f
+                        for p, f in reversed(ends)
+                        if s_start <= p < start and not _marked(p, start)
+                    ),
+                    None,
+                )
+            at_call = None
+            if claim_kind == "value" and iteration is None and not after and at_return is None:
+                at_call = next(
+                    (f for p, e, f in reversed(calls) if e <= start < s_end and p >= s_start),
+                    None,
+                )
+            if claim_kind == "value" and iteration is None and not after and at_return is None:
+                bound = next(
+                    ((n, v) for p, e, n, v in reversed(bindings) if e <= start and p >= s_start),
+                    None,
+                )
             found.append(
                 Claim(
                     kind=claim_kind,
@@ -452,6 +560,9 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                     within=where.within if not placed else None,
                     call_args=call_args,
                     value_span=(vstart, vend),
+                    binding=bound,
+                    at_return=at_return,
+                    at_call=at_call,
                 )
             )
             taken.append((start, vend))
@@ -478,6 +589,7 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                 )
         for m in _CALL_RETURN.finditer(masked, s_start, s_end):
             if masked[m.start() - 1 : m.start()] in (".",) or m.group("func").split(".")[-1] in (
+                *_NOT_HELPERS,
                 "print",
                 "len",
                 "range",
@@ -515,6 +627,10 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
             before = masked[max(s_start, m.start() - 20) : m.start()].split()
             if before and before[-1].lower().strip("`*(") in _COUNT_BLOCKERS:
                 continue
+            after_n = _AFTER_N.match(masked, m.start() - len("after ") - 1)
+            after_n = after_n or _AFTER_N.match(masked, max(0, m.start() - len("after ")))
+            if before and before[-1].lower() == "after" and not (after_n and _after_n(after_n)[1]):
+                continue  # "after 2 iterations, total = 4": a moment in the loop, not a count
             unit = m.group("unit").lower()
             token = m.group("n").lower()
             window = masked[max(s_start, m.start() - 40) : m.start()]
@@ -547,9 +663,39 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
                 if masked[max(0, m.start() - 1) : m.start()] == "`":
                     continue
                 got = scan_value(masked, m.end(), s_end)
-                if got:
+                if not got:
+                    continue
+                of = re.search(
+                    rf"\bof\s+(?:the\s+)?`(?P<f>{_NAME}(?:\.{_NAME})*)(?:\((?P<a>[^`]*)\))?`",
+                    m.group(0),
+                )
+                if of is None:
                     add("final", "", m.start(), got[0], got[1], got[2])
+                elif of.group("f").rsplit(".", 1)[-1] not in _NOT_HELPERS:
+                    # "the result of `helper(3)` is 9" is about that call, not the output
+                    args = of.group("a")
+                    add("return", of.group("f"), m.start(), got[0], got[1], got[2], args)
         # Values of variables.
+        for cell in (c for t in tables for c in t.cells if s_start <= c[1] < s_end):
+            name, a, b, value = cell
+            add("value", name, a, a, b, value)
+        for name, a, b, value in _state_dicts(masked, s_start, s_end):
+            add("value", name, a, a, b, value)
+        for m in _FROM_TO.finditer(masked, s_start, s_end):
+            if not _name_ok(masked, m.start("name"), m.end("name")):
+                continue
+            old_value = scan_value(masked, m.end(), s_end)
+            if old_value is None:
+                continue
+            to = re.compile(r"\s+to\s+").match(
+                masked, old_value[1] + (masked[old_value[1] : old_value[1] + 1] == "`")
+            )
+            new_value = scan_value(masked, to.end(), s_end) if to else None
+            if new_value is None:
+                continue
+            name = m.group("name")
+            add("value", name, m.start("name"), old_value[0], old_value[1], old_value[2])
+            add("value", name, to.start(), new_value[0], new_value[1], new_value[2])
         for m in _SETS_CLAIM.finditer(masked, s_start, s_end):
             got = _chain_value(masked, m.end(), s_end)
             if got and _name_ok(masked, m.start("name"), m.end("name")):
@@ -575,13 +721,231 @@ def extract_claims(text: str, *, kind: str = "output") -> list[Claim]:
             got = _chain_value(masked, m.end(), s_end)
             if got:
                 add("value", name, m.start("name"), got[0], got[1], got[2])
+                # "total: 0 -> 4 -> 10" tells each value the name takes in turn.
+                while got is not None:
+                    end = got[1] + (masked[got[1] : got[1] + 1] == "`")
+                    arrow = _ARROW.match(masked, end, s_end)
+                    got = scan_value(masked, arrow.end(), s_end) if arrow else None
+                    if got is not None:
+                        add("value", name, arrow.start(), got[0], got[1], got[2])  # type: ignore[union-attr]
     found.sort(key=lambda c: c.span)
     return found
+
+
+_ARROW = re.compile(r"\s*(?:→|->|=>|⇒)\s*")
+_FROM_TO = re.compile(
+    rf"[`*]*(?P<name>{_NAME})[`*]*\s+(?:(?:is|was|gets)\s+)?(?:goes|went|changes|changed|"
+    r"increases|increased|decreases|decreased|grows|grew|moves|moved|jumps|jumped|rises|rose|"
+    r"drops|dropped|falls|fell|updated|updates|incremented|decremented|shrinks|shrank)\s+"
+    r"(?:up\s+|down\s+)?from\s+",
+    re.I,
+)
+_TABLE_ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.M)
+_TABLE_RULE = re.compile(r"^[\s|:\-]+$")
+_ITER_COLUMN = re.compile(r"(?i)(?:iteration|iter|round|pass|loop|#)\.?(?:\s*#)?")
+_START_ROW = re.compile(r"(?i)\W*(?:start|init(?:ial(?:ly)?)?|before(?:\s+the)?(?:\s+loop)?)\W*")
+
+
+@dataclass
+class _Table:
+    cells: list[tuple[str, int, int, Any]]
+    """(column name, start, end, value) of every data cell under a name column."""
+    row_iterations: list[tuple[int, int]]
+    """(row start, k) for the rows of a table with an iteration column."""
+    row_after: list[int]
+    """Row starts of rows labelled as the state after the loop."""
+
+
+def _cells(text: str, m: re.Match[str]) -> list[tuple[str, int, int]]:
+    """(stripped cell text, start, end) of one ``| a | b |`` row."""
+    out, pos = [], m.start(1)
+    for raw in m.group(1).split("|"):
+        lead = len(raw) - len(raw.lstrip())
+        body = raw.strip()
+        out.append((body, pos + lead, pos + lead + len(body)))
+        pos += len(raw) + 1
+    return out
+
+
+def _tables(text: str) -> list[_Table]:
+    """Markdown tables: a header of names over rows of values, one row per step or iteration.
+
+    A column headed ``Iteration`` (``Iter``, ``Round``, ``Pass``, ``#``) places its row's values
+    in that iteration (zero-based numbering is shifted); a row labelled ``after the loop`` or
+    ``final`` places them after the loop; otherwise values are claims about any moment.
+    """
+    rows = list(_TABLE_ROW.finditer(text))
+    groups: list[list[re.Match[str]]] = []
+    for m in rows:
+        if groups and text[groups[-1][-1].end() : m.start()].strip() == "":
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+    tables = []
+    for group in groups:
+        if len(group) < 3 or not _TABLE_RULE.fullmatch(group[1].group(0)):
+            continue
+        header = [_plain_name(c[0]) for c in _cells(text, group[0])]
+        iter_col = next(
+            (
+                i
+                for i, h in enumerate(_cells(text, group[0]))
+                if _ITER_COLUMN.fullmatch(h[0].strip("`* "))
+            ),
+            None,
+        )
+        table = _Table([], [], [])
+        numbered: list[tuple[int, int]] = []
+        for row in group[2:]:
+            cells = _cells(text, row)
+            if len(cells) != len(header):
+                continue
+            label = cells[iter_col][0].strip("`* ") if iter_col is not None else ""
+            if iter_col is not None:
+                k = _number(label.split()[-1]) if label.split() else None
+                if k is not None:
+                    numbered.append((row.start(), k))
+                elif _AFTER_LOOP.search(label) or label.lower() in ("end", "done", "result"):
+                    table.row_after.append(row.start())
+                elif not _START_ROW.fullmatch(label):
+                    continue  # a row the text labels some other way: not placed, not read
+            for i, (body, a, b) in enumerate(cells):
+                name = header[i]
+                if i == iter_col or name is None or not body:
+                    continue
+                got = scan_value(text, a, b)
+                if got is not None and got[0] <= a + 3 and b - got[1] <= 3:
+                    table.cells.append((name, got[0], got[1], got[2]))
+        if any(k == 0 for _, k in numbered):
+            numbered = [(p, k + 1) for p, k in numbered]
+        table.row_iterations = numbered
+        tables.append(table)
+    return tables
+
+
+# The dict must follow the state word directly ("Iteration 2: {...}", "state after the loop:
+# {...}"); ``data = {...}`` is the value of a variable named data, not a list of variables.
+_STATE_LEAD = re.compile(
+    r"(?i)(?:\b(?:iteration|iter|round|pass|step)\s*#?\s*\d+(?:st|nd|rd|th)?\)?"
+    r"|\b(?:state|variables|locals|vars)\b[^{}=\n]*?)\s*(?::|-|–|—|is|are)?\s*[`*]*$"
+)
+_NOT_STATE = re.compile(r"(?i)\b(?:output|result|answer|return(?:s|ed)?|input|argument|call)")
+
+
+def _state_dicts(text: str, start: int, end: int) -> list[tuple[str, int, int, Any]]:
+    """``Iteration 2: {"x": 4, "total": 4}``: a dict of variable names told as the state.
+
+    Only after a word that says it is the program's state (an iteration, ``state``, ``locals``)
+    on the same line, never an output, input or return value: those dicts have keys that are not
+    variables.
+    """
+    out: list[tuple[str, int, int, Any]] = []
+    pos = text.find("{", start, end)
+    while pos >= 0:
+        close = _balanced(text, pos)
+        if close < 0 or close > end:
+            break
+        line_start = text.rfind("\n", 0, pos) + 1
+        lead = text[line_start:pos]
+        if _STATE_LEAD.search(lead) and not _NOT_STATE.search(lead):
+            out.extend(_dict_items(text, pos, close))
+        pos = text.find("{", close, end)
+    return out
+
+
+def _dict_items(text: str, a: int, b: int) -> list[tuple[str, int, int, Any]]:
+    body = text[a:b]
+    if "\n" in body or not body.isascii():  # ast offsets count UTF-8 bytes
+        return []
+    try:
+        node = ast_safe.parse(body, mode="eval").body
+    except (SyntaxError, ValueError):
+        return []
+    if not isinstance(node, ast.Dict):
+        return []
+    items = []
+    for key, value in zip(node.keys, node.values, strict=True):
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            return []
+        if not re.fullmatch(_NAME, key.value) or value.end_col_offset is None:
+            continue
+        va, vb = a + value.col_offset, a + value.end_col_offset
+        parsed = parse_value(text[va:vb])
+        if parsed is not UNPARSED:
+            items.append((key.value, va, vb, parsed))
+    return items
+
+
+def _plain_name(cell: str) -> str | None:
+    body = cell.strip().strip("`*_ ").strip()
+    return body if re.fullmatch(_NAME, body) else None
+
+
+_AT_RETURN = re.compile(
+    rf"\b(?:(?:when|once|after|as)\s+(?:`(?P<f>{_NAME}(?:\.{_NAME})*)(?:\([^`]*\))?`|the\s+function|"
+    r"the\s+method|the\s+call|the\s+helper|it)\s+(?:finishes|returns|ends|completes|exits|is\s+done)"
+    rf"|at\s+the\s+end\s+of\s+(?:the\s+function|the\s+method|the\s+call|`(?P<g>{_NAME}(?:\.{_NAME})*)"
+    r"(?:\([^`]*\))?`)|(?:just\s+)?before\s+(?:it\s+)?return(?:s|ing))\b",
+    re.I,
+)
+_AT_CALL = re.compile(
+    rf"\b(?:calls?|calling|invokes?|invoking|is\s+called|gets\s+called)\s+"
+    rf"(?:`(?P<f>{_NAME}(?:\.{_NAME})*)`|(?P<h>{_NAME}(?:\.{_NAME})*))\s+with\b",
+    re.I,
+)
+_BINDING = re.compile(
+    r"[ \t]*(?:[-*•>]+\s*|\d+[.)]\s*)?(?:\*\*)?(?:at|when|for|with|once|whenever)\s+"
+    rf"[`*]*(?P<name>{_NAME})[`*]*\s*(?:==?|is|becomes|reaches)\s*",
+    re.I,
+)
+_BINDING_END = re.compile(r"`?(?:\*\*)?\s*[,:;)]|`?\s+(?:we|then|the)\b", re.I)
+
+
+def _bindings(text: str, start: int, end: int) -> list[tuple[int, int, str, Any]]:
+    """``at i=2:`` / ``When x = 4,`` opening a sentence: (start, end, name, value).
+
+    The claims after it in the sentence are about the iterations where the name had that value.
+    """
+    m = _BINDING.match(text, start, end)
+    got = scan_value(text, m.end(), end) if m is not None else None
+    if m is None or got is None or not _BINDING_END.match(text, got[1], end):
+        return []
+    return [(m.start(), got[1], m.group("name"), got[2])]
+
+
+# A sentence that tries or imagines a value ("Let's try x = 5", "Suppose n is 0") is not about
+# the run being checked.
+_HYPOTHETICAL = re.compile(
+    r"\b(?:suppose|supposing|assume|assuming|imagine|hypothetically|what\s+if|for\s+example|"
+    r"for\s+instance|let's\s+(?:try|say|assume|suppose|guess|pick)|let\s+us\s+(?:try|say|assume)|"
+    r"if\s+we\s+(?:try|use|pick|choose|take|had|were)|(?:we\s+)?could\s+try|try(?:ing)?\s+(?:a\s+|an\s+)?"
+    r"(?:different|another|other|smaller|larger|bigger)\b"
+    # a revision telling what it got wrong before
+    r"|(?:previously|earlier|before),?\s+I\b|\bI\s+(?:said|claimed|thought|wrote|assumed|stated)\b"
+    r"|\bmy\s+(?:previous|earlier|first|last)\b|\bwrongly\b|\bmistakenly\b|\bincorrectly\b"
+    r"|\bby\s+mistake\b)",
+    re.I,
+)
+# "If nums is empty, it returns 0": a sentence that opens with a condition describes the code.
+_IF_SENTENCE = re.compile(r"[\W\d]*(?:if|unless|in\s+case|whenever)\b", re.I)
+_IF_CLAUSE = re.compile(r"\b(?:if|when|whenever|whether|unless|in\s+case)\b", re.I)
+
+
+def _conditional(text: str, s_start: int, pos: int) -> bool:
+    """Whether the clause before ``pos`` opens with ``if``/``when``: a condition, not a fact."""
+    head = text[s_start:pos]
+    cut = max(head.rfind(","), head.rfind(";"), head.rfind(":"), head.rfind(" then "))
+    return bool(_IF_CLAUSE.search(head[cut + 1 :]))
+
+
+_NOT_HELPERS = frozenset({"len", "range", "sum", "min", "max", "sorted", "abs", "int", "str"})
 
 
 def _loop_subject(before: str) -> bool:
     """``the loop runs 4 times`` / ``it iterates 4 times``, not ```total += x` runs twice``."""
     pattern = r"\b(?:loop|body|iterates|iterated|loops|repeats|repeated)\b"
+    if re.search(r"recurs|\bcall(?:s|ed)?\b", before, re.I):
+        return False  # "the recursion repeats 3 times" counts calls, not a loop's iterations
     return bool(re.search(pattern, before, re.I))
 
 

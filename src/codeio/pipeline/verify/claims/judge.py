@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from codeio import ast_safe
@@ -154,6 +155,18 @@ def _value(claim: Claim, trace: ExecTrace) -> ClaimCheck:
         return _check(claim, "unverifiable", note="name_not_traced")
     if claim.iteration is not None:
         return _value_in_iteration(claim, trace)
+    # Placements the trace cannot apply (no such call, parameter or iteration) fall back to an
+    # unplaced claim, and its ``where`` says so.
+    for field, judge in (
+        ("at_return", _value_at_return),
+        ("at_call", _value_at_call),
+        ("binding", _value_bound),
+    ):
+        if getattr(claim, field) is not None and not claim.after_loop:
+            placed = judge(claim, trace)
+            if placed is not None:
+                return placed
+            claim = replace(claim, **{field: None})
     if claim.after_loop:
         return _value_after_loop(claim, trace, history)
     hit, unknown, seen = _compare(claim, (o.text for o in history))
@@ -205,9 +218,84 @@ def _value_in_iteration(claim: Claim, trace: ExecTrace) -> ClaimCheck:
     return _check(claim, "unverifiable", _shown(seen_all) or None, note="incomplete_iteration")
 
 
-def _unplaced(claim: Claim) -> Claim:
-    from dataclasses import replace
+def _value_at_return(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
+    """``When `f` finishes, x = 5``: x in the final state of the calls of f (any call when the
+    text names none). None when no traced call has x in its final state."""
+    wanted = claim.at_return.rsplit(".", 1)[-1] if claim.at_return else ""
+    calls = [c for c in trace.calls if not wanted or c.short_name == wanted]
+    finals = [c.final[claim.name] for c in calls if c.final and claim.name in c.final]
+    if not finals:
+        return None
+    hit, unknown, seen = _compare(claim, finals)
+    if hit:
+        return _check(claim, "supported", claim.value_text)
+    from codeio.pipeline.verify.claims.trace import _function_locals
 
+    # An untraced call could have ended with another value only if its function has the name.
+    hidden = any(
+        q.rsplit(".", 1)[-1] == wanted
+        if wanted
+        else claim.name in _function_locals(trace.source, q)
+        for q in trace.hidden
+    )
+    unfinished = any(
+        (not c.returned or c.raised) and (wanted or c.final is None)
+        for c in calls
+        if not wanted or c.short_name == wanted
+    )
+    if unknown or hidden or unfinished or trace.cut is not None:
+        return _check(claim, "unverifiable", _shown(seen), note="incomplete_returns")
+    return _check(claim, "contradicted", _shown(seen))
+
+
+def _value_at_call(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
+    """``This calls `f` with n = 3``: n as the calls of f received it. None when no traced call
+    of f has a parameter of that name (the claim is then judged unplaced)."""
+    wanted = (claim.at_call or "").rsplit(".", 1)[-1]
+    calls = [c for c in trace.calls if c.short_name == wanted]
+    received = [t for c in calls for n, t in c.args if n == claim.name]
+    if not received:
+        return None
+    hit, unknown, seen = _compare(claim, received)
+    if hit:
+        return _check(claim, "supported", claim.value_text)
+    hidden = any(q.rsplit(".", 1)[-1] == wanted for q in trace.hidden)
+    if unknown or hidden or trace.cut is not None:
+        return _check(claim, "unverifiable", _shown(seen), note="call_not_traced")
+    return _check(claim, "contradicted", _shown(seen))
+
+
+def _value_bound(claim: Claim, trace: ExecTrace) -> ClaimCheck | None:
+    """``at i=2: total = 5``: judged in the iterations where i was 2 (any loop, any frame);
+    None when no recorded iteration had that value (the claim is then judged unplaced)."""
+    assert claim.binding is not None
+    var, wanted = claim.binding
+    verdicts: list[str] = []
+    seen_all: list[str] = []
+    for run in trace.loops:
+        for k in range(1, run.recorded + 1):
+            if not any(
+                match(wanted, parse_value(t)) is True for t in _iteration_values(trace, run, k, var)
+            ):
+                continue
+            values = _iteration_values(trace, run, k, claim.name)
+            if not values:
+                verdicts.append("unknown")
+                continue
+            hit, unknown, seen = _compare(claim, values)
+            seen_all.extend(v for v in seen if v not in seen_all)
+            if hit:
+                return _check(claim, "supported", claim.value_text)
+            hidden = _hidden_in(trace, run, k, claim.name)
+            verdicts.append("unknown" if unknown or hidden else "differs")
+    if not verdicts:
+        return None
+    if all(v == "differs" for v in verdicts):
+        return _check(claim, "contradicted", _shown(seen_all))
+    return _check(claim, "unverifiable", _shown(seen_all) or None, note="incomplete_iteration")
+
+
+def _unplaced(claim: Claim) -> Claim:
     return replace(claim, iteration=None, after_loop=False)
 
 
@@ -220,7 +308,53 @@ def _hidden_in(trace: ExecTrace, run: LoopRun, k: int, name: str) -> bool:
     """Whether iteration k could hold values of ``name`` the trace did not record."""
     if trace.cut is not None or _nested_summary(trace, run, k, name=name):
         return True
-    return _hidden_holder(trace, name)
+    from codeio.pipeline.verify.claims.trace import _function_locals, untraced_sites
+
+    if trace.source is None:
+        return True
+    if _calls_hidden_in(trace, run, k) and any(
+        name in _function_locals(trace.source, q) for q in trace.hidden
+    ):
+        return True
+    # A comprehension (lambda, generator) binding the name hides values only where it can run
+    # during the iteration: inside the loop, or in another function the iteration may call. One
+    # in the loop's own function outside the loop is another scope at another time.
+    first, last = _span(trace, run.header)
+    owner = _owner_def(trace, run.header)
+    return any(
+        first <= a and b <= last or where != owner
+        for a, b, where in untraced_sites(trace.source.source).get(name, ())
+    )
+
+
+def _calls_hidden_in(trace: ExecTrace, run: LoopRun, k: int) -> bool:
+    """Whether a call may have run untraced during recorded iteration k of ``run``.
+
+    The tracer hides a call only under a summarised loop or past the depth limit; iteration k
+    itself is recorded, so only a summarised loop inside it (in this frame or a callee's) or a
+    run that reached the depth limit can hide one.
+    """
+    if not trace.hidden:
+        return False
+    if trace.max_call_depth >= trace.depth_limit - 1:
+        return True
+    return any(_summarised(inner) and (run.id, k) in inner.ctx for inner in trace.loops)
+
+
+def _span(trace: ExecTrace, header: int) -> tuple[int, int]:
+    from codeio.pipeline.verify.claims.trace import loop_spans
+
+    source = trace.source.source if trace.source is not None else ""
+    return loop_spans(source).get(header, (header, header))
+
+
+def _owner_def(trace: ExecTrace, line: int) -> int:
+    """Line of the innermost def around ``line`` (0 at module level)."""
+    best, best_start = 0, -1
+    for node in trace.source.functions.values() if trace.source is not None else ():
+        if node.lineno <= line <= (node.end_lineno or node.lineno) and node.lineno > best_start:
+            best, best_start = node.lineno, node.lineno
+    return best
 
 
 def _summarised(run: LoopRun) -> bool:
@@ -311,11 +445,29 @@ def _loop_count(claim: Claim, trace: ExecTrace) -> ClaimCheck:
     if claim.value in totals:
         return _check(claim, "supported", str(claim.value))
     known = sorted({t for t in totals if t is not None})
-    if None in totals or trace.cut is not None or _loops_hidden(trace):
+    outer = _outer_iterations(claim, trace, runs)
+    hidden = (
+        any(_calls_hidden_in(trace, o, claim.within) for o in outer)
+        if outer and claim.within is not None
+        else _loops_hidden(trace)
+    )
+    if None in totals or trace.cut is not None or hidden:
         return _check(
             claim, "unverifiable", ", ".join(map(str, known)) or None, note="incomplete_loops"
         )
     return _check(claim, "contradicted", _shown([str(t) for t in known]))
+
+
+def _outer_iterations(claim: Claim, trace: ExecTrace, runs: list[LoopRun]) -> list[LoopRun]:
+    """The outer loop activations whose iteration ``claim.within`` holds every candidate run
+    (the claim was told inside that iteration); empty when the candidates were not narrowed."""
+    if claim.within is None:
+        return []
+    outer = [r for r in _runs_named(trace, claim.outer_hint) if r not in runs]
+    holders = [o for o in outer if any((o.id, claim.within) in r.ctx for r in runs)]
+    if not holders or not all(any((o.id, claim.within) in r.ctx for o in holders) for r in runs):
+        return []
+    return holders
 
 
 def _loops_hidden(trace: ExecTrace) -> bool:
@@ -367,13 +519,18 @@ def _condition(claim: Claim, trace: ExecTrace) -> ClaimCheck:
 
 def _condition_hidden(trace: ExecTrace, claim: Claim, lines: set[int]) -> bool:
     """Whether evaluations of the test at ``lines`` may have gone unrecorded."""
+    runs = [] if claim.iteration is None else _candidate_loops(claim, trace)
+    local = claim.iteration is not None and runs
     if trace.source is not None and trace.hidden:
         owners = {
             name
             for name, node in trace.source.functions.items()
             if any(node.lineno <= line <= (node.end_lineno or node.lineno) for line in lines)
         }
-        if any(q.rsplit(".", 1)[-1] in owners or "<" in q for q in trace.hidden):
+        if any(q.rsplit(".", 1)[-1] in owners or "<" in q for q in trace.hidden) and (
+            # in a recorded iteration, calls hide only under a loop summarised inside it
+            not local or any(_calls_hidden_in(trace, r, claim.iteration or 0) for r in runs)
+        ):
             return True
     if claim.iteration is None:
         # a summarised loop around the test evaluates it unseen

@@ -165,6 +165,8 @@ class Call:
     raised: bool = False
     returned: bool = False
     parent: int | None = None
+    final: dict[str, str] | None = None
+    """Every local's value when the call returned (None: it did not return while traced)."""
 
     @property
     def short_name(self) -> str:
@@ -191,8 +193,22 @@ class ExecTrace:
     gappy: set[tuple[int, str]] = field(default_factory=set)
     """(frame, name) whose history has holes (changed inside a summarised loop)."""
     source: SourceMap | None = None
+    depth_limit: int = 40
+    """The budget's ``max_depth``: calls nested deeper ran untraced."""
 
     _headers: dict[int, str] = field(default_factory=dict)
+    _depth: int | None = None
+
+    @property
+    def max_call_depth(self) -> int:
+        """How deep traced calls nested (1: only the entry call)."""
+        if self._depth is None:
+            parents = {c.fid: c.parent for c in self.calls}
+            depth: dict[int, int] = {}
+            for call in self.calls:  # parents come first: calls are in start order
+                depth[call.fid] = depth.get(parents.get(call.fid) or -1, 0) + 1
+            self._depth = max(depth.values(), default=0)
+        return self._depth
 
     def header_text(self, line: int) -> str:
         """The loop header at ``line`` as code (memoised: source segments are slow to cut)."""
@@ -300,6 +316,9 @@ class _FrameState:
     base: tuple[tuple[int, int | None], ...]
     stack: list[tuple[LoopRun, int | None]] = field(default_factory=list)
     prev: int | None = None
+    prev_ctx: tuple[tuple[int, int | None], ...] = ()
+    """The loop context the line ``prev`` ran in: a test belongs to the iteration that
+    evaluated it, even when its outcome shows only at the next iteration's header."""
 
     def ctx(self) -> tuple[tuple[int, int | None], ...]:
         return self.base + tuple((run.id, n) for run, n in self.stack)
@@ -330,7 +349,7 @@ def _replay(trace: ExecTrace, events: list[list[Any]], refcode: str) -> None:
         if info is None or info.body[0] == prev:  # a one-line ``if c: x`` shows no body line
             return
         taken = info.body[0] <= nxt <= info.body[1]
-        trace.branches.append(Branch(fs.call.fid, prev, info.test, taken, fs.ctx()))
+        trace.branches.append(Branch(fs.call.fid, prev, info.test, taken, fs.prev_ctx))
 
     for event in events:
         tag = event[0]
@@ -353,6 +372,7 @@ def _replay(trace: ExecTrace, events: list[list[Any]], refcode: str) -> None:
         if tag == "l":
             branch_outcome(fs, event[2])
             fs.prev = event[2]
+            fs.prev_ctx = fs.ctx()
         elif tag == "a":
             record(fs, event[2])
         elif tag == "i":
@@ -391,6 +411,7 @@ def _replay(trace: ExecTrace, events: list[list[Any]], refcode: str) -> None:
             branch_outcome(fs, None)
             record(fs, changes or [])
             fs.call.ret, fs.call.raised, fs.call.returned = value, bool(raised), True
+            fs.call.final = dict(fs.state)
             for run, _ in fs.stack:  # left mid-loop by return/raise after a cut
                 if run.total is None:
                     run.end_state = None
@@ -504,6 +525,48 @@ def _untraced_names(source: str) -> frozenset[str]:
             }
             names |= {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
     return frozenset(names)
+
+
+@functools.lru_cache(maxsize=256)
+def untraced_sites(source: str) -> dict[str, tuple[tuple[int, int, int], ...]]:
+    """Name -> (first line, last line, line of the enclosing def or 0) of each place that binds
+    it unseen by the tracer (a comprehension, lambda, walrus or generator: see _untraced_names)."""
+    try:
+        tree = ast_safe.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    out: dict[str, list[tuple[int, int, int]]] = {}
+
+    def visit(node: ast.AST, owner: int) -> None:
+        for child in ast.iter_child_nodes(node):
+            here = owner
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                here = child.lineno
+            bound: set[str] = set()
+            if isinstance(child, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                for gen in child.generators:
+                    bound |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+            elif isinstance(child, ast.Lambda):
+                bound |= {a.arg for a in ast.walk(child.args) if isinstance(a, ast.arg)}
+            elif isinstance(child, ast.NamedExpr):
+                bound.add(child.target.id)
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                isinstance(child, ast.AsyncFunctionDef)
+                or any(isinstance(sub, (ast.Yield, ast.YieldFrom)) for sub in ast.walk(child))
+            ):
+                bound |= {
+                    n.id
+                    for n in ast.walk(child)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                }
+                bound |= {a.arg for a in ast.walk(child.args) if isinstance(a, ast.arg)}
+            site = (child.lineno, child.end_lineno or child.lineno, here) if bound else None
+            for name in bound:
+                out.setdefault(name, []).append(site)  # type: ignore[arg-type]
+            visit(child, here)
+
+    visit(tree, 0)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _function_locals(source: SourceMap | None, qualname: str) -> frozenset[str]:

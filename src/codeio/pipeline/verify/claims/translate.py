@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from codeio.pipeline.verify.claims.checker import ClaimChecker
 from codeio.pipeline.verify.compare import values_equal
 from codeio.pipeline.verify.extract import extract_answer
-from codeio.records import Message, PredictionTask, ProcessVerdict
+from codeio.records import ClaimCheck, Message, PredictionTask, ProcessVerdict
 
 __all__ = ["TRANSLATE_INSTRUCTIONS", "TraceTranslator", "Translation"]
 
@@ -38,6 +38,8 @@ class Translation:
     """``accepted`` or why the rewrite was rejected."""
     process: ProcessVerdict | None = None
     """The checker's verdict on the rewrite (None when it was not checked)."""
+    completion: Any = None
+    """The LLM's completion (for token usage), None when the call failed."""
 
 
 class TraceTranslator:
@@ -77,7 +79,7 @@ class TraceTranslator:
             if isinstance(res, LLMError) or not getattr(res, "text", None):
                 out.append(Translation(template, False, "llm_error"))
             else:
-                out.append(self.judge(task, template, res.text))
+                out.append(replace(self.judge(task, template, res.text), completion=res))
             self.counts[out[-1].reason] += 1
         return out
 
@@ -85,7 +87,8 @@ class TraceTranslator:
         return self.translate_many([(task, template)])[0]
 
     def judge(self, task: PredictionTask, template: str, rewrite: str) -> Translation:
-        """Accept ``rewrite`` only when it keeps the template's answer and contradicts nothing."""
+        """Accept ``rewrite`` only when it keeps the template's answer and introduces no
+        contradicted claim (a slip the template itself makes, told again, is not new)."""
         want = extract_answer(template, task.kind)
         got = extract_answer(rewrite, task.kind)
         if not got.found:
@@ -102,5 +105,15 @@ class TraceTranslator:
             rewrite, task.refcode, task.funcname, kwargs, kind=task.kind, expected=expected
         )
         if process.contradicted:
-            return Translation(template, False, "contradicted", process)
+            before = self.checker.check_text(
+                template, task.refcode, task.funcname, kwargs, kind=task.kind, expected=expected
+            )
+            known = {_key(c) for c in before.claims if c.status == "contradicted"}
+            listed = [c for c in process.claims if c.status == "contradicted"]
+            if len(listed) < process.contradicted or any(_key(c) not in known for c in listed):
+                return Translation(template, False, "contradicted", process)
         return Translation(rewrite, True, "accepted", process)
+
+
+def _key(check: ClaimCheck) -> tuple[str, str, str, str]:
+    return check.kind, check.name, check.claimed, check.where
