@@ -498,6 +498,29 @@ def _locals_cache(source: str, qualname: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def _bound_unseen(node: ast.AST) -> set[str]:
+    """Names ``node`` itself binds where the tracer never looks: the targets of a
+    comprehension, a lambda's arguments, a walrus target, every local of a generator or
+    coroutine function (its frames are not the ones the tracer follows)."""
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        return {
+            n.id for gen in node.generators for n in ast.walk(gen.target) if isinstance(n, ast.Name)
+        }
+    if isinstance(node, ast.Lambda):
+        return {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+    if isinstance(node, ast.NamedExpr):
+        return {node.target.id}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+        isinstance(node, ast.AsyncFunctionDef)
+        or any(isinstance(sub, (ast.Yield, ast.YieldFrom)) for sub in ast.walk(node))
+    ):
+        names = {
+            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        return names | {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+    return set()
+
+
 @functools.lru_cache(maxsize=256)
 def _untraced_names(source: str) -> frozenset[str]:
     """Names bound where the tracer never looks: comprehensions, lambdas, generators."""
@@ -507,30 +530,14 @@ def _untraced_names(source: str) -> frozenset[str]:
         return frozenset()
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            for gen in node.generators:
-                names |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
-        elif isinstance(node, ast.Lambda):
-            names |= {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
-        elif isinstance(node, ast.NamedExpr):
-            names.add(node.target.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-            isinstance(node, ast.AsyncFunctionDef)
-            or any(isinstance(sub, (ast.Yield, ast.YieldFrom)) for sub in ast.walk(node))
-        ):
-            names |= {
-                n.id
-                for n in ast.walk(node)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-            }
-            names |= {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        names |= _bound_unseen(node)
     return frozenset(names)
 
 
 @functools.lru_cache(maxsize=256)
 def untraced_sites(source: str) -> dict[str, tuple[tuple[int, int, int], ...]]:
     """Name -> (first line, last line, line of the enclosing def or 0) of each place that binds
-    it unseen by the tracer (a comprehension, lambda, walrus or generator: see _untraced_names)."""
+    it unseen by the tracer (a comprehension, lambda, walrus or generator: see _bound_unseen)."""
     try:
         tree = ast_safe.parse(source)
     except (SyntaxError, ValueError):
@@ -542,27 +549,11 @@ def untraced_sites(source: str) -> dict[str, tuple[tuple[int, int, int], ...]]:
             here = owner
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 here = child.lineno
-            bound: set[str] = set()
-            if isinstance(child, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-                for gen in child.generators:
-                    bound |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
-            elif isinstance(child, ast.Lambda):
-                bound |= {a.arg for a in ast.walk(child.args) if isinstance(a, ast.arg)}
-            elif isinstance(child, ast.NamedExpr):
-                bound.add(child.target.id)
-            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-                isinstance(child, ast.AsyncFunctionDef)
-                or any(isinstance(sub, (ast.Yield, ast.YieldFrom)) for sub in ast.walk(child))
-            ):
-                bound |= {
-                    n.id
-                    for n in ast.walk(child)
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-                }
-                bound |= {a.arg for a in ast.walk(child.args) if isinstance(a, ast.arg)}
-            site = (child.lineno, child.end_lineno or child.lineno, here) if bound else None
-            for name in bound:
-                out.setdefault(name, []).append(site)  # type: ignore[arg-type]
+            bound = _bound_unseen(child)
+            if bound:
+                site = (child.lineno, child.end_lineno or child.lineno, here)  # type: ignore[attr-defined]
+                for name in bound:
+                    out.setdefault(name, []).append(site)
             visit(child, here)
 
     visit(tree, 0)
