@@ -84,3 +84,23 @@ def test_budget_bounds_a_long_trace_and_output_is_deterministic(sandbox: Sandbox
     assert first.body == second.body
     assert len(first.body) <= 700
     assert "`return grid[-1][-1]`" in first.body  # the ending survives any shortening
+
+
+def test_source_segments_match_the_standard_library() -> None:
+    # SourceMap.segment splits the source once; it must cut exactly where ast does (UTF-8 byte
+    # columns, CRLF and CR endings, a form feed that is not a line break, multi-line nodes).
+    import ast
+
+    from codeio.llm.trace_teacher.source import SourceMap
+
+    sources = [
+        "x = 'é'\nif x:\r\n    y = ('ü' +\n  'ß')\n\fz = [1,\r 2]\n",
+        "def f(a, *, b='∑'):\n    return {'k': [a, b]}  # ünïcode\n",
+        "a=1",
+    ]
+    for source in sources:
+        smap = SourceMap(source)
+        nodes = [n for n in ast.walk(ast.parse(source)) if hasattr(n, "lineno")]
+        assert nodes
+        for node in nodes:
+            assert smap.segment(node) == (ast.get_source_segment(source, node) or ""), node

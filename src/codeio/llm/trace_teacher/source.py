@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from codeio import ast_safe
@@ -14,6 +15,20 @@ def shorten(text: str, limit: int = 70) -> str:
     """One line, at most ``limit`` characters, with an ellipsis where it was cut."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _split_lines(source: str) -> list[str]:
+    """Lines with their endings, split where the tokenizer splits (not at form feeds)."""
+    lines, start = [], 0
+    for match in _LINE_END.finditer(source):
+        lines.append(source[start : match.end()])
+        start = match.end()
+    if start < len(source):
+        lines.append(source[start:])
+    return lines
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,10 @@ class SourceMap:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        # Split once: ast.get_source_segment splits the whole source on every call, which was
+        # most of the claim checker's time on long functions.
+        self._lines = _split_lines(source)
+        self._branches: dict[int, Branch | None] = {}
         self.statements: dict[int, ast.stmt] = {}
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self._elifs: set[int] = set()
@@ -56,8 +75,25 @@ class SourceMap:
     def statement(self, line: int) -> ast.stmt | None:
         return self.statements.get(line)
 
+    def segment(self, node: ast.AST) -> str:
+        """The exact source of ``node`` (what ``ast.get_source_segment`` gives), or ""."""
+        end_line = getattr(node, "end_lineno", None)
+        end_col = getattr(node, "end_col_offset", None)
+        if end_line is None or end_col is None:
+            return ""
+        first, col = node.lineno - 1, node.col_offset  # type: ignore[attr-defined]
+        last = end_line - 1
+        if first < 0 or last >= len(self._lines):
+            return ""
+        # Column offsets count UTF-8 bytes.
+        if first == last:
+            return self._lines[first].encode()[col:end_col].decode()
+        head = self._lines[first].encode()[col:].decode()
+        tail = self._lines[last].encode()[:end_col].decode()
+        return "".join([head, *self._lines[first + 1 : last], tail])
+
     def text(self, node: ast.AST, limit: int = 70) -> str:
-        segment = ast.get_source_segment(self.source, node) or ""
+        segment = self.segment(node)
         if isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef)):
             segment = segment.split("\n", 1)[0]  # a compound statement: its header line only
         return shorten(segment, limit)
@@ -78,6 +114,11 @@ class SourceMap:
         return []
 
     def branch(self, line: int) -> Branch | None:
+        if line not in self._branches:
+            self._branches[line] = self._branch(line)
+        return self._branches[line]
+
+    def _branch(self, line: int) -> Branch | None:
         node = self.statements.get(line)
         if not isinstance(node, ast.If):
             return None
