@@ -327,8 +327,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_paths(data: dict[str, Any], console: Console, run_dir: Path) -> None:
-    console.print(f"run directory: {run_dir}")
+    console.print(f"run directory: {run_dir}", soft_wrap=True)
     export = data.get("export") or {}
     for key in ("sft", "dpo", "holdout", "report"):
         if export.get(key):
-            console.print(f"{key}: {export[key]}")
+            console.print(f"{key}: {export[key]}", soft_wrap=True)

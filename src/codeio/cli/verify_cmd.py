@@ -92,7 +92,12 @@ def _read_records(path: Path, err: Console) -> tuple[FunctionIndex, int]:
         except (ValueError, RowError) as exc:
             errors += 1
             functions.bad_lines[line_no - 1] = str(exc)
-            err.print(f"[red]{path}:{line_no}:[/] {_plain(exc)}", markup=True, highlight=False)
+            err.print(
+                f"[red]{path}:{line_no}:[/] {_plain(exc)}",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
     return functions, errors
 
 
@@ -109,7 +114,12 @@ def _read_predictions(
             rows.append(row)
         except (ValueError, RowError) as exc:
             bad += 1
-            err.print(f"[red]{path}:{line_no}:[/] {_plain(exc)}", markup=True, highlight=False)
+            err.print(
+                f"[red]{path}:{line_no}:[/] {_plain(exc)}",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
     return rows, jobs, bad
 
 
@@ -185,4 +195,6 @@ def _summary(
     judged = sum(counts.values()) - counts["sandbox_failure"]
     accuracy = counts["correct"] / judged if judged else 0.0
     console.print(table)
-    console.print(f"accuracy {accuracy:.2%} over {judged} judged; written to {output}")
+    console.print(
+        f"accuracy {accuracy:.2%} over {judged} judged; written to {output}", soft_wrap=True
+    )
