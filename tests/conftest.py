@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two xdist workers already fill two cores: one torch (or BLAS) thread per worker and per
+    # `codeio` subprocess it starts, instead of a pool per core in each, which oversubscribes
+    # the cores. Set before anything imports torch.
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
 
 @pytest.fixture(scope="session")

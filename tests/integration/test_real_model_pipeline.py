@@ -53,7 +53,8 @@ def _status(run_dir: Path) -> dict:
 def test_real_model_unifies_raw_code_without_errors(tmp_path: Path, smollm2_dir: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
-    for name in sorted(p.name for p in DEMO_RAW.glob("*.py"))[:3]:
+    # Two files: a 135M model on 2 CPU cores takes about a minute per unify answer.
+    for name in sorted(p.name for p in DEMO_RAW.glob("*.py"))[:2]:
         shutil.copy(DEMO_RAW / name, raw / name)
     run_dir = tmp_path / "run"
     cfg = _config(tmp_path / "c.yaml", raw, smollm2_dir)
@@ -62,12 +63,12 @@ def test_real_model_unifies_raw_code_without_errors(tmp_path: Path, smollm2_dir:
     # stops with that reason in one line (exit 3) instead of carrying on empty.
     assert result.returncode in (0, exit_codes.STAGE_EMPTY), result.stderr[-3000:]
     if result.returncode == exit_codes.STAGE_EMPTY:
-        assert "unify: all 3 records failed:" in result.stderr
+        assert "unify: all 2 records failed:" in result.stderr
         assert "Traceback" not in result.stderr
     stages = {s["stage"]: s for s in funnel(run_dir)["stages"]}
     unify = stages["unify"]
     # Every file got an answer that was parsed and either kept or failed with a reason.
-    assert unify["entered"] == 3
+    assert unify["entered"] == 2
     assert unify["entered"] == unify["passed"] + unify["failed"]
     assert all(reason for reason in unify["failures"])
 
@@ -75,7 +76,7 @@ def test_real_model_unifies_raw_code_without_errors(tmp_path: Path, smollm2_dir:
 def test_real_model_answers_are_verified_and_revised(tmp_path: Path, smollm2_dir: Path) -> None:
     data = tmp_path / "ios.jsonl"
     with PARSED.open() as src:
-        data.write_text("".join(line for _, line in zip(range(3), src, strict=False)))
+        data.write_text("".join(line for _, line in zip(range(2), src, strict=False)))
     run_dir = tmp_path / "run"
     cfg = _config(tmp_path / "c.yaml", data, smollm2_dir)
     result = run_codeio("run", str(cfg), "--out", str(run_dir), timeout=1500)

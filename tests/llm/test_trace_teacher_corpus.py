@@ -132,6 +132,9 @@ def test_sample_of_demo_corpus_verifies(sandboxes: tuple[Sandbox, Sandbox]) -> N
 
 
 @pytest.mark.slow
-def test_full_demo_corpus_verifies(sandboxes: tuple[Sandbox, Sandbox]) -> None:
-    records = _records(None)
+def test_spread_of_demo_corpus_verifies(sandboxes: tuple[Sandbox, Sandbox]) -> None:
+    # Every third record past the first 60: the whole corpus's variety at a third of its cost
+    # (all 464 go through the teacher in tests/integration/test_ios_entry.py and
+    # benchmarks/bench_claims.py).
+    records = _records(None)[60::3]
     _check(_run(records, sandboxes), records, sandboxes)
