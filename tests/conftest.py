@@ -58,3 +58,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         else:
             group = path.stem if path.parent.name == "tests" else f"{path.parent.name}/{path.stem}"
         item.add_marker(pytest.mark.xdist_group(group))
+    # Workers take groups in collection order: the long ones go first so that no worker starts
+    # a five-minute group while the other has nothing left to do.
+    items.sort(key=_start_rank)
+
+
+# The longest groups, measured (a few minutes each on 2 cores); then other slow tests.
+_LONG_GROUPS = (
+    "integration/test_ios_entry",
+    "integration/test_kill_resume",
+    "smollm2",
+    "ray",
+    "llm/test_trace_teacher_corpus",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    marker = item.get_closest_marker("xdist_group")
+    group = marker.args[0] if marker and marker.args else ""
+    if group in _LONG_GROUPS:
+        return _LONG_GROUPS.index(group)
+    return len(_LONG_GROUPS) + (0 if item.get_closest_marker("slow") else 1)
