@@ -10,10 +10,11 @@ never held for long.
 from __future__ import annotations
 
 import ast
+import functools
 import threading
 from typing import Any, Literal
 
-__all__ = ["literal_eval", "parse"]
+__all__ = ["literal_eval", "parse", "parse_module"]
 
 _LOCK = threading.Lock()
 
@@ -21,6 +22,16 @@ _LOCK = threading.Lock()
 def parse(source: str, mode: Literal["exec", "eval", "single"] = "exec") -> Any:
     with _LOCK:
         return ast.parse(source, mode=mode)
+
+
+@functools.lru_cache(maxsize=256)
+def parse_module(source: str) -> ast.Module | None:
+    """The module tree of ``source``, or None when it does not parse; cached, because the
+    claim checker asks several questions of the same refcode. Callers must not mutate it."""
+    try:
+        return parse(source)
+    except (SyntaxError, ValueError):
+        return None
 
 
 def literal_eval(node_or_string: str | ast.AST) -> Any:

@@ -28,9 +28,8 @@ _MAX_SHOWN = 6
 
 def code_names(source: str) -> frozenset[str]:
     """Names a claim may be about: every name bound in the code (arguments, assignments, loops)."""
-    try:
-        tree = ast_safe.parse(source)
-    except (SyntaxError, ValueError):
+    tree = ast_safe.parse_module(source)
+    if tree is None:
         return frozenset()
     names: set[str] = set()
     for node in ast.walk(tree):

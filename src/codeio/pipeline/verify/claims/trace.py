@@ -439,9 +439,8 @@ def loop_changes(source: str) -> dict[int, frozenset[str]]:
 def loop_spans(source: str) -> dict[int, tuple[int, int]]:
     """Loop header line -> (first, last) line of the whole loop statement."""
     out: dict[int, tuple[int, int]] = {}
-    try:
-        tree = ast_safe.parse(source)
-    except (SyntaxError, ValueError):
+    tree = ast_safe.parse_module(source)
+    if tree is None:
         return out
     for node in ast.walk(tree):
         if isinstance(node, (ast.For, ast.While, ast.AsyncFor)):
@@ -456,9 +455,8 @@ def _loop_names(source: str) -> dict[int, set[str]]:
     reads keeps a complete history.
     """
     out: dict[int, set[str]] = {}
-    try:
-        tree = ast_safe.parse(source)
-    except (SyntaxError, ValueError):
+    tree = ast_safe.parse_module(source)
+    if tree is None:
         return out
     for node in ast.walk(tree):
         if isinstance(node, (ast.For, ast.While, ast.AsyncFor)):
@@ -524,9 +522,8 @@ def _bound_unseen(node: ast.AST) -> set[str]:
 @functools.lru_cache(maxsize=256)
 def _untraced_names(source: str) -> frozenset[str]:
     """Names bound where the tracer never looks: comprehensions, lambdas, generators."""
-    try:
-        tree = ast_safe.parse(source)
-    except (SyntaxError, ValueError):
+    tree = ast_safe.parse_module(source)
+    if tree is None:
         return frozenset()
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -538,9 +535,8 @@ def _untraced_names(source: str) -> frozenset[str]:
 def untraced_sites(source: str) -> dict[str, tuple[tuple[int, int, int], ...]]:
     """Name -> (first line, last line, line of the enclosing def or 0) of each place that binds
     it unseen by the tracer (a comprehension, lambda, walrus or generator: see _bound_unseen)."""
-    try:
-        tree = ast_safe.parse(source)
-    except (SyntaxError, ValueError):
+    tree = ast_safe.parse_module(source)
+    if tree is None:
         return {}
     out: dict[str, list[tuple[int, int, int]]] = {}
 
