@@ -75,7 +75,9 @@ for _ in range({tries}):
     if len(_pairs) >= {pairs} or _now > {hard} or _hangs >= 3 or (len(_pairs) >= 2 and _now > {soft}):
         break
     try:
-        _signal.setitimer(_signal.ITIMER_REAL, {call_timeout})
+        # Short of 2 pairs a call gets its share of the time left, then none past the soft one.
+        _left = ({hard} - _now) / (2 - len(_pairs)) if len(_pairs) < 2 else {soft} - _now
+        _signal.setitimer(_signal.ITIMER_REAL, max(0.001, min({call_timeout}, _left)))
         _inp = _gen(_rng) if _uses_rng else _gen()
         _key = _json.dumps(_inp, sort_keys=True)
         if _key in _seen or len(_key) >= 1024:

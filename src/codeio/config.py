@@ -135,7 +135,7 @@ class SampleSettings(_Section):
     pairs: int = Field(10, gt=0)
     tries: int = Field(1000, gt=0)
     time_budget_s: float = Field(10.0, gt=0)
-    soft_budget_s: float | None = Field(1.0, gt=0)
+    soft_budget_s: float | None = Field(0.5, gt=0)
     """Per function at its own pace: see ``codeio.pipeline.sample.SampleConfig``."""
     max_bytes: int = Field(1024, gt=0)
     determinism: Literal["function", "pair", "off"] = "function"

@@ -174,7 +174,7 @@ def sample_cmd(
         10.0, "--time-budget", min=0.001, help="Hard cap in seconds on one function's loop."
     ),
     soft_budget: float = typer.Option(
-        1.0,
+        0.5,
         "--soft-budget",
         min=0.0,
         help="Seconds per function at its own pace: a slow function keeps the pairs it has "

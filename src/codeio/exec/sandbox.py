@@ -24,7 +24,7 @@ from codeio.errors import SandboxError
 from codeio.exec.containment import Containment, describe
 from codeio.exec.limits import ExecLimits
 from codeio.exec.result import ExecResult, Status
-from codeio.exec.warm import DEFAULT_WARM, warm_imports
+from codeio.exec.warm import DEFAULT_WARM, family_imports, warm_imports
 from codeio.exec.worker_proc import WorkerDied, WorkerProcess
 
 __all__ = [
@@ -126,7 +126,7 @@ class Sandbox:
         self.hash_seed = hash_seed
         self.retries = retries
         self.warm = frozenset(warm)
-        self.warm_workers = max(self.workers, warm_workers or 4 * self.workers)
+        self.warm_workers = max(self.workers, warm_workers or max(12, 4 * self.workers))
         self._config = {
             "prelude": list(prelude),
             "namespaces": containment != "none",
@@ -193,7 +193,7 @@ class Sandbox:
         with self._lock:
             self._serial += 1
             root = os.path.join(self._root, f"w{self._serial}")
-        worker = WorkerProcess({**self._config, "warm": list(warm)}, self.hash_seed, root)
+        worker = WorkerProcess({**self._config, "warm": family_imports(warm)}, self.hash_seed, root)
         with self._lock:
             self._live.add(worker)
         return worker
@@ -220,6 +220,12 @@ class Sandbox:
                 pool.used = time.monotonic()
                 if pool.idle:
                     return pool.idle.pop()
+                if not pool.size and self._same_libraries_starting(key):
+                    # Its template likely holds these modules too (a family's template imports
+                    # the family's common modules): wait for it rather than import the same
+                    # libraries a second time.
+                    self._changed.wait(1.0)
+                    continue
                 if pool.may_grow(key, self.workers) and (
                     key == BASE or self._make_room(key, evicted)
                 ):
@@ -258,6 +264,14 @@ class Sandbox:
                 return held
         return wanted
 
+    def _same_libraries_starting(self, key: tuple[str, ...]) -> bool:
+        """Whether a template of exactly the libraries of ``key`` is starting (lock held)."""
+        tops = {n.split(".")[0] for n in key}
+        return any(
+            p.starting and k != key and {n.split(".")[0] for n in k} == tops
+            for k, p in self._pools.items()
+        )
+
     def prepare(self, wanted: Iterable[str]) -> None:
         """Start, in the background, a template for tasks that import ``wanted`` (module names,
         as ``warm_imports`` finds them), unless one is live or starting or the warm-worker cap
@@ -274,15 +288,14 @@ class Sandbox:
             warm_live = sum(p.size for k, p in self._pools.items() if k != BASE)
             if pool.size or warm_live >= self.warm_workers:
                 return
-            tops = {n.split(".")[0] for n in names}
-            if any(
-                p.starting and {n.split(".")[0] for n in k} == tops for k, p in self._pools.items()
-            ):
-                # One of the same libraries is starting: once up it may hold these too.
-                return
+            if self._same_libraries_starting(key):
+                return  # once up it may hold these too
             pool.size += 1
             pool.starting += 1
             pool.waited_s = 0.0
+            # Wanted soon: the least recently used pool to evict is one that served tasks
+            # already, not one started for tasks that have yet to come.
+            pool.used = time.monotonic()
 
         def start() -> None:
             try:

@@ -11,11 +11,13 @@ a name it wrongly finds costs one template start.
 from __future__ import annotations
 
 import functools
+import importlib.machinery
+import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_WARM", "warm_imports"]
+__all__ = ["DEFAULT_WARM", "FAMILY_IMPORTS", "family_imports", "warm_imports"]
 
 DEFAULT_WARM: tuple[str, ...] = (
     "numpy", "scipy", "sklearn", "pandas", "sympy", "networkx", "matplotlib", "nltk",
@@ -25,6 +27,27 @@ DEFAULT_WARM: tuple[str, ...] = (
 Only these (and their submodules) are ever imported on a task's behalf, and only after the
 template has confined itself exactly as a task is confined.
 """
+
+FAMILY_IMPORTS: dict[str, tuple[str, ...]] = {
+    "scipy": ("scipy.stats",),
+    "matplotlib": ("matplotlib.pyplot",),
+}
+"""What a template for a library also imports, beyond the modules its first tasks named.
+
+Code names different submodules of one library (``scipy.spatial``, ``scipy.optimize``, ...);
+each set would otherwise start its own template and import the library again (a second or more
+of CPU for scipy, on both sandboxes). ``scipy.stats`` imports nearly all of scipy, so one scipy
+template serves them all, and a task whose modules its template lacks imports them itself.
+"""
+
+
+def family_imports(wanted: Iterable[str]) -> list[str]:
+    """``wanted`` plus the family modules of the libraries it names (sorted, no duplicates)."""
+    names = set(wanted)
+    for top in {name.split(".")[0] for name in names}:
+        names.update(FAMILY_IMPORTS.get(top, ()))
+    return sorted(names)
+
 
 # `import a.b as c, d` and `from a.b import (c, d as e)`, at any indentation (imports inside
 # functions run on every call, so they count too).
@@ -67,7 +90,9 @@ def warm_imports(
         return ()
     found = set(_scan(code, allowed))
     _scan_values((kwargs or {}).values(), allowed, found, 3)
-    return tuple(sorted(found))
+    # `from scipy.stats import norm` names a function, not a module: dropping it here lets
+    # the task share the template of `import scipy.stats` instead of starting its own.
+    return tuple(sorted(name for name in found if _on_disk(name) is not False))
 
 
 def _scan_values(values: Iterable[Any], warm: frozenset[str], found: set[str], depth: int) -> None:
@@ -81,3 +106,32 @@ def _scan_values(values: Iterable[Any], warm: frozenset[str], found: set[str], d
             _scan_values(value, warm, found, depth - 1)
         elif depth > 0 and isinstance(value, dict):
             _scan_values(value.values(), warm, found, depth - 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _on_disk(name: str) -> bool | None:
+    """Whether the dotted ``name`` is a module file or package of its library, found on disk
+    without importing anything; None when the library cannot be located that way (then the
+    template's own report decides)."""
+    top, *rest = name.split(".")
+    if not rest:
+        return True
+    try:
+        spec = importlib.machinery.PathFinder.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    dirs = list(spec.submodule_search_locations)
+    for part in rest[:-1]:
+        dirs = [os.path.join(d, part) for d in dirs if os.path.isdir(os.path.join(d, part))]
+        if not dirs:
+            return False
+    last = rest[-1]
+    suffixes = (".py", *importlib.machinery.EXTENSION_SUFFIXES)
+    for directory in dirs:
+        if os.path.isdir(os.path.join(directory, last)):
+            return True
+        if any(os.path.isfile(os.path.join(directory, last + suffix)) for suffix in suffixes):
+            return True
+    return False

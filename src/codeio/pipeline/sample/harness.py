@@ -76,6 +76,9 @@ import types as _types
 _MSG_CHARS = 200
 # A function that hangs on a few inputs usually hangs on most: stop instead of burning the budget.
 _MAX_CALL_TIMEOUTS = 3
+# A generator that has not returned one dict in this many calls is broken (a NameError, a bad
+# signature), not unlucky: the rest of its tries would fail the same way.
+_GENERATOR_GIVE_UP = 100
 # A function that has fewer than min_pairs pairs at its soft budget may use this many soft
 # budgets in all to reach them, when its pace says it will.
 _SLOW_FACTOR = 3
@@ -161,6 +164,14 @@ class _Timer:
         """When set, no call's alarm goes past this many seconds (the function's budget)."""
         self.cut_by_budget = False
         """Whether the last call's alarm was the budget's rather than its own timeout."""
+        self.last_seconds = seconds
+        """The last call's alarm, in seconds."""
+
+    def exceeded(self, what):
+        if self.cut_by_budget:
+            share = format(self.last_seconds, ".3g")
+            return what + " exceeded its share of the function's time budget (" + share + " s)"
+        return what + " exceeded " + str(self.seconds) + " s"
 
     def __enter__(self):
         if self.seconds:
@@ -174,6 +185,7 @@ class _Timer:
         if self.seconds_left is not None:
             seconds = max(0.001, min(seconds, self.seconds_left))
         self.cut_by_budget = seconds < self.seconds
+        self.last_seconds = seconds
         _signal.setitimer(_signal.ITIMER_REAL, seconds)
         try:
             return fn(*args, **kwargs)
@@ -248,6 +260,16 @@ def _input_key(generated):
     return key, snapshot
 
 
+def _budget_cut(stats, enough):
+    # A call cut by the function's budget rather than its own timeout: with min_pairs the
+    # function stops with what it has (slow); short of them, the call used its whole share of
+    # the time left, so at this pace the missing pairs cannot end in time (too slow, not a hang).
+    if enough:
+        stats["stopped_slow"] = True
+    else:
+        stats["budget_exhausted"] = True
+
+
 def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_s,
                         call_timeout_s, limits, prelude="", soft_budget_s=None, min_pairs=1,
                         max_call_timeouts=_MAX_CALL_TIMEOUTS):
@@ -294,6 +316,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
         _seed_globals(seed + 1, (refcode, inputgen))
         use_rng = _takes_rng(gen)
         seen = set()
+        generated_ok = 0
         clock_loop = _clock()
         loop_started = _time.monotonic()
         for _ in range(tries):
@@ -318,20 +341,28 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                     break
             if stats["call_timeouts"] >= max_call_timeouts:
                 break
+            if not generated_ok and stats["tries"] >= _GENERATOR_GIVE_UP:
+                break
             stats["tries"] += 1
             # No call may run past the hard budget, whatever its own timeout; with min_pairs
-            # kept, none past the soft one either (the function stops there anyway).
-            cut_at = soft_deadline if len(kept) >= min_pairs else deadline
+            # kept, none past the soft one either (the function stops there anyway). Short of
+            # min_pairs, a call may take its share of the time left: one that runs longer
+            # means the missing pairs cannot all end by the deadline at this pace.
+            if len(kept) >= min_pairs:
+                cut_at = soft_deadline
+            else:
+                cut_at = now + (deadline - now) / (min_pairs - len(kept))
             timer.seconds_left = cut_at - now
             before = _clock()
             try:
                 generated = timer.call(gen, rng) if use_rng else timer.call(gen)
             except _CallTimeout:
-                if timer.cut_by_budget and len(kept) >= min_pairs:
-                    stats["stopped_slow"] = True
+                if timer.cut_by_budget:
+                    _budget_cut(stats, len(kept) >= min_pairs)
+                    note("generator_timeout", timer.exceeded("input_generator"))
                     break
                 stats["call_timeouts"] += 1
-                note("generator_timeout", "input_generator exceeded " + str(call_timeout_s) + " s")
+                note("generator_timeout", timer.exceeded("input_generator"))
                 continue
             except BaseException as exc:
                 _bump(stats["generator_errors"], type(exc).__name__)
@@ -343,6 +374,7 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
                 stats["not_dict"] += 1
                 note("not_dict", "input_generator returned " + type(generated).__name__)
                 continue
+            generated_ok += 1
             try:
                 # The snapshot is what gets stored; taking it before the call means a function
                 # that mutates its arguments cannot change the recorded input.
@@ -366,12 +398,12 @@ def codeio_sample_entry(refcode, inputgen, funcname, seed, pairs, tries, budget_
             try:
                 output = timer.call(main, **generated)
             except _CallTimeout:
-                if timer.cut_by_budget and len(kept) >= min_pairs:
-                    # Cut at the soft budget with enough pairs: the budget, not a hang.
-                    stats["stopped_slow"] = True
+                if timer.cut_by_budget:
+                    _budget_cut(stats, len(kept) >= min_pairs)
+                    note("main_timeout", timer.exceeded(funcname))
                     break
                 stats["call_timeouts"] += 1
-                note("main_timeout", funcname + " exceeded " + str(call_timeout_s) + " s")
+                note("main_timeout", timer.exceeded(funcname))
                 continue
             except BaseException as exc:
                 _bump(stats["main_errors"], type(exc).__name__)

@@ -67,7 +67,7 @@ class SampleConfig(BaseModel):
         10.0, gt=0, description="hard cap on one function's loop; hitting it fails the function"
     )
     soft_budget_s: float | None = Field(
-        1.0,
+        0.5,
         gt=0,
         description="a function adds pairs while its own pace says the next one ends within "
         "this many seconds; without min_pairs by then it may use 3x this, never more than "
