@@ -202,7 +202,7 @@ def _baseline_one(fn: FunctionRecord, workdir: str, index: int, config: SampleCo
     out = os.path.join(workdir, f"out{index}.json")
     script = os.path.join(workdir, f"fn{index}.py")
     soft = config.soft_budget_s or config.time_budget_s
-    hard = min(config.time_budget_s, 3 * soft)
+    hard = min(config.time_budget_s, 2 * soft)
     loop = _BASELINE_LOOP.format(
         seed=index,
         tries=config.tries,

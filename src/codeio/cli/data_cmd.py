@@ -140,14 +140,12 @@ def _write(handle: TextIO, obj: dict[str, Any]) -> None:
 
 
 def _sandboxes(workers: int | None, hash_seed: int) -> tuple[Any, Any]:
-    from codeio.exec import Sandbox
+    from codeio.exec import open_sandboxes
 
-    main = Sandbox(workers=workers, hash_seed=hash_seed)
-    try:
-        other = Sandbox(workers=workers, hash_seed=hash_seed + _RECHECK_HASH_SEED_OFFSET)
-    except BaseException:
-        main.close()
-        raise
+    main, other = open_sandboxes(
+        {"workers": workers, "hash_seed": hash_seed},
+        {"workers": workers, "hash_seed": hash_seed + _RECHECK_HASH_SEED_OFFSET},
+    )
     return main, other
 
 
@@ -178,7 +176,7 @@ def sample_cmd(
         "--soft-budget",
         min=0.0,
         help="Seconds per function at its own pace: a slow function keeps the pairs it has "
-        "(at least 2) once the next would end later; one without 2 pairs by then gets up to 3x "
+        "(at least 2) once the next would end later; one without 2 pairs by then gets up to 2x "
         "this. 0: only --time-budget.",
     ),
     determinism: str = typer.Option(

@@ -14,6 +14,7 @@ from codeio.exec.sandbox import (
     ExecTask,
     Sandbox,
     SandboxUnavailable,
+    open_sandboxes,
     run_untrusted,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "Sandbox",
     "SandboxUnavailable",
     "Status",
+    "open_sandboxes",
     "run_untrusted",
 ]

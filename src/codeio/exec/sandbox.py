@@ -16,6 +16,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -33,6 +34,7 @@ __all__ = [
     "ExecTask",
     "Sandbox",
     "SandboxUnavailable",
+    "open_sandboxes",
     "run_untrusted",
 ]
 
@@ -151,6 +153,9 @@ class Sandbox:
         # A warm pool's key -> every module of its libraries its template holds.
         self._holds: dict[tuple[str, ...], frozenset[str]] = {}
         self._live: set[WorkerProcess] = set()
+        self._prepare_queue: collections.deque[tuple[str, ...]] = collections.deque()
+        self._queued: set[tuple[str, ...]] = set()
+        self._preparing = 0
         self.started = 0
         """Workers started after the first ``workers`` (warm templates and replacements)."""
         self.start_s = 0.0
@@ -255,14 +260,21 @@ class Sandbox:
         if key is not None:
             return key
         tops = {name.split(".")[0] for name in wanted}
+        bigger: tuple[str, ...] | None = None
         for held, modules in self._holds.items():
             pool = self._pools.get(held)
-            if pool is None or not pool.size or {n.split(".")[0] for n in held} != tops:
+            if pool is None or not pool.size or not modules.issuperset(wanted):
                 continue
-            if modules.issuperset(wanted):
+            if {n.split(".")[0] for n in held} == tops:
                 self._resolved[wanted] = held
                 return held
-        return wanted
+            # A template of other libraries that loaded these too (nltk imports scipy, sklearn
+            # and pandas) serves a task of a heavy library: a somewhat costlier fork instead of
+            # seconds of imports. Not plain numpy tasks, the common case, which keep their small
+            # template; and not remembered, as that template may go while these tasks remain.
+            if tops - {"numpy"} and (bigger is None or len(modules) < len(self._holds[bigger])):
+                bigger = held
+        return bigger or wanted
 
     def _same_libraries_starting(self, key: tuple[str, ...]) -> bool:
         """Whether a template of exactly the libraries of ``key`` is starting (lock held)."""
@@ -276,35 +288,52 @@ class Sandbox:
         """Start, in the background, a template for tasks that import ``wanted`` (module names,
         as ``warm_imports`` finds them), unless one is live or starting or the warm-worker cap
         is reached: a caller that knows what its next tasks need keeps its lanes busy with
-        others meanwhile instead of waiting for the start (imports of seconds for some)."""
+        others meanwhile instead of waiting for the start (imports of seconds for some).
+
+        Requests are served in order, ``max(1, workers // 2)`` starts at a time: a template
+        that is up may then serve the next request (nltk's holds scipy, sklearn and pandas),
+        and the first ones are ready early instead of all of them late."""
         names = tuple(sorted({n for n in wanted if n.split(".")[0] in self.warm}))
         if not names:
             return
         with self._changed:
-            if self._closed:
+            if self._closed or names in self._queued:
                 return
-            key = self._key_for(names)
-            pool = self._pools.setdefault(key, _Pool())
-            warm_live = sum(p.size for k, p in self._pools.items() if k != BASE)
-            if pool.size or warm_live >= self.warm_workers:
-                return
-            if self._same_libraries_starting(key):
-                return  # once up it may hold these too
-            pool.size += 1
-            pool.starting += 1
-            pool.waited_s = 0.0
-            # Wanted soon: the least recently used pool to evict is one that served tasks
-            # already, not one started for tasks that have yet to come.
-            pool.used = time.monotonic()
+            self._queued.add(names)
+            self._prepare_queue.append(names)
+            if self._preparing >= max(1, self.workers // 2):
+                return  # a running preparer will get to it
+            self._preparing += 1
+        threading.Thread(
+            target=self._prepare_loop, name="codeio-sandbox-prepare", daemon=True
+        ).start()
 
-        def start() -> None:
+    def _prepare_loop(self) -> None:
+        while True:
+            with self._changed:
+                if self._closed or not self._prepare_queue:
+                    self._preparing -= 1
+                    return
+                names = self._prepare_queue.popleft()
+                self._queued.discard(names)
+                key = self._key_for(names)
+                pool = self._pools.setdefault(key, _Pool())
+                warm_live = sum(p.size for k, p in self._pools.items() if k != BASE)
+                if pool.size or warm_live >= self.warm_workers:
+                    continue
+                if self._same_libraries_starting(key):
+                    continue  # once up it may hold these too
+                pool.size += 1
+                pool.starting += 1
+                pool.waited_s = 0.0
+                # Wanted soon: the least recently used pool to evict is one that served tasks
+                # already, not one started for tasks that have yet to come.
+                pool.used = time.monotonic()
             try:
                 worker = self._start(names, key)
             except (OSError, WorkerDied, RuntimeError):
-                return  # logged and accounted for by _start; a task will try again
+                continue  # logged and accounted for by _start; a task will try again
             self._release(worker)
-
-        threading.Thread(target=start, name="codeio-sandbox-prepare", daemon=True).start()
 
     def can_serve_now(self, wanted: Iterable[str]) -> bool:
         """Whether a task importing ``wanted`` would get a worker now, without waiting for a
@@ -317,7 +346,10 @@ class Sandbox:
         with self._lock:
             key = self._key_for(wanted)
             pool = self._pools.get(key)
-            return pool is None or bool(pool.idle) or pool.may_grow(key, self.workers)
+            if pool is None or not pool.size:
+                # Waiting to be prepared: a lane that took it now would start it itself.
+                return wanted not in self._queued
+            return bool(pool.idle) or pool.may_grow(key, self.workers)
 
     def _make_room(self, key: tuple[str, ...], evicted: list[WorkerProcess]) -> bool:
         """Whether one more warm worker may start, evicting the least recently used idle one
@@ -633,3 +665,22 @@ def run_untrusted(
         if _shared is None or _shared._closed:
             _shared = Sandbox(workers=1)
     return _shared.run(code, entry, kwargs, limits=limits)
+
+
+def open_sandboxes(*settings: dict[str, Any]) -> list[Sandbox]:
+    """One ``Sandbox(**kwargs)`` per mapping, started at the same time (each start is mostly
+    waiting for its workers' interpreters); if one fails, those that started are closed and
+    its error is raised."""
+    with ThreadPoolExecutor(max(1, len(settings))) as pool:
+        futures = [pool.submit(lambda kw: Sandbox(**kw), kw) for kw in settings]
+        opened, error = [], None
+        for future in futures:
+            try:
+                opened.append(future.result())
+            except BaseException as exc:  # re-raised below, once the others are closed
+                error = error or exc
+    if error is not None:
+        for box in opened:
+            box.close()
+        raise error
+    return opened

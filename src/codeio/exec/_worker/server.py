@@ -505,9 +505,10 @@ def main() -> None:
     # (a failed `numpy.typo` still leaves numpy imported).
     held = {p for n in warm for p in _parents(n) if p in sys.modules}
     report["warm_loaded"] = sorted(held)
-    # Everything of those libraries that it holds (their imports load many submodules): a task
-    # that wants only some of these can fork from it rather than start a template of its own.
-    roots = {n.split(".")[0] for n in warm}
+    # Everything of those libraries that it holds (their imports load many submodules), and of
+    # the other warm libraries they imported (nltk loads scipy, sklearn and pandas): a task that
+    # wants only some of these can fork from it rather than start a template of its own.
+    roots = {n.split(".")[0] for n in warm} | set(config.get("expect", []))
     report["warm_modules"] = sorted(n for n in list(sys.modules) if n.split(".")[0] in roots)
     worker.clean_task_dir()  # an import may have written caches under $HOME (the task dir)
     # Acting as the task user changed credentials, which clears the parent-death signal.

@@ -9,16 +9,24 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from codeio.config import RunConfig
 
-__all__ = ["LLM_CACHE_FILE", "open_llm", "open_sandbox", "sampling_params"]
+__all__ = ["LLM_CACHE_FILE", "open_llm", "open_sandbox", "open_sandboxes", "sampling_params"]
 
 LLM_CACHE_FILE = "llm_cache.sqlite"
 
 
 def open_sandbox(config: RunConfig, *, hash_seed: int = 0) -> Any:
-    from codeio.exec import ExecLimits, Sandbox
+    return open_sandboxes(config, hash_seed)[0]
+
+
+def open_sandboxes(config: RunConfig, *hash_seeds: int) -> list[Any]:
+    """One sandbox per hash seed, started at the same time."""
+    from codeio.exec import ExecLimits
+    from codeio.exec import open_sandboxes as start
 
     limits = ExecLimits(timeout_s=config.exec.timeout_s, memory_mb=config.exec.memory_mb)
-    return Sandbox(workers=config.exec.workers, limits=limits, hash_seed=hash_seed)
+    return start(
+        *({"workers": config.exec.workers, "limits": limits, "hash_seed": s} for s in hash_seeds)
+    )
 
 
 def open_llm(config: RunConfig, run_dir: str | Path) -> Any:

@@ -28,13 +28,12 @@ class SamplerHandle:
     """A Sampler with its two sandboxes, opened together and closed together."""
 
     def __init__(self, config: RunConfig) -> None:
-        from codeio.pipeline.run.resources import open_sandbox
+        from codeio.pipeline.run.resources import open_sandboxes
         from codeio.pipeline.sample import SampleConfig, Sampler
 
         s = config.sample
         self.seed = config.seed
-        self.sandbox = open_sandbox(config, hash_seed=0)
-        self.recheck_sandbox = open_sandbox(config, hash_seed=_RECHECK_HASH_SEED)
+        self.sandbox, self.recheck_sandbox = open_sandboxes(config, 0, _RECHECK_HASH_SEED)
         self.sample_config = SampleConfig(
             pairs=s.pairs,
             tries=s.tries,

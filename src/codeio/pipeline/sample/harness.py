@@ -81,7 +81,7 @@ _MAX_CALL_TIMEOUTS = 3
 _GENERATOR_GIVE_UP = 100
 # A function that has fewer than min_pairs pairs at its soft budget may use this many soft
 # budgets in all to reach them, when its pace says it will.
-_SLOW_FACTOR = 3
+_SLOW_FACTOR = 2
 
 
 class _CallTimeout(BaseException):

@@ -70,7 +70,7 @@ class SampleConfig(BaseModel):
         0.5,
         gt=0,
         description="a function adds pairs while its own pace says the next one ends within "
-        "this many seconds; without min_pairs by then it may use 3x this, never more than "
+        "this many seconds; without min_pairs by then it may use 2x this, never more than "
         "time_budget_s (None: time_budget_s alone)",
     )
     call_timeout_s: float = Field(2.0, gt=0, description="one generator or main_solution call")
