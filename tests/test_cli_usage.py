@@ -40,3 +40,36 @@ def test_help_and_version_still_exit_zero() -> None:
     assert codeio("--version").stdout.strip().startswith("codeio ")
     bare = codeio()
     assert bare.returncode == 0 and "Commands" in bare.stdout
+
+
+def test_the_command_map_is_what_each_module_registers() -> None:
+    import importlib
+
+    import typer
+
+    from codeio.cli.main import COMMAND_MODULES
+
+    for module, names in COMMAND_MODULES.items():
+        app = typer.Typer()
+        importlib.import_module(module).register(app)
+        assert tuple(c.name for c in app.registered_commands) == names, module
+
+
+def test_a_command_loads_only_its_own_module_and_help_lists_them_all() -> None:
+    probe = (
+        "import sys\n"
+        "from codeio.cli.main import main\n"
+        "sys.argv = ['codeio', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('codeio.cli.') and m.endswith('_cmd')))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe, "sample", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.stdout.strip().splitlines()[-1] == "['codeio.cli.data_cmd']"
+    listing = codeio("--help").stdout
+    for command in ("exec", "sample", "recheck", "verify", "run", "demo", "eval", "view"):
+        assert command in listing

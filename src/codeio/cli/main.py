@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterable
 
 import typer
 
 from codeio import __version__, exit_codes
 
-app = typer.Typer(
+_app = typer.Typer(
     name="codeio",
     help="CodeI/O and CodeI/O++: turn code into verified input/output reasoning data.",
     no_args_is_help=True,
@@ -17,19 +18,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each module registers its commands on ``app`` in a ``register(app)`` function. The list is
-# explicit (no import side effects) so the command set can be read here.
-COMMAND_MODULES = [
-    "codeio.cli.exec_cmd",  # exec
-    "codeio.cli.data_cmd",  # sample, recheck
-    "codeio.cli.verify_cmd",  # verify
-    "codeio.cli.run_cmd",  # run, status, demo
-    "codeio.cli.export_cmd",  # export, report
-    "codeio.cli.eval_cmd",  # eval, decontaminate
-    "codeio.cli.train_cmd",  # train
-    "codeio.cli.doctor_cmd",  # doctor
-    "codeio.cli.view_cmd",  # view
-]
+# Each module registers its commands on the app in a ``register(app)`` function. The map is
+# explicit (no import side effects) so the command set can be read here, and so that `codeio
+# sample ...` imports only the module of `sample` (the others cost a few hundred ms at start).
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "codeio.cli.exec_cmd": ("exec",),
+    "codeio.cli.data_cmd": ("sample", "recheck"),
+    "codeio.cli.verify_cmd": ("verify",),
+    "codeio.cli.run_cmd": ("run", "status", "demo"),
+    "codeio.cli.export_cmd": ("export", "report"),
+    "codeio.cli.eval_cmd": ("eval", "decontaminate"),
+    "codeio.cli.train_cmd": ("train",),
+    "codeio.cli.doctor_cmd": ("doctor",),
+    "codeio.cli.view_cmd": ("view",),
+}
+_MODULE_OF = {command: module for module, names in COMMAND_MODULES.items() for command in names}
+_registered: set[str] = set()
 
 
 def _version(value: bool) -> None:
@@ -38,25 +42,40 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
 ) -> None:
     """CodeI/O and CodeI/O++ pipeline."""
 
 
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
+def _register(names: Iterable[str]) -> typer.Typer:
+    for name in names:
+        if name in _registered:
+            continue
+        _registered.add(name)
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name == name:  # a command group not built in this checkout
                 continue
             raise
-        module.register(app)
+        module.register(_app)
+    return _app
 
 
-_register_all()
+def __getattr__(name: str) -> typer.Typer:
+    # ``from codeio.cli.main import app`` (tests, embedding) gets every command.
+    if name == "app":
+        return _register(COMMAND_MODULES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _app_for(argv: list[str]) -> typer.Typer:
+    """The app with the command that ``argv`` names, or all commands (help, a typo)."""
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    module = _MODULE_OF.get(command or "")
+    return _register([module] if module else COMMAND_MODULES)
 
 
 # typer vendors click and exports only BadParameter; its bases are the classes to catch.
@@ -81,7 +100,7 @@ def main() -> None:
     from codeio.cli.errors import handle_uncaught, one_line
 
     try:
-        rc = app(standalone_mode=False)
+        rc = _app_for(sys.argv[1:])(standalone_mode=False)
     except SystemExit:
         raise
     except _CLICK_EXCEPTION as exc:
