@@ -513,7 +513,14 @@ def train_and_eval(
 ) -> dict[str, Any]:
     chat = select_rows(rows, variant["kinds"], variant["revision"], variant["include"])
     run_args = argparse.Namespace(**{**vars(args), "lr": variant["lr"], "seed": variant["seed"]})
-    model, tok, train_info, data_info = train(run_args, base, chat, device, out)
+    stop_at = None
+    if args.time_budget:
+        # Training yields to the evaluation after it: it stops once what is left of the budget
+        # is what evaluating took before (plus a margin), so a slow device still ends with a
+        # score and the JSON line instead of being cut off mid-epoch by the outer timeout.
+        reserve = 1.15 * clock.laps.get("eval_before", 0.0) + _EVAL_MARGIN_S
+        stop_at = time.perf_counter() + max(0.0, args.time_budget - clock.total() - reserve)
+    model, tok, train_info, data_info = train(run_args, base, chat, device, out, stop_at)
     clock.lap("train" + suffix)
     import torch
 
@@ -532,9 +539,17 @@ def train_and_eval(
 
 
 def train(
-    args: argparse.Namespace, base: Path, chat: list[dict], device: str, out: Path
+    args: argparse.Namespace,
+    base: Path,
+    chat: list[dict],
+    device: str,
+    out: Path,
+    stop_at: float | None = None,
 ) -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
-    """Stage 1 with plain PyTorch; returns the trained model (fp32 weights) and its stats."""
+    """Stage 1 with plain PyTorch; returns the trained model (fp32 weights) and its stats.
+
+    With ``stop_at`` (a ``time.perf_counter()`` value) it stops after the first step that ends
+    past it (at least one step runs); ``steps`` then counts the steps done."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -578,6 +593,8 @@ def train(
     if cuda:
         torch.cuda.synchronize()
     t0 = time.perf_counter()
+    done = 0
+    seen = 0
     for step in range(steps):
         batch = epochs_rows[step * args.global_batch : (step + 1) * args.global_batch]
         n_items = sum(e.trained_tokens for e in batch)
@@ -603,8 +620,12 @@ def train(
         opt.step()
         opt.zero_grad(set_to_none=True)
         losses.append(float(step_loss))
+        done, seen = step + 1, seen + len(batch)
         if step % 10 == 0 or step == steps - 1:
             _log(f"[train] step {step + 1}/{steps} loss {losses[-1]:.4f}")
+        if stop_at is not None and done < steps and time.perf_counter() >= stop_at:
+            _log(f"[train] stopped at step {done}/{steps}: the rest of --time-budget is for eval")
+            break
     if cuda:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
@@ -612,8 +633,10 @@ def train(
     (out / "losses.json").write_text(json.dumps(losses))
     k = max(1, len(losses) // 10)
     info = {
-        "samples": len(epochs_rows),
-        "steps": steps,
+        "samples": seen,
+        "steps": done,
+        "steps_planned": steps,
+        "stopped_by_time_budget": done < steps,
         "epochs": args.epochs,
         "global_batch": args.global_batch,
         "lr": args.lr,
@@ -933,6 +956,10 @@ def _cruxeval_subset(path: Path, limit: int, seed: int) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+# Seconds kept free after the evaluation that follows training (writing files, the bootstrap).
+_EVAL_MARGIN_S = 15.0
 
 
 class Clock:

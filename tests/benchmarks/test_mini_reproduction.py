@@ -143,21 +143,24 @@ def test_codeio_style_prompts_are_judged_by_the_cruxeval_harness(
     assert not wrong[0].correct
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1500)  # ~3 min on an idle 2-core machine; many more under load
-@needs_data
-def test_tiny_profile_end_to_end(tmp_path: Path) -> None:
-    """Data -> toy model -> eval -> train -> eval on CPU; every item judged, JSON last line."""
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prep = subprocess.run(
         [sys.executable, str(SCRIPT), "--prepare-only", "--functions", "2", "--corpus",
-         str(CORPUS), "--cruxeval", str(CRUX), "--out", str(tmp_path / "prep")],
+         str(CORPUS), "--cruxeval", str(CRUX), "--out", str(tmp_path_factory.mktemp("prep"))],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert prep.returncode == 0, prep.stderr[-2000:]
     info = json.loads(prep.stdout.strip().splitlines()[-1])
     assert info["rows"] > 0 and info["rows_with_cruxeval_code"] == 0
-    prepared = Path(info["prepared"])
+    return Path(info["prepared"])
 
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)  # ~3 min on an idle 2-core machine; many more under load
+@needs_data
+def test_tiny_profile_end_to_end(tmp_path: Path, prepared: Path) -> None:
+    """Data -> toy model -> eval -> train -> eval on CPU; every item judged, JSON last line."""
     out = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--profile", "tiny", "--data", str(prepared),
@@ -260,3 +263,30 @@ def test_smollm2_training_step_and_generation(
     model.eval()
     texts = mr.generate(model, tok, ["What is 2 + 1? Answer as JSON.", "Say hi."], 6, 2, "cpu")
     assert len(texts) == 2 and all(isinstance(t, str) and t for t in texts)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+@needs_data
+def test_training_yields_to_the_evaluation_when_the_time_budget_runs_out(
+    tmp_path: Path, prepared: Path
+) -> None:
+    # A budget already spent: training stops after its first step (of the planned ones), the
+    # noise check and the variants are skipped, and the run still ends with scores and the JSON.
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--profile", "tiny", "--data", str(prepared),
+         "--cruxeval", str(CRUX), "--out", str(out), "--time-budget", "0.01",
+         "--variants", "output_only", "--max-rows", "12"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    train = res["train"]
+    assert train["steps_planned"] >= 2 and train["steps"] == 1
+    assert train["stopped_by_time_budget"] is True and train["samples"] == 4
+    assert "stopped at step 1/" in proc.stderr
+    assert res["noise"] is None
+    assert "skipped" in res["variants"]["output_only"]
+    r = res["results"]["cruxeval-o"]["direct"]
+    assert sum(r["after_statuses"].values()) == res["eval"]["items"]
