@@ -15,9 +15,10 @@ any real behaviour difference). Run-vs-run is exact: same machine, same librarie
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
+from itertools import tee
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -41,7 +42,7 @@ __all__ = ["FLOAT_REL_TOL", "PairCheck", "RecheckResult", "recheck"]
 FLOAT_REL_TOL = 1e-9
 """Stored-vs-run float tolerance (see the module docstring)."""
 
-_CHUNK = 32
+_AHEAD = 256
 # When pairs fail for different reasons, the record's reason is the most telling one.
 _PRECEDENCE = ("differs_between_runs", "stored_output_differs", "error", "timeout", "not_json")
 
@@ -107,28 +108,43 @@ def recheck(
             prelude=prelude,
         )
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recheck") as pool:
-        while chunk := list(islice(source, _CHUNK)):
-            second = pool.submit(
-                _run_all,
-                recheck_sandbox,
-                [tasks(recheck_sandbox, fn, "b") for fn in chunk],
-                retries,
-            )
-            first = _run_all(sandbox, [tasks(sandbox, fn, "a") for fn in chunk], retries)
-            for fn, run_a, run_b in zip(chunk, first, second.result(), strict=True):
-                yield judge(fn, run_a, run_b, float_rel_tol=float_rel_tol)
+    # Two streams, one per sandbox, each reading the records as its lanes free up: a record
+    # whose calls take seconds holds one lane, not the others (chunks of records waited for
+    # their slowest at every chunk's end).
+    for_a, for_b, for_judge = tee(source, 3)
+    runs_a = _replays(sandbox, (tasks(sandbox, fn, "a") for fn in for_a), retries)
+    runs_b = _replays(recheck_sandbox, (tasks(recheck_sandbox, fn, "b") for fn in for_b), retries)
+    for fn, run_a, run_b in zip(for_judge, runs_a, runs_b, strict=True):
+        yield judge(fn, run_a, run_b, float_rel_tol=float_rel_tol)
 
 
-def _run_all(box: Sandbox, tasks: list[ExecTask], retries: int) -> list[Replay]:
-    results = list(box.map(tasks, ordered=True))
-    for index, result in enumerate(results):
-        attempt = 0
-        while result.status is Status.SANDBOX_ERROR and attempt < retries:
-            result = box.run_task(tasks[index])
-            attempt += 1
-        results[index] = result
-    return [to_replay(result) for result in results]
+def _replays(box: Sandbox, tasks: Iterator[ExecTask], retries: int) -> Iterator[Replay]:
+    """Each task's replay, in order, started ahead as lanes free up (at most ``_AHEAD`` tasks
+    past the one the caller waits for, so a long input is not read into memory behind one
+    slow record)."""
+    sent: deque[ExecTask] = deque()  # the tasks handed to the lanes, in order (for retries)
+    room = threading.Semaphore(_AHEAD)
+    abandoned = threading.Event()
+
+    def handed() -> Iterator[ExecTask]:
+        for task in tasks:
+            while not room.acquire(timeout=0.5):
+                if abandoned.is_set():  # the caller stopped reading: end the lanes
+                    return
+            sent.append(task)
+            yield task
+
+    try:
+        for result in box.map(handed(), ordered=True):
+            task = sent.popleft()
+            room.release()
+            attempt = 0
+            while result.status is Status.SANDBOX_ERROR and attempt < retries:
+                result = box.run_task(task)
+                attempt += 1
+            yield to_replay(result)
+    finally:
+        abandoned.set()
 
 
 def judge(
