@@ -160,3 +160,30 @@ def test_with_min_pairs_kept_a_hanging_call_is_cut_at_the_soft_budget(sandboxes)
     # Cut at the soft budget (0.3 s), not at the 3-soft-budget deadline or the call timeout.
     assert stats["stopped_slow"] is True and stats["call_timeouts"] == 0
     assert stats["elapsed_s"] < 0.8
+
+
+def test_a_generator_that_never_returns_an_input_gives_up_after_100_calls(sandboxes) -> None:
+    broken = fn(
+        "def main_solution(x):\n    return x\n",
+        "def input_generator(rng):\n    return {'x': undefined_name}\n",
+    )
+    out, took = timed_sample(sandboxes, broken)
+    assert isinstance(out, Failure) and out.reason == "generator_error"
+    assert "'tries': 100," in out.detail and "'NameError': 100" in out.detail
+
+
+def test_a_generator_that_fails_often_but_not_always_keeps_trying(sandboxes) -> None:
+    # Succeeds on every 50th call only: within its first 100 calls it has returned an input,
+    # so it is not given up on and gets all 10 pairs from 500 calls.
+    flaky = fn(
+        "def main_solution(x):\n    return x * 2\n",
+        "calls = [0]\n"
+        "def input_generator(rng):\n"
+        "    calls[0] += 1\n"
+        "    if calls[0] % 50:\n"
+        "        raise ValueError('not this time')\n"
+        "    return {'x': calls[0]}\n",
+    )
+    out, _ = timed_sample(sandboxes, flaky, tries=1000)
+    assert isinstance(out, FunctionRecord) and len(out.ios) == 10
+    assert out.meta["sample"]["tries"] == 500
