@@ -41,7 +41,9 @@ def write_config(path: Path, data: Path, **extra: str) -> Path:
         f"  path: {data}",
         "llm:",
         "  spec: trace",
-        "  options: {mistake_rate: 0.3}",
+        "  options: {mistake_rate: 0.3"
+        + (f", trace_cpu_s: {extra['trace_cpu_s']}" if "trace_cpu_s" in extra else "")
+        + "}",
         "exec:",
         "  workers: 2",
         "runner:",

@@ -23,8 +23,16 @@ pytestmark = [
 
 
 def test_full_parsed_corpus_is_accounted_for(tmp_path: Path) -> None:
+    # A traced call runs many times slower than the call itself: the corpus has a function
+    # whose trace took over a minute, alone at the end of generate. Bounded here, it fails as
+    # teacher_timeout, which the accounting below must (and does) cover like any failure.
     cfg = write_config(
-        tmp_path / "run.yaml", PARSED, batch_size="64", pairs_per_function="1", process="false"
+        tmp_path / "run.yaml",
+        PARSED,
+        batch_size="64",
+        pairs_per_function="1",
+        process="false",
+        trace_cpu_s="10",
     )
     run_dir = tmp_path / "run"
     res = run_codeio("run", str(cfg), "--out", str(run_dir), timeout=1800)

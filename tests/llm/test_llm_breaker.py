@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fake_openai_server import FakeOpenAIServer, ServerState
 
 from codeio.errors import LLMEndpointDown, LLMError
@@ -91,3 +92,41 @@ def test_an_answer_resets_the_auth_run() -> None:
     for _ in range(50):
         off.record("auth")
     assert not off.tripped
+
+
+def test_fewer_rejections_than_the_threshold_trip_at_the_batch_end_if_nothing_was_answered() -> (
+    None
+):
+    b = CircuitBreaker(BreakerPolicy(auth_failures=3), api_key_env="KEY")
+    b.record("auth", status=401)
+    b.record("auth", status=401)
+    assert not b.tripped  # below the threshold while the batch runs
+    assert b.trip_if_key_rejected()
+    assert "rejected the API key from KEY (401) 2 times in a row" in str(b.message)
+    # An endpoint that answered once has a working key: a later rejection is not a wrong key.
+    answered = CircuitBreaker(BreakerPolicy(auth_failures=3))
+    for reason in (None, "auth", "auth"):
+        answered.record(reason)
+    assert not answered.trip_if_key_rejected()
+    # Other failures mixed in: not only rejections, so not the key's fault alone.
+    mixed = CircuitBreaker(BreakerPolicy(auth_failures=3))
+    for reason in ("auth", "timeout"):
+        mixed.record(reason)
+    assert not mixed.trip_if_key_rejected()
+    assert not CircuitBreaker(BreakerPolicy()).trip_if_key_rejected()  # nothing recorded
+    off = CircuitBreaker(BreakerPolicy(enabled=False))
+    off.record("auth")
+    assert not off.trip_if_key_rejected()
+
+
+def test_a_small_batch_with_a_wrong_key_raises_endpoint_down(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from codeio.pipeline.run.llmcalls import call_many
+
+    monkeypatch.setenv("CODEIO_BREAKER_TEST_KEY", "wrong")
+    with FakeOpenAIServer(ServerState(expected_key="right")) as srv:
+        client = _client(srv, tmp_path, BreakerPolicy(auth_failures=3))
+        try:
+            with pytest.raises(LLMEndpointDown, match="rejected the API key"):
+                call_many(client, _requests(2))
+        finally:
+            client.close()

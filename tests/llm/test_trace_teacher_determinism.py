@@ -85,3 +85,22 @@ def test_time_limit_fails_the_request_instead_of_changing_the_story() -> None:
     with pytest.raises(LLMError) as err:
         _answer(0, _context(SLOW_CODE, {"n": 3}, 3), limits=limits)
     assert err.value.reason == TEACHER_TIMEOUT
+
+
+def test_the_time_limits_are_options_of_the_spec_and_of_the_config() -> None:
+    from codeio.llm.factory import make_backend
+
+    from_spec = make_backend("trace:trace_timeout_s=1,trace_cpu_s=2")
+    from_options = make_backend("trace", trace_timeout_s=1.0)
+    try:
+        assert (from_spec.limits.timeout_s, from_spec.limits.cpu_s) == (1.0, 2.0)
+        assert from_options.limits.timeout_s == 1.0
+        assert from_options.limits.cpu_s == 60.0  # the default, untouched
+    finally:
+        from_spec.close()
+        from_options.close()
+    with pytest.raises(ValueError, match="trace_timeout_s must be > 0"):
+        TraceTeacherBackend(trace_timeout_s=0)
+    with pytest.raises(LLMError) as err:
+        _answer(0, _context(SLOW_CODE, {"n": 3}, 3), trace_timeout_s=1.0)
+    assert err.value.reason == TEACHER_TIMEOUT and "1 s wall" in str(err.value)

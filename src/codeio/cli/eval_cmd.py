@@ -84,7 +84,8 @@ def eval_command(
         fail(exc)
     _print_summary(summary)
     typer.echo(f"results -> {out_dir / 'results.jsonl'}; summary -> {out_dir / 'summary.json'}")
-    _exit_for_missing(summary, client.breaker.message)
+    breaker = client.breaker
+    _exit_for_missing(summary, breaker.message if breaker.trip_if_key_rejected() else None)
 
 
 def _exit_for_missing(summary: object, breaker_message: str | None) -> None:

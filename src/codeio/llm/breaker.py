@@ -51,6 +51,8 @@ class CircuitBreaker:
         self.endpoint = endpoint
         self.api_key_env = api_key_env
         self._auth_run = 0
+        self._answered = 0
+        self._last_status: int | None = None
         self._recent: deque[str | None] = deque(maxlen=max(1, policy.window))
         self.message: str | None = None
         """Why it tripped (one line for the user); None while closed."""
@@ -65,8 +67,10 @@ class CircuitBreaker:
             return
         if reason == Reason.AUTH:
             self._auth_run += 1
+            self._last_status = status
         elif reason is None:
             self._auth_run = 0
+            self._answered += 1
         self._recent.append(reason)
         if self._auth_run >= self.policy.auth_failures:
             self.message = self._auth_message(status)
@@ -75,6 +79,16 @@ class CircuitBreaker:
         n = len(self._recent)
         if n >= self.policy.min_calls and len(bad) / n >= self.policy.failure_rate:
             self.message = self._outage_message(bad, n, detail)
+
+    def trip_if_key_rejected(self) -> bool:
+        """At the end of a batch: whether the breaker is open, opening it when every request so
+        far was rejected as unauthorised and none was ever answered. A stage with fewer requests
+        than ``auth_failures`` (a small input) otherwise ends with its records failed as
+        retryable instead of stopping on the wrong key."""
+        if not self.tripped and self.policy.enabled and self._answered == 0:
+            if self._auth_run and self._auth_run == len(self._recent):
+                self.message = self._auth_message(self._last_status)
+        return self.tripped
 
     def _auth_message(self, status: int | None) -> str:
         where = f" {self.endpoint}" if self.endpoint else ""

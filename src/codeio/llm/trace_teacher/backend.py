@@ -106,6 +106,8 @@ class TraceTeacherBackend(LLMBackend):
         budget: int = 3000,
         workers: int | None = None,
         limits: ExecLimits | None = None,
+        trace_timeout_s: float | None = None,
+        trace_cpu_s: float | None = None,
     ) -> None:
         if "=" in model:  # spec ``trace:mistake_rate=0.25,seed=1`` arrives as the model argument
             spec_options = _parse_options(model)
@@ -113,6 +115,10 @@ class TraceTeacherBackend(LLMBackend):
             mistake_rate = float(spec_options.pop("mistake_rate", mistake_rate))
             seed = int(spec_options.pop("seed", seed))
             budget = int(spec_options.pop("budget", budget))
+            if "trace_timeout_s" in spec_options:
+                trace_timeout_s = float(spec_options.pop("trace_timeout_s"))
+            if "trace_cpu_s" in spec_options:
+                trace_cpu_s = float(spec_options.pop("trace_cpu_s"))
             if spec_options:
                 raise ValueError(f"unknown trace teacher options: {', '.join(spec_options)}")
         if not 0.0 <= float(mistake_rate) <= 1.0:
@@ -122,6 +128,17 @@ class TraceTeacherBackend(LLMBackend):
         self.seed = int(seed)
         self.budget = int(budget)
         self.limits = limits or TRACE_LIMITS
+        # A traced call runs many times slower than the function itself: a few slow functions
+        # can hold a run for minutes at the default limits, so a run may bound them (the
+        # prediction then fails as teacher_timeout, like any other traced run that times out).
+        update = {}
+        for name, value in (("timeout_s", trace_timeout_s), ("cpu_s", trace_cpu_s)):
+            if value is not None:
+                if not float(value) > 0:
+                    raise ValueError(f"trace_{name} must be > 0, got {value}")
+                update[name] = float(value)
+        if update:
+            self.limits = self.limits.model_copy(update=update)
         self._workers = workers
         self._sandbox = sandbox
         self._owns_sandbox = sandbox is None

@@ -43,7 +43,7 @@ def call_many(client: Any, requests: Sequence[Any]) -> list[CallResult]:
     out: list[CallResult] = []
     results = client.complete_many(list(requests))
     breaker = getattr(client, "breaker", None)
-    if breaker is not None and breaker.tripped:
+    if breaker is not None and breaker.trip_if_key_rejected():
         raise LLMEndpointDown(str(breaker.message), reason="endpoint_down")
     for res in results:
         if isinstance(res, LLMError):
