@@ -252,6 +252,15 @@ def sample_cmd(
         ("functions/s", f"{processed / elapsed:.1f}" if elapsed > 0 else "-"),
     ]
     console.print(_summary_table("codeio sample", rows))
+    cut = reasons["too_slow"] + short
+    if cut and soft_budget:
+        # The budget is a trade of yield for speed; say which knob moves it.
+        console.print(
+            f"{cut} function(s) stopped by --soft-budget {soft_budget:g} s "
+            f"({reasons['too_slow']} dropped, {short} kept with fewer pairs); "
+            "a larger one keeps more of them, at their own pace",
+            soft_wrap=True,
+        )
 
 
 def recheck_cmd(

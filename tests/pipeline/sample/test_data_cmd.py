@@ -40,6 +40,28 @@ def test_sample_cli_keeps_fields_and_reports_bad_lines(tmp_path, generator_rows)
     assert "functions kept" in result.output
 
 
+def test_sample_cli_names_the_budget_that_stopped_slow_functions(tmp_path) -> None:
+    gen = "def input_generator(rng):\n    return {'x': rng.randint(0, 10**6)}\n"
+    rows = [
+        {"refcode": "import time\ndef main_solution(x):\n    time.sleep(0.15)\n    return x\n",
+         "inputgen": gen},
+        {"refcode": "def main_solution(x):\n    return x + 1\n", "inputgen": gen},
+    ]  # fmt: skip
+    src = write_lines(tmp_path / "in.jsonl", [json.dumps(r) for r in rows])
+    out = tmp_path / "out.jsonl"
+    args = ["sample", str(src), "-o", str(out), "--workers", "1", "--soft-budget", "0.5"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(len(r["ios"]) < 10 for r in kept) == [False, True]
+    assert "1 function(s) stopped by --soft-budget 0.5 s (0 dropped, 1 kept with fewer pairs)" in (
+        result.output
+    )
+    # Without a soft budget nothing is cut, and nothing is said about it.
+    result = CliRunner().invoke(app, [*args[:-1], "0"])
+    assert result.exit_code == 0 and "stopped by --soft-budget" not in result.output
+
+
 def test_recheck_cli_annotates_and_summarises(tmp_path, demo_rows) -> None:
     src = write_lines(
         tmp_path / "in.jsonl", [json.dumps(demo_rows[i]) for i in (0, 3, 32)] + ["[1]"]
