@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from codeio.pipeline.sample import recheck
@@ -118,3 +120,27 @@ def test_state_left_by_earlier_calls_is_flagged(sandboxes) -> None:
     (result,) = recheck([fn], *sandboxes)
     assert not result.deterministic and result.reason == "stored_output_differs"
     assert [c.reproducible for c in result.pairs] == [True, False]
+
+
+def test_many_records_stream_through_both_sandboxes_in_order(sandboxes) -> None:
+    # Lanes of both sandboxes and the caller read the records at once: every record comes
+    # back, once, in order, judged against its own replays.
+    records = [
+        FunctionRecord(
+            id=f"r{i}",
+            refcode=f"def main_solution(x):\n    return x * {i}\n",
+            ios=[IOPair(input={"x": k}, output=k * i) for k in range(3)],
+        )
+        for i in range(400)
+    ]
+    records[7] = records[7].model_copy(update={"ios": [IOPair(input={"x": 1}, output=-1)]})
+
+    def read() -> Iterator[FunctionRecord]:
+        for record in records:
+            time.sleep(0.002)  # a reader that takes time (parsing a file): threads overlap in it
+            yield record
+
+    results = list(recheck(read(), *sandboxes, seed=3))
+    assert [r.record_id for r in results] == [r.id for r in records]
+    assert [r.record_id for r in results if not r.deterministic] == ["r7"]
+    assert sum(len(r.pairs) for r in results) == 3 * 399 + 1

@@ -111,11 +111,27 @@ def recheck(
     # Two streams, one per sandbox, each reading the records as its lanes free up: a record
     # whose calls take seconds holds one lane, not the others (chunks of records waited for
     # their slowest at every chunk's end).
-    for_a, for_b, for_judge = tee(source, 3)
+    for_a, for_b, for_judge = _shared(source, 3)
     runs_a = _replays(sandbox, (tasks(sandbox, fn, "a") for fn in for_a), retries)
     runs_b = _replays(recheck_sandbox, (tasks(recheck_sandbox, fn, "b") for fn in for_b), retries)
     for fn, run_a, run_b in zip(for_judge, runs_a, runs_b, strict=True):
         yield judge(fn, run_a, run_b, float_rel_tol=float_rel_tol)
+
+
+def _shared(source: Iterator[FunctionRecord], n: int) -> list[Iterator[FunctionRecord]]:
+    """``n`` independent iterators over ``source`` that threads may advance at once (the lanes
+    of two sandboxes and the caller): ``tee`` copies share state and are not thread-safe."""
+    lock = threading.Lock()
+
+    def locked(copy: Iterator[FunctionRecord]) -> Iterator[FunctionRecord]:
+        while True:
+            with lock:
+                item = next(copy, None)
+            if item is None:
+                return
+            yield item
+
+    return [locked(copy) for copy in tee(source, n)]
 
 
 def _replays(box: Sandbox, tasks: Iterator[ExecTask], retries: int) -> Iterator[Replay]:
