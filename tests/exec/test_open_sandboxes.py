@@ -52,3 +52,25 @@ def test_one_that_cannot_start_closes_the_others(monkeypatch: pytest.MonkeyPatch
     assert not any(_alive(p) for p in pids)
     with pytest.raises(RuntimeError, match="closed"):
         started[0].run(HASH, "f")
+
+
+def test_closing_while_templates_start_leaves_nothing_on_stderr() -> None:
+    # Templates prepared in the background may still be starting when a run ends: closing the
+    # sandbox ends them quietly (no worker traceback on the user's terminal), at any moment.
+    import subprocess
+    import sys
+
+    code = (
+        "import time\n"
+        "from codeio.exec import Sandbox\n"
+        "for i in range(8):\n"
+        "    sb = Sandbox(workers=1)\n"
+        "    for wanted in (['scipy.stats'], ['sympy'], ['pandas']):\n"
+        "        sb.prepare(wanted)\n"
+        "    time.sleep(0.04 * i)\n"
+        "    sb.close()\n"
+        "print('closed')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "closed"
+    assert run.stderr == ""

@@ -200,7 +200,15 @@ class Sandbox:
             root = os.path.join(self._root, f"w{self._serial}")
         worker = WorkerProcess({**self._config, "warm": family_imports(warm)}, self.hash_seed, root)
         with self._lock:
-            self._live.add(worker)
+            closed = self._closed
+            if not closed:
+                self._live.add(worker)
+        if closed:
+            # close() ran while this one started (a template prepared in the background): it
+            # did not see it, and its directory is gone; end it here rather than leave it to
+            # fail on its own.
+            worker.close()
+            raise RuntimeError("sandbox is closed")
         return worker
 
     def worker_pids(self) -> list[int]:
@@ -385,7 +393,7 @@ class Sandbox:
                     # need themselves, failing there with their own typed error if they must.
                     self._resolved[wanted] = BASE
                 self._changed.notify_all()
-            if key != BASE:
+            if key != BASE and not self._closed:  # closing ends templates still starting
                 log.warning(
                     "the warm template for %s failed to start (%s); its tasks run from the "
                     "base template",

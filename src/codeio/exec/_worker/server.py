@@ -450,6 +450,12 @@ def _die_with_parent(expected_parent: int | None) -> None:
         os._exit(0)
 
 
+def _host_gone_fd(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    return any(ev & (select.POLLHUP | select.POLLERR) for _, ev in poller.poll(0))
+
+
 def _host_gone(ctl: socket.socket) -> bool:
     """Whether the host already closed its end (checked where a parent-death signal could have
     been missed: before it was armed, or while a credential change had cleared it)."""
@@ -468,7 +474,14 @@ def main() -> None:
     # again for their own parents.
     _die_with_parent(config.get("host_pid"))
     if config["namespaces"]:
-        report = confine.enter_namespaces((_IN, _OUT), int(config["tmp_size_mb"]))
+        try:
+            report = confine.enter_namespaces((_IN, _OUT), int(config["tmp_size_mb"]))
+        except BaseException:
+            # A sandbox closed while this worker was starting (a template prepared in the
+            # background) removed its directory and hangs up: nothing to report, to no one.
+            if not os.path.isdir(config["task_root"]) or _host_gone_fd(_IN):
+                os._exit(0)
+            raise
     else:
         report = {"namespaces": [], "task_uid": False}
     # The control socket moves out of the way; fds 0 and 1 become /dev/null, so whatever a
