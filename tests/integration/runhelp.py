@@ -12,6 +12,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+EVEN_SUM = (
+    "def main_solution(nums):\n"
+    "    total = 0\n"
+    "    for x in nums:\n"
+    "        if x % 2 == 0:\n"
+    "            total += x\n"
+    "    return total\n"
+)
+"""A tiny refcode whose runs every verify mode can check (sum of the even numbers)."""
+
 PARSED = (
     Path(__file__).resolve().parents[3]
     / "shared"

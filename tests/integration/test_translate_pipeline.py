@@ -15,16 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runhelp import run_codeio  # type: ignore[import-not-found]
+from runhelp import EVEN_SUM, run_codeio  # type: ignore[import-not-found]
 
-CODE = (
-    "def main_solution(nums):\n"
-    "    total = 0\n"
-    "    for x in nums:\n"
-    "        if x % 2 == 0:\n"
-    "            total += x\n"
-    "    return total\n"
-)
+CODE = EVEN_SUM
 FAITHFUL, WRONG_STEP, WRONG_ANSWER, FAILS = [3, 4, 6], [2, 5, 8, 10], [1, 1, 2], [6, 7]
 
 pytestmark = pytest.mark.slow

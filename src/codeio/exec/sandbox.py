@@ -25,7 +25,7 @@ from codeio.errors import SandboxError
 from codeio.exec.containment import Containment, describe
 from codeio.exec.limits import ExecLimits
 from codeio.exec.result import ExecResult, Status
-from codeio.exec.warm import DEFAULT_WARM, family_imports, warm_imports
+from codeio.exec.warm import DEFAULT_WARM, family_imports, libraries, warm_imports
 from codeio.exec.worker_proc import WorkerDied, WorkerProcess
 
 __all__ = [
@@ -267,13 +267,13 @@ class Sandbox:
         key = self._resolved.get(wanted)
         if key is not None:
             return key
-        tops = {name.split(".")[0] for name in wanted}
+        tops = libraries(wanted)
         bigger: tuple[str, ...] | None = None
         for held, modules in self._holds.items():
             pool = self._pools.get(held)
             if pool is None or not pool.size or not modules.issuperset(wanted):
                 continue
-            if {n.split(".")[0] for n in held} == tops:
+            if libraries(held) == tops:
                 self._resolved[wanted] = held
                 return held
             # A template of other libraries that loaded these too (nltk imports scipy, sklearn
@@ -286,11 +286,8 @@ class Sandbox:
 
     def _same_libraries_starting(self, key: tuple[str, ...]) -> bool:
         """Whether a template of exactly the libraries of ``key`` is starting (lock held)."""
-        tops = {n.split(".")[0] for n in key}
-        return any(
-            p.starting and k != key and {n.split(".")[0] for n in k} == tops
-            for k, p in self._pools.items()
-        )
+        tops = libraries(key)
+        return any(p.starting and k != key and libraries(k) == tops for k, p in self._pools.items())
 
     def prepare(self, wanted: Iterable[str]) -> None:
         """Start, in the background, a template for tasks that import ``wanted`` (module names,

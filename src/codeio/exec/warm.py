@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_WARM", "FAMILY_IMPORTS", "family_imports", "warm_imports"]
+__all__ = ["DEFAULT_WARM", "FAMILY_IMPORTS", "family_imports", "libraries", "warm_imports"]
 
 DEFAULT_WARM: tuple[str, ...] = (
     "numpy", "scipy", "sklearn", "pandas", "sympy", "networkx", "matplotlib", "nltk",
@@ -41,10 +41,15 @@ template serves them all, and a task whose modules its template lacks imports th
 """
 
 
+def libraries(names: Iterable[str]) -> frozenset[str]:
+    """The top-level packages of dotted module ``names``."""
+    return frozenset(name.split(".")[0] for name in names)
+
+
 def family_imports(wanted: Iterable[str]) -> list[str]:
     """``wanted`` plus the family modules of the libraries it names (sorted, no duplicates)."""
     names = set(wanted)
-    for top in {name.split(".")[0] for name in names}:
+    for top in libraries(names):
         names.update(FAMILY_IMPORTS.get(top, ()))
     return sorted(names)
 

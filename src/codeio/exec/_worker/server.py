@@ -450,13 +450,7 @@ def _die_with_parent(expected_parent: int | None) -> None:
         os._exit(0)
 
 
-def _host_gone_fd(fd: int) -> bool:
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLHUP)
-    return any(ev & (select.POLLHUP | select.POLLERR) for _, ev in poller.poll(0))
-
-
-def _host_gone(ctl: socket.socket) -> bool:
+def _host_gone(ctl: socket.socket | int) -> bool:
     """Whether the host already closed its end (checked where a parent-death signal could have
     been missed: before it was armed, or while a credential change had cleared it)."""
     poller = select.poll()
@@ -479,7 +473,7 @@ def main() -> None:
         except BaseException:
             # A sandbox closed while this worker was starting (a template prepared in the
             # background) removed its directory and hangs up: nothing to report, to no one.
-            if not os.path.isdir(config["task_root"]) or _host_gone_fd(_IN):
+            if not os.path.isdir(config["task_root"]) or _host_gone(_IN):
                 os._exit(0)
             raise
     else:

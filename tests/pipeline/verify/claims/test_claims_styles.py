@@ -11,22 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from claims_programs import EVENS, EVENS_IN, EVENS_OUT  # type: ignore[import-not-found]
 
 from codeio.pipeline.verify.claims import ClaimChecker
-
-EVENS = """
-def main_solution(nums):
-    total = 0
-    count = 0
-    for x in nums:
-        if x % 2 == 0:
-            total += x
-        count += 1
-    avg = total / count
-    return {"total": total, "count": count, "avg": round(avg, 2)}
-"""
-EVENS_IN = {"nums": [3, 4, 6, 7]}
-EVENS_OUT = {"total": 10, "count": 4, "avg": 2.5}
 
 UPPER = """
 def main_solution(s):
