@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from typing import Any
 
@@ -36,7 +37,16 @@ def signal_name(sig: int) -> str:
 def _clip(value: Any, limit: int) -> str | None:
     if not isinstance(value, str):
         return None
-    return value if len(value) <= limit else value[: limit - 3] + "..."
+    return _unicode(value if len(value) <= limit else value[: limit - 3] + "...")
+
+
+def _unicode(text: str) -> str:
+    """``text`` with any lone surrogate (JSON lets ``"\\ud800"`` through, ``str(exc)`` of the
+    code may hold one) escaped, so a caller can always encode it as UTF-8 (a file, SQLite, a
+    pydantic dump), as it can stdout and stderr."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _text(data: bytes | bytearray, cap: int) -> str:
@@ -160,4 +170,25 @@ def _value(value_json: Any, limits: ExecLimits) -> dict[str, Any]:
         return _error("ResultNotDecodable", _clip(f"the return value: {exc}", MESSAGE_CHARS) or "")
     except Exception as exc:
         return _error("ResultNotDecodable", f"the return value: {type(exc).__name__}")
+    if (not value_json.isascii() or _SURROGATE_ESCAPE.search(value_json)) and not _encodable(value):
+        return _error(
+            "ResultNotDecodable",
+            "the return value holds text that is not Unicode (a lone surrogate such as "
+            "'\\ud800'), which no caller could write out as UTF-8",
+        )
     return {"status": Status.OK, "value": value}
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""Where a string of the value may hold a surrogate: the harness's JSON is ASCII, and only these
+escapes (a character beyond the BMP, or a lone surrogate) decode to one."""
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=True).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except Exception:  # too deep to encode again here: decoded fine, leave it to the caller
+        return True
+    return True

@@ -177,11 +177,17 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_TYPE_NAME = type.__dict__["__name__"]
+"""The class's own name, read from the type itself rather than through its metaclass."""
+
+
 def _error_payload(exc: BaseException, code: str | None = None) -> dict[str, Any]:
     """Type, message and the tail of the traceback, each bounded, in time too: only the last
     ``TRACEBACK_FRAMES`` frames are looked at, however deep the stack was."""
-    kind = "memory" if isinstance(exc, MemoryError) else "error"
-    error_type = _clip(type(exc).__name__, 200)
+    # Neither looks at the exception or its class through attributes the code may have hooked
+    # (a `__class__` property, a metaclass `__name__`): that would raise again, here.
+    kind = "memory" if issubclass(type(exc), MemoryError) else "error"
+    error_type = _clip(_TYPE_NAME.__get__(type(exc)), 200)
     try:
         message = _clip(str(exc), MESSAGE_CHARS)
     except BaseException:  # a hostile __str__ must not take the harness down
@@ -243,7 +249,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
             }
         value = func(**(task.get("kwargs") or {}))
     except SystemExit as exc:
-        if entry is None and exc.code in (None, 0):
+        if entry is None and _clean_exit(exc.code):
             return {"kind": "ok", "value": None}
         return _error_payload(exc, code)
     except BaseException as exc:
@@ -263,6 +269,15 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         # spares sending what would be refused.
         return _too_large(len(encoded), task["limits"]["result_bytes"])
     return {"kind": "ok", "value_json": encoded}
+
+
+def _clean_exit(status: object) -> bool:
+    """Whether ``sys.exit(status)`` means success; ``status`` is the code's own object, whose
+    comparison may raise anything (``sys.exit(numpy_array)``), which is then a failure."""
+    try:
+        return status in (None, 0)
+    except BaseException:
+        return False
 
 
 def _too_large(size: int, cap: int) -> dict[str, Any]:
@@ -341,7 +356,13 @@ def child_main(
     except BaseException as exc:
         _report(3, {"kind": "sandbox_error", "error_message": f"child setup: {exc!r}"})
         os._exit(0)
-    payload = run_task(task)
+    try:
+        payload = run_task(task)
+    except BaseException as exc:
+        # The code's objects raised while the harness handled its outcome (a patched
+        # json.dumps, say). Escaping here would unwind through the frames of the worker this
+        # process was forked from, and the task would look killed or exited early.
+        payload = _error_payload(exc)
     if os.getpid() != harness_pid:
         # A process the code forked that fell through to here: only the task itself reports.
         os._exit(0)
