@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tracemalloc
 
 import pytest
 
-from codeio.exec import ExecLimits, Sandbox, Status
+from codeio.exec import DEFAULT_WARM, ExecLimits, Sandbox, Status
+from codeio.exec.warm import warm_imports
 
 HEALTHY = "import os\ndef f():\n    return ['healthy', os.listdir('.')]\n"
 
@@ -125,6 +127,27 @@ def test_a_value_with_a_lone_surrogate_is_a_typed_error(sandbox: Sandbox, value:
 def test_text_beyond_the_bmp_is_still_returned(sandbox: Sandbox) -> None:
     result = sandbox.run("def f():\n    return ['\\U0001f600', 'é', '\\\\ud800']\n", "f")
     assert (result.status, result.value) == (Status.OK, ["\U0001f600", "é", "\\ud800"]), result
+
+
+# -- the host's memory -----------------------------------------------------------------------
+
+
+def test_scanning_large_kwargs_for_imports_keeps_nothing_alive() -> None:
+    """Before: every text scanned (the code and each string in the kwargs: the inputs a model
+    predicted, say) stayed a key of an 8192-entry cache, so the host held up to 8192 inputs of
+    any size for good (50 of 768 KiB kept 37 MiB)."""
+    tracemalloc.start()
+    try:
+        for i in range(20):
+            text = f"import numpy\nx = {i}\n" + "#" * (1 << 20)
+            assert warm_imports("def f(s):\n    return s\n", {"s": text}, DEFAULT_WARM) == (
+                "numpy",
+            )
+            del text
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 4 << 20, f"{kept >> 20} MiB kept"
 
 
 # -- not fixed -------------------------------------------------------------------------------

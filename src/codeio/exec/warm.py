@@ -66,8 +66,24 @@ def _names(text: str) -> list[str]:
     return [part.split()[0] for part in text.split(",") if part.strip()]
 
 
-@functools.lru_cache(maxsize=8192)
+_CACHED_TEXT = 1 << 16
+"""Texts up to this many characters have their scan cached (a harness's source repeats from
+task to task). A longer one, a data string in the kwargs say, is scanned each time: the cache
+keeps its keys alive, and 8192 inputs of a megabyte would hold 8 GiB of the host's memory."""
+
+
 def _scan(text: str, warm: frozenset[str]) -> frozenset[str]:
+    if len(text) > _CACHED_TEXT:
+        return _scan_text(text, warm)
+    return _scan_cached(text, warm)
+
+
+@functools.lru_cache(maxsize=8192)
+def _scan_cached(text: str, warm: frozenset[str]) -> frozenset[str]:
+    return _scan_text(text, warm)
+
+
+def _scan_text(text: str, warm: frozenset[str]) -> frozenset[str]:
     if not any(name in text for name in warm):  # the common case, and cheap
         return frozenset()
     found: set[str] = set()
