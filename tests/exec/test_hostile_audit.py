@@ -129,6 +129,25 @@ def test_text_beyond_the_bmp_is_still_returned(sandbox: Sandbox) -> None:
     assert (result.status, result.value) == (Status.OK, ["\U0001f600", "é", "\\ud800"]), result
 
 
+# -- no place outside the task dir to leave files in ---------------------------------------
+
+
+def test_tmp_outside_the_task_dir_is_not_writable_by_the_task_uid(sandbox: Sandbox) -> None:
+    """Before: /tmp was mode 1777. Landlock stops writes there, but where Landlock is missing
+    (`landlock` in report.missing) a task could leave /tmp/anything for every later task of its
+    worker: the clean-up empties only the task dir."""
+    if not sandbox.report.detail.get("task_uid") or "tmp" not in sandbox.report.detail.get(
+        "namespaces", ()
+    ):
+        pytest.skip("no task uid or no private /tmp here")
+    code = "import os\ndef f():\n    return [os.stat('/tmp').st_mode & 0o7777, os.getuid()]\n"
+    result = sandbox.run(code, "f")
+    assert result.status is Status.OK, result
+    mode, uid = result.value
+    assert uid != 0 and not mode & 0o022, oct(mode)
+    assert sandbox.run(HEALTHY, "f").value == ["healthy", []]
+
+
 # -- the host's memory -----------------------------------------------------------------------
 
 

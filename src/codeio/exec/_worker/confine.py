@@ -284,7 +284,7 @@ def _host_tree_fallback(
                 "/tmp",
                 "tmpfs",
                 syscalls.MS_NOSUID | syscalls.MS_NODEV,
-                f"mode=1777,size={tmp_size_mb}m,nr_inodes={rootfs.TMP_INODES}",
+                f"mode={rootfs.TMP_MODE},size={tmp_size_mb}m,nr_inodes={rootfs.TMP_INODES}",
             )
             names.append("tmp")
         except OSError as exc:

@@ -19,6 +19,10 @@ from . import syscalls
 
 TMP_INODES = 32_768
 """Files and directories a worker's /tmp may hold: also bounds what a task-dir cleanup walks."""
+TMP_MODE = "0755"
+"""Of /tmp itself: only the worker (its root) creates there, the task dir it hands to the task
+uid. Writable by all, /tmp would be the one place outside the task dir that a task could leave
+files for the next one wherever Landlock is missing (the clean-up empties only the task dir)."""
 TASK_DIR = "/tmp/task"
 """Where the worker keeps the task dir once /tmp is its own (see server.Worker)."""
 ROOT_SIZE = "16m"  # the skeleton: directories, mount points and the synthetic /etc
@@ -283,7 +287,7 @@ def build(mountpoint: str, tmp_size_mb: int, task_uid: int) -> dict[str, object]
         )  # fmt: skip
         # /tmp first: an interpreter that lives under /tmp is then bound on top of it.
         fs_flags = syscalls.MS_NOSUID | syscalls.MS_NODEV
-        tmp_opts = f"mode=1777,size={tmp_size_mb}m,nr_inodes={TMP_INODES}"
+        tmp_opts = f"mode={TMP_MODE},size={tmp_size_mb}m,nr_inodes={TMP_INODES}"
         syscalls.mount("tmpfs", _mkdirs(root, "/tmp"), "tmpfs", fs_flags, tmp_opts)
         for entry in entries:
             if entry.kind == "symlink":
