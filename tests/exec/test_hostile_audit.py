@@ -169,20 +169,41 @@ def test_scanning_large_kwargs_for_imports_keeps_nothing_alive() -> None:
     assert kept < 4 << 20, f"{kept >> 20} MiB kept"
 
 
-# -- not fixed -------------------------------------------------------------------------------
+# -- a forged engine failure ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a frame written by the code and followed by os._exit(0) is believed (docs/SANDBOX.md, "
-    "'The result channel is not tamper-proof'); the harness's own child-setup failures use the "
-    "same channel, so the host cannot tell a forged `sandbox_error` from a real one without a "
-    "channel the code cannot reach (a setup-done pipe closed before the code runs)",
-)
 def test_code_cannot_forge_an_engine_failure(sandbox: Sandbox) -> None:
     """`sandbox_error` means 'the engine failed, retry, never blame the code': the verifier
-    retries it and then raises SandboxError for the whole batch. One record must not be able
-    to claim it."""
+    retries it and then raises SandboxError for the whole batch. Before: a frame claiming it,
+    written by the code before os._exit(0), was believed, so one record could end a batch."""
     forged = FORGE.format(kw="{'kind': 'sandbox_error', 'error_message': 'engine down'}")
     result = sandbox.run(forged, "f", limits=ExecLimits(timeout_s=5))
-    assert result.status is not Status.SANDBOX_ERROR, result
+    assert (result.status, result.error_type) == (Status.ERROR, "ResultChannelTampered"), result
+    # A plain script that does the same, and one that writes it and carries on.
+    result = sandbox.run(forged + "f()\n")
+    assert (result.status, result.error_type) == (Status.ERROR, "ResultChannelTampered"), result
+    result = sandbox.run(forged.replace("os._exit(0)", "return 1"), "f")
+    assert (result.status, result.error_type) == (Status.ERROR, "ResultChannelTampered"), result
+
+
+def test_the_code_cannot_take_back_the_mark_that_it_ran(sandbox: Sandbox) -> None:
+    """The host tells the engine's own failure from the code's claim by the empty frame the
+    harness writes before the code runs; the code must not be able to read it back out of the
+    pipe (reopening it through /proc, made dumpable again) and then forge the claim."""
+    if not sandbox.report.detail.get("task_uid"):
+        pytest.skip("tasks share the worker's uid here: it owns the pipe")
+    code = (
+        "import ctypes, json, os, struct\n"
+        "def f():\n"
+        "    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)\n"
+        "    try:\n"
+        "        fd = os.open('/proc/self/fd/3', os.O_RDONLY | os.O_NONBLOCK)\n"
+        "        os.read(fd, 4)\n"
+        "    except OSError:\n"
+        "        return 'refused'\n"
+        "    body = json.dumps({'kind': 'sandbox_error', 'error_message': 'x'}).encode()\n"
+        "    os.write(3, struct.pack('<I', len(body)) + body)\n"
+        "    os._exit(0)\n"
+    )
+    result = sandbox.run(code, "f")
+    assert (result.status, result.value) == (Status.OK, "refused"), result

@@ -117,15 +117,18 @@ def _classify(
         return {"status": Status.KILLED, "signal": sig, "error_message": signal_name(sig)}
     code = os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else -1
     bodies = frames.split_frames(bytes(result))
+    started = bool(bodies) and bodies[0] == b""  # frames.STARTED: the code ran
+    if started:
+        bodies = bodies[1:]
     if bodies is None or len(bodies) > 1:
         # Only the harness writes here, once, after the code finished: more is forgery.
         return _error("ResultChannelTampered", "the code wrote to the result channel")
     if code != 0 or not bodies:
         return _error("EarlyExit", f"the process exited with code {code} before returning")
-    return _payload(bodies[0], limits)
+    return _payload(bodies[0], limits, started)
 
 
-def _payload(body: bytes, limits: ExecLimits) -> dict[str, Any]:
+def _payload(body: bytes, limits: ExecLimits, started: bool) -> dict[str, Any]:
     try:
         payload = json.loads(body)
     except Exception as exc:  # not JSON, not UTF-8, too deep
@@ -133,6 +136,10 @@ def _payload(body: bytes, limits: ExecLimits) -> dict[str, Any]:
     if not isinstance(payload, dict):
         return _error("ResultNotDecodable", "the result frame is not a JSON object")
     kind = payload.get("kind")
+    if (kind == "sandbox_error") == started:
+        # The engine's own failure is reported only before the code runs; after that a claim
+        # of it is the code's (callers retry it and then give up on the whole batch).
+        return _error("ResultChannelTampered", "the code wrote to the result channel")
     if kind == "ok":
         return _value(payload.get("value_json"), limits)
     if kind in ("error", "memory"):

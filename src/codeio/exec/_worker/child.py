@@ -353,6 +353,7 @@ def child_main(
         task = json.loads(body)
         del body
         apply_limits(task["limits"], count_processes)
+        frames.write_all(3, frames.STARTED)
     except BaseException as exc:
         _report(3, {"kind": "sandbox_error", "error_message": f"child setup: {exc!r}"})
         os._exit(0)

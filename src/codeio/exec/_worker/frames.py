@@ -15,6 +15,10 @@ from typing import Any
 
 _HEADER = struct.Struct("<I")
 MAX_FRAME = 1 << 30
+STARTED = _HEADER.pack(0)
+"""An empty frame the child writes on the result pipe right before the code runs. The code can
+neither read it back nor reopen the pipe (it belongs to the worker's root): the host takes a
+``sandbox_error`` frame for the engine's only when it comes without this mark."""
 
 # -- control messages (one tag byte, then the payload) -----------------------------------------
 CONFIG = b"c"
