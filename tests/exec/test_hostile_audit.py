@@ -1,8 +1,10 @@
 """Attacks found by an audit of the sandbox that the hostile suites did not cover.
 
-Each test fails on the engine as it was before its fix (or is a strict xfail that says why it
-is not fixed): the code's objects taking the harness down while it reports, text that no caller
-can encode, and a forged engine failure that makes callers give up on a whole batch.
+Each test but the two guards of a fix's premise (text beyond the BMP still comes back; the code
+cannot read back the harness's mark) fails on the engine as it was before its fix: the code's
+objects taking the harness down while it reports, text that no caller can encode, /tmp left
+writable outside the task dir, the host keeping every large input it scanned, and a forged
+engine failure that makes callers give up on a whole batch.
 """
 
 from __future__ import annotations
