@@ -209,3 +209,27 @@ def test_the_code_cannot_take_back_the_mark_that_it_ran(sandbox: Sandbox) -> Non
     )
     result = sandbox.run(code, "f")
     assert (result.status, result.value) == (Status.OK, "refused"), result
+
+
+# -- a value that decodes into far more memory than its bytes --------------------------------
+
+
+def test_a_value_of_millions_of_empty_lists_is_refused_before_it_is_decoded(
+    sandbox: Sandbox,
+) -> None:
+    """Before: 12 MB of `[[],[],...]`, under the byte cap, decoded into ~300 MB of list objects
+    in the host, once per worker returning one."""
+    code = "def f():\n    return [[]] * 3_000_000\n"
+    tracemalloc.start()
+    try:
+        result = sandbox.run(code, "f", limits=ExecLimits(timeout_s=20))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (result.status, result.error_type) == (Status.ERROR, "ResultTooLarge"), result
+    assert "values" in (result.error_message or ""), result
+    assert peak < 100 << 20, peak
+    # The cap is the caller's: raised, the same value comes back whole.
+    big = sandbox.run(code, "f", limits=ExecLimits(timeout_s=20, result_values=4_000_000))
+    assert big.status is Status.OK and len(big.value) == 3_000_000
+    assert sandbox.run(HEALTHY, "f").value == ["healthy", []]

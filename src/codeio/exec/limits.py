@@ -22,3 +22,11 @@ class ExecLimits(BaseModel):
     result_bytes: int = Field(
         16 << 20, gt=0, description="cap on the entry's return value, encoded as JSON"
     )
+    result_values: int = Field(
+        1_000_000,
+        gt=0,
+        description="cap on the values (lists, dicts, items) of the return value",
+    )
+    # Why a second cap: decoding multiplies a value's size in the host's memory, up to ~20x for
+    # 16 MiB of `[[],[],...]` (one list object per 3 bytes), and every worker's result is
+    # decoded there. A million values keep a decoded result within tens of MB.

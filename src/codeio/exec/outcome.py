@@ -169,6 +169,14 @@ def _value(value_json: Any, limits: ExecLimits) -> dict[str, Any]:
             f"the return value is {len(value_json)} bytes of JSON, over the cap of "
             f"{limits.result_bytes}",
         )
+    # A text no longer than the cap cannot hold more values than that: not counted.
+    values = _value_count(value_json) if len(value_json) > limits.result_values else 0
+    if values > limits.result_values:
+        return _error(
+            "ResultTooLarge",
+            f"the return value holds about {values} values (lists, dicts, items), over the cap "
+            f"of {limits.result_values}",
+        )
     try:
         value = json.loads(value_json)
     except RecursionError:
@@ -184,6 +192,15 @@ def _value(value_json: Any, limits: ExecLimits) -> dict[str, Any]:
             "'\\ud800'), which no caller could write out as UTF-8",
         )
     return {"status": Status.OK, "value": value}
+
+
+def _value_count(text: str) -> int:
+    """An upper bound on the values that decoding ``text`` creates, counted on the text (C
+    speed, no objects made): every value but the outermost follows a comma or the opening
+    bracket of a non-empty list or dict. A comma or bracket inside a string counts too, which
+    errs on the safe side."""
+    opening = text.count("[") + text.count("{") - text.count("[]") - text.count("{}")
+    return 1 + text.count(",") + opening
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
