@@ -137,6 +137,9 @@ class SampleSettings(_Section):
     time_budget_s: float = Field(10.0, gt=0)
     soft_budget_s: float | None = Field(0.5, gt=0)
     """Per function at its own pace: see ``codeio.pipeline.sample.SampleConfig``."""
+    call_timeout_s: float | None = Field(None, gt=0)
+    """One call of a generator or ``main_solution``; default 2 s when sampling and 5 s when
+    rechecking stored pairs (those were measured on another machine, perhaps a faster one)."""
     max_bytes: int = Field(1024, gt=0)
     determinism: Literal["function", "pair", "off"] = "function"
     recheck: bool = True

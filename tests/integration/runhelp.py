@@ -63,6 +63,8 @@ def write_config(path: Path, data: Path, **extra: str) -> Path:
         lines += ["prompt:", f"  pairs_per_function: {extra['pairs_per_function']}"]
     if "process" in extra:
         lines += ["verify:", f"  process: {extra['process']}"]
+    if "call_timeout_s" in extra:
+        lines += ["sample:", f"  call_timeout_s: {extra['call_timeout_s']}"]
     path.write_text("\n".join(lines) + "\n")
     return path
 

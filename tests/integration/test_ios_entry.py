@@ -16,7 +16,7 @@ from runhelp import PARSED, run_codeio, status_json, write_config  # type: ignor
 
 pytestmark = [
     pytest.mark.slow,
-    # ~3-4 min on 2 cores (most of it the recheck of stored pairs and the teacher's traces)
+    # ~2-3 min on 2 cores (most of it the recheck of stored pairs and the teacher's traces)
     pytest.mark.timeout(1500),
     pytest.mark.skipif(not PARSED.exists(), reason="shared demo data not present"),
 ]
@@ -33,6 +33,9 @@ def test_full_parsed_corpus_is_accounted_for(tmp_path: Path) -> None:
         pairs_per_function="1",
         process="false",
         trace_cpu_s="10",
+        # A call of a stored pair gets 1 s instead of 5 (about 20 functions' pairs take seconds
+        # each, most of the recheck's time); the few more `timeout` failures are accounted too.
+        call_timeout_s="1",
     )
     run_dir = tmp_path / "run"
     res = run_codeio("run", str(cfg), "--out", str(run_dir), timeout=1800)

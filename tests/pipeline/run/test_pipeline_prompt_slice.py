@@ -52,3 +52,24 @@ def test_ios_slice_is_idempotent_and_accounted(tmp_path: Path) -> None:
     for s in stages.values():
         assert s["entered"] == s["passed"] + s["failed"]
     assert json.loads((run / "run.json").read_text())["input_kind"] == "ios"
+
+
+def test_sample_call_timeout_bounds_the_recheck_of_stored_pairs(tmp_path: Path) -> None:
+    """`sample.call_timeout_s` reaches the recheck: a stored pair whose call takes 1.5 s passes
+    under the 5 s default and fails as `timeout` under a 1 s limit."""
+    code = "import time\ndef main_solution(n):\n    time.sleep(1.5 if n == 2 else 0)\n    return n\n"
+    ios = [{"input": {"n": n}, "output": n} for n in (1, 2, 3)]
+    data = tmp_path / "in.jsonl"
+    fast = code.replace("1.5 if n == 2 else 0", "0")  # one record passes: the stage completes
+    data.write_text(
+        "".join(
+            json.dumps({"refcode": c, "funcname": "main_solution", "ios": ios}) + "\n"
+            for c in (code, fast)
+        )
+    )
+    base = [f"input.path={data}", "exec.workers=1", "sample.min_pairs=3"]
+    for extra, reason in (([], None), (["sample.call_timeout_s=1"], "timeout")):
+        run = tmp_path / f"run{len(extra)}"
+        Pipeline(load_config(None, base + extra), run).run(to_stage="sample")
+        sample = {s["stage"]: s for s in funnel(run)["stages"]}["sample"]
+        assert sample["failures"] == ({reason: 1} if reason else {}), sample

@@ -22,6 +22,8 @@ __all__ = ["SampleStage", "SamplerHandle"]
 
 # The second sandbox runs with another PYTHONHASHSEED so set-order dependence shows up.
 _RECHECK_HASH_SEED = 1
+_RECHECK_CALL_TIMEOUT_S = 5.0
+"""The default of ``sample.call_timeout_s`` for stored pairs (see ``config.SampleSettings``)."""
 
 
 class SamplerHandle:
@@ -43,7 +45,9 @@ class SamplerHandle:
             determinism=s.determinism,
             seed=config.seed,
             min_pairs=s.min_pairs,
+            **({"call_timeout_s": s.call_timeout_s} if s.call_timeout_s else {}),
         )
+        self.recheck_call_timeout_s = s.call_timeout_s or _RECHECK_CALL_TIMEOUT_S
         self.sampler = Sampler(self.sandbox, self.recheck_sandbox, self.sample_config)
 
     def sample_many(self, fns: Sequence[FunctionRecord]) -> list[FunctionRecord | Failure]:
@@ -54,7 +58,13 @@ class SamplerHandle:
     def recheck_many(self, fns: Sequence[FunctionRecord]) -> Iterator[Any]:
         from codeio.pipeline.sample import recheck
 
-        return recheck(list(fns), self.sandbox, self.recheck_sandbox, seed=self.seed)
+        return recheck(
+            list(fns),
+            self.sandbox,
+            self.recheck_sandbox,
+            seed=self.seed,
+            call_timeout_s=self.recheck_call_timeout_s,
+        )
 
     def close(self) -> None:
         self.sandbox.close()
