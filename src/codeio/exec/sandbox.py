@@ -11,7 +11,6 @@ import os
 import queue
 import shutil
 import site
-import tempfile
 import threading
 import time
 import weakref
@@ -25,6 +24,7 @@ from codeio.errors import SandboxError
 from codeio.exec.containment import Containment, describe
 from codeio.exec.limits import ExecLimits
 from codeio.exec.result import ExecResult, Status
+from codeio.exec.roots import make_root, remove_root, sweep_stale
 from codeio.exec.warm import DEFAULT_WARM, family_imports, libraries, warm_imports
 from codeio.exec.worker_proc import WorkerDied, WorkerProcess
 
@@ -139,9 +139,11 @@ class Sandbox:
                 "PYTHONHASHSEED": str(hash_seed),
             },
         }
-        self._root = tempfile.mkdtemp(prefix="codeio-sandbox-")
-        # Removed at close(), or at interpreter exit for a sandbox that was never closed.
-        self._remove_root = weakref.finalize(self, shutil.rmtree, self._root, True)
+        _sweep_once()
+        self._root, owner_fd = make_root()
+        # Removed at close(), or at interpreter exit for a sandbox that was never closed (and
+        # by a later sandbox's sweep if this process is killed).
+        self._remove_root = weakref.finalize(self, remove_root, self._root, owner_fd)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._slots = threading.BoundedSemaphore(self.workers)
@@ -168,7 +170,7 @@ class Sandbox:
         except WorkerDied as exc:
             for w in started:
                 w.close()
-            shutil.rmtree(self._root, ignore_errors=True)
+            self._remove_root()
             raise RuntimeError(f"sandbox workers failed to start: {exc}") from exc
         self.report: Containment = describe(reports[0])
         self.containment: str = self.report.level
@@ -620,6 +622,15 @@ class Sandbox:
 
 
 @functools.lru_cache(maxsize=64)
+@functools.cache
+def _sweep_once() -> None:
+    """Remove the directories of sandboxes whose host was killed, once per process: they
+    would pile up under the temp dir of a machine that runs for weeks."""
+    removed = sweep_stale()
+    if removed:
+        log.debug("removed %d sandbox directories left by killed processes", removed)
+
+
 def _limits_json(limits: ExecLimits) -> str:
     """The child's JSON for one (frozen, hashable) limits object."""
     return json.dumps(limits.model_dump())
