@@ -124,6 +124,18 @@ class _Run:
         self.on_reject(failure)
 
 
+def _refuse_overwriting_input(records: Path, **outputs: Path | None) -> None:
+    """A usage error when an output file is the input: opening it for writing would empty the
+    input before a single record is read, and the command would then succeed on nothing."""
+    for option, path in outputs.items():
+        if path is not None and path.exists() and records.exists() and path.samefile(records):
+            raise typer.BadParameter(
+                f"{path} is the input file: writing it would erase the records before they are "
+                "read; choose another path",
+                param_hint=f"--{option}",
+            )
+
+
 def _progress(console: Console) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
@@ -187,6 +199,7 @@ def sample_cmd(
     from codeio.pipeline.sample import SampleConfig, Sampler
 
     console = Console(stderr=True)
+    _refuse_overwriting_input(records, output=output, failures=failures)
     if determinism not in ("function", "pair", "off"):
         raise typer.BadParameter("must be function, pair or off", param_hint="--determinism")
     if soft_budget > time_budget:
@@ -268,12 +281,15 @@ def recheck_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Annotated records (JSONL)."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Sandbox workers (each)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the global RNGs of the two re-runs."),
-    call_timeout: float = typer.Option(5.0, "--call-timeout", help="Seconds per re-run call."),
+    call_timeout: float = typer.Option(
+        5.0, "--call-timeout", min=0.001, help="Seconds per re-run call."
+    ),
 ) -> None:
     """Re-run every stored pair twice (two hash seeds, two RNG states) and flag what differs."""
     from codeio.pipeline.sample import recheck
 
     console = Console(stderr=True)
+    _refuse_overwriting_input(records, output=output)
     total = _count_lines(records)
     reasons: Counter[str] = Counter()
     n_records = deterministic = n_pairs = reproducible = 0

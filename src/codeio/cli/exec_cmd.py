@@ -15,8 +15,10 @@ def exec_script(
     script: Path | None = typer.Argument(
         None, exists=True, dir_okay=False, help="Python file to run (not with --explain)."
     ),
-    timeout: float = typer.Option(10.0, "--timeout", help="Wall-clock limit in seconds."),
-    memory_mb: int = typer.Option(2048, "--memory-mb", help="Address-space limit in MiB."),
+    timeout: float = typer.Option(
+        10.0, "--timeout", min=0.001, help="Wall-clock limit in seconds."
+    ),
+    memory_mb: int = typer.Option(2048, "--memory-mb", min=1, help="Address-space limit in MiB."),
     strict: bool = typer.Option(
         False, "--strict", help="Refuse to run unless every containment mechanism is active."
     ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from codeio.errors import InputError
 from codeio.pipeline.verify.predictions import (
     FunctionIndex,
     RowError,
@@ -48,7 +50,9 @@ def verify(
     ),
     rel_tol: float = typer.Option(1e-3, "--rel-tol", help="Relative tolerance for floats."),
     abs_tol: float = typer.Option(1e-6, "--abs-tol", help="Absolute tolerance near zero."),
-    timeout_s: float = typer.Option(10.0, "--timeout", help="Seconds per re-executed input."),
+    timeout_s: float = typer.Option(
+        10.0, "--timeout", min=0.001, help="Seconds per re-executed input."
+    ),
 ) -> None:
     """Judge each prediction; OUT keeps its fields and adds verdict, feedback and extracted.
 
@@ -86,9 +90,9 @@ def verify(
 def _read_records(path: Path, err: Console) -> tuple[FunctionIndex, int]:
     functions = FunctionIndex()
     errors = 0
-    for line_no, text in _lines(path):
+    for line_no, raw in _lines(path):
         try:
-            functions.add(line_no - 1, function_from_row(_json(text)))
+            functions.add(line_no - 1, function_from_row(_json(raw)))
         except (ValueError, RowError) as exc:
             errors += 1
             functions.bad_lines[line_no - 1] = str(exc)
@@ -107,9 +111,9 @@ def _read_predictions(
     rows: list[dict[str, Any]] = []
     jobs: list[tuple[PredictionTask, str]] = []
     bad = 0
-    for line_no, text in _lines(path):
+    for line_no, raw in _lines(path):
         try:
-            row = _json(text)
+            row = _json(raw)
             jobs.append(task_from_prediction(row, functions))
             rows.append(row)
         except (ValueError, RowError) as exc:
@@ -123,20 +127,33 @@ def _read_predictions(
     return rows, jobs, bad
 
 
-def _json(text: str) -> Any:
+def _json(raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RowError(f"not valid UTF-8 at byte {exc.start}") from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise RowError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise RowError("not valid JSON (nested too deeply)") from exc
 
 
-def _lines(path: Path) -> Any:
-    """(1-based line number, text) of every non-blank line; blank lines still count as lines."""
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, bytes) of every non-blank line; blank lines still count as lines.
+
+    Bytes, so that one line that is not UTF-8 is that line's error, not the whole file's.
+    """
     try:
-        with path.open(encoding="utf-8") as fh:
-            for line_no, text in enumerate(fh, start=1):
-                if text.strip():
-                    yield line_no, text
+        with path.open("rb") as fh:
+            for line_no, raw in enumerate(fh, start=1):
+                if line_no == 1:
+                    if raw.startswith(b"\x1f\x8b"):
+                        raise InputError("gzip-compressed; decompress it first", path=str(path))
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM is not part of the JSON
+                if raw.strip():
+                    yield line_no, raw
     except OSError as exc:
         raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}") from exc
 

@@ -71,19 +71,36 @@ class Benchmark(abc.ABC):
         """One judgement per (item, response), in order."""
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for each non-blank line; a bad line raises InputError naming it."""
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read: {exc}", path=str(path)) from exc
+    # Bytes, decoded line by line: a bad byte is an error naming its line, not a crash, and a
+    # byte-order mark (Windows editors) is not part of the first object.
     with handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
+        for lineno, raw in enumerate(handle, 1):
+            if lineno == 1:
+                if raw.startswith(_GZIP_MAGIC):
+                    raise InputError(
+                        "gzip-compressed; decompress it first (gunzip)", path=str(path)
+                    )
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip():
                 continue
             try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"not valid UTF-8 at byte {exc.start}", path=str(path), line=lineno
+                ) from exc
+            try:
                 obj = json.loads(line)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 raise InputError(f"not JSON: {exc}", path=str(path), line=lineno) from exc
             if not isinstance(obj, dict):
                 raise InputError("a line must be a JSON object", path=str(path), line=lineno)

@@ -1,0 +1,146 @@
+"""CLI audit regressions, through the real ``codeio`` command: options and files that used to
+end in a traceback, a silent exit 0 or a destroyed input now end in one error line (or work)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from runhelp import run_codeio  # type: ignore[import-not-found]
+
+from codeio import exit_codes
+from codeio.demo_data import demo_dir
+
+DEMO_FILES = ("gcd_recursive.py", "digit_root.py")
+CRUX_LINE = {"code": "def f(x):\n    return x + 1", "input": "1", "output": "2", "id": "t_0"}
+REFCODE = "def main_solution(n):\n    return n * 2\n"
+INPUTGEN = "def input_generator(rng):\n    return {'n': rng.randint(0, 50)}\n"
+
+
+def _error_line(res: subprocess.CompletedProcess[str]) -> str:
+    """The one error line: the last line on stderr, and no traceback anywhere."""
+    assert "Traceback" not in res.stderr + res.stdout, res.stderr[-3000:]
+    assert "internal error" not in res.stderr, res.stderr[-3000:]
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith(("error", "interrupted"))]
+    assert len(errors) == 1 and lines[-1] == errors[0], res.stderr[-3000:]
+    return errors[0]
+
+
+def _unified(path: Path) -> Path:
+    row = {"refcode": REFCODE, "inputgen": INPUTGEN}
+    path.write_text(json.dumps(row) + "\n" + json.dumps({**row, "id": "b"}) + "\n")
+    return path
+
+
+def _config(tmp: Path, data: Path, *extra: str) -> Path:
+    cfg = tmp / "run.yaml"
+    lines = [f"input:\n  path: [{json.dumps(str(data))}]", "exec:\n  workers: 2", *extra]
+    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A small finished run (2 files, offline teacher) in a folder with a space in its name."""
+    tmp = tmp_path_factory.mktemp("audit run")
+    code = tmp / "code"
+    code.mkdir()
+    for name in DEMO_FILES:
+        shutil.copy(demo_dir() / name, code / name)
+    run_dir = tmp / "run dir"
+    res = run_codeio("run", str(_config(tmp, code)), "--out", str(run_dir))
+    assert res.returncode == 0, res.stderr[-3000:]
+    yield run_dir
+
+
+@pytest.mark.parametrize("command", ["sample", "recheck"])
+def test_output_that_is_the_input_is_refused_and_the_input_kept(
+    command: str, tmp_path: Path
+) -> None:
+    records = _unified(tmp_path / "records.jsonl")
+    before = records.read_bytes()
+    # A different spelling of the same file: the check compares files, not strings.
+    res = run_codeio(command, str(records), "-o", f"{tmp_path}/./records.jsonl")
+    assert res.returncode == exit_codes.USAGE
+    assert "is the input file" in _error_line(res)
+    assert records.read_bytes() == before
+    if command == "sample":
+        res = run_codeio(
+            command, str(records), "-o", str(tmp_path / "o"), "--failures", str(records)
+        )
+        assert res.returncode == exit_codes.USAGE and "--failures" in _error_line(res)
+        assert records.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["exec", "{script}", "--timeout", "0"], "--timeout"),
+        (["exec", "{script}", "--timeout", "-1"], "--timeout"),
+        (["exec", "{script}", "--memory-mb", "0"], "--memory-mb"),
+        (["recheck", "{records}", "-o", "{out}", "--call-timeout", "-1"], "--call-timeout"),
+        (
+            ["verify", "--records", "{records}", "--predictions", "{records}", "-o", "{out}"]
+            + ["--timeout", "0"],
+            "--timeout",
+        ),
+    ],
+)
+def test_limits_out_of_range_are_usage_errors(args: list[str], option: str, tmp_path: Path) -> None:
+    script = tmp_path / "s.py"
+    script.write_text("print(1)\n")
+    records = _unified(tmp_path / "records.jsonl")
+    paths = {"script": script, "records": records, "out": tmp_path / "out.jsonl"}
+    res = run_codeio(*(a.format(**paths) for a in args))
+    assert res.returncode == exit_codes.USAGE, res.stderr[-2000:]
+    assert option in _error_line(res)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_eval_and_decontaminate_read_bom_and_name_bad_bytes(tmp_path: Path) -> None:
+    line = json.dumps(CRUX_LINE).encode()
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + line + b"\r\n")
+    res = run_codeio("eval", "-b", "cruxeval-o", "--llm", "trace", "--data", str(bom),
+                     "--out", str(tmp_path / "e"))  # fmt: skip
+    assert res.returncode == exit_codes.OK, res.stderr[-2000:]
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(line + b"\n" + b'{"code": "caf\xe9"}\n')
+    packed = tmp_path / "packed.jsonl.gz"
+    packed.write_bytes(gzip.compress(line + b"\n"))
+    for data, says in ((latin, f"{latin}:2"), (packed, "gzip")):
+        res = run_codeio("eval", "-b", "cruxeval-o", "--llm", "trace", "--data", str(data),
+                         "--out", str(tmp_path / "e2"))  # fmt: skip
+        assert res.returncode == exit_codes.CANNOT_RUN
+        assert says in _error_line(res)
+        res = run_codeio("decontaminate", str(bom), "--against", str(data))
+        assert res.returncode == exit_codes.CANNOT_RUN
+        assert says in _error_line(res)
+
+
+def test_verify_counts_a_non_utf8_line_and_judges_the_rest(tmp_path: Path) -> None:
+    good = {"refcode": REFCODE, "ios": [{"input": {"n": 2}, "output": 4}]}
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"\xef\xbb\xbf" + json.dumps(good).encode() + b"\n" + b'{"x": "\xe9"}\n')
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(
+        json.dumps({"itemid": 0, "ioid": 0, "io_pred": "o", "output": '{"output": 4}'}) + "\n"
+    )
+    out = tmp_path / "out.jsonl"
+    res = run_codeio("verify", "--records", str(records), "--predictions", str(preds), "-o",
+                     str(out))  # fmt: skip
+    assert "Traceback" not in res.stderr and "internal error" not in res.stderr, res.stderr
+    assert f"{records}:2: not valid UTF-8" in res.stderr
+    assert [json.loads(ln)["verdict"] for ln in out.read_text().splitlines()] == ["correct"]
+    packed = tmp_path / "records.jsonl.gz"
+    packed.write_bytes(gzip.compress(records.read_bytes()))
+    res = run_codeio("verify", "--records", str(packed), "--predictions", str(preds), "-o",
+                     str(out))  # fmt: skip
+    assert res.returncode == exit_codes.CANNOT_RUN
+    assert "gzip" in _error_line(res)
