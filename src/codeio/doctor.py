@@ -311,7 +311,34 @@ def validate_llm_spec(settings: LLMSettings) -> tuple[str, str]:
             raise ConfigError(f"--llm / llm.spec {settings.spec!r}: no model at {arg}")
     elif kind == "vllm" and importlib.util.find_spec("vllm") is None:
         raise MissingExtraError("the vllm backend", "vllm")
+    if kind == "trace":
+        _check_trace_options(settings, arg)
     return kind, arg
+
+
+def _check_trace_options(settings: LLMSettings, arg: str) -> None:
+    """Build the trace teacher once (cheap: its sandbox starts on first use), so a typo in
+    ``trace:mistake_rat=..`` or ``llm.options`` stops the run before ingest and sampling, not
+    as a crash when generate opens the backend."""
+    import inspect
+
+    from codeio.llm.factory import make_client
+    from codeio.llm.trace_teacher import TraceTeacherBackend
+
+    takes = set(inspect.signature(TraceTeacherBackend).parameters) - {"model", "sandbox"}
+    # The client's own options (rpm, tpm, ...) ride in llm.options too; they never reach it.
+    options = {k: v for k, v in settings.options.items() if k in takes}
+    unknown = sorted(set(settings.options) - takes - set(inspect.signature(make_client).parameters))
+    where = f"--llm / llm.spec {settings.spec!r}" + (" with llm.options" if options else "")
+    if unknown:
+        raise ConfigError(
+            f"llm.options: unknown option(s) {', '.join(unknown)} for the trace teacher; "
+            f"it takes {', '.join(sorted(takes))}"
+        )
+    try:
+        TraceTeacherBackend(**({"model": arg} if arg else {}), **options)  # type: ignore[abstract]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
 
 
 def spec_problem(exc: ConfigError) -> str:
@@ -444,12 +471,16 @@ def check_run_dir(run_dir: Path) -> None:
         )
 
 
-def writable_target(path: Path, option: str) -> None:
-    """Refuse an output file whose folder cannot be written, naming the file and the option."""
+def writable_target(path: Path, option: str, *, folder_ok: bool = False) -> None:
+    """Refuse an output file whose folder cannot be written, naming the file and the option.
+
+    ``folder_ok``: the output is itself a folder (``hf``, ``llamafactory``), so an existing one
+    is what a rerun finds, not a mistake.
+    """
     folder = path.absolute().parent
     while not folder.exists():
         folder = folder.parent
-    if path.is_dir() and option != "hf":
+    if path.is_dir() and not folder_ok:
         raise ConfigError(f"{path}: is a folder; pass {option} with a file path")
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(

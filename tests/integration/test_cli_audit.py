@@ -103,6 +103,63 @@ def test_limits_out_of_range_are_usage_errors(args: list[str], option: str, tmp_
     assert not (tmp_path / "out.jsonl").exists()
 
 
+@pytest.mark.parametrize("fraction", ["-0.5", "nan"])
+def test_export_holdout_out_of_range_is_an_error(
+    fraction: str, finished_run: Path, tmp_path: Path
+) -> None:
+    res = run_codeio("export", str(finished_run), "--holdout", fraction, "-o", str(tmp_path / "x"))
+    assert res.returncode == exit_codes.CANNOT_RUN
+    assert "--holdout" in _error_line(res)
+
+
+@pytest.mark.parametrize("fmt", ["hf", "llamafactory"])
+def test_folder_exports_rerun_and_never_replace_a_foreign_folder(
+    fmt: str, finished_run: Path, tmp_path: Path
+) -> None:
+    if fmt == "hf":
+        pytest.importorskip("datasets")
+    for _ in range(2):  # the second run finds the folder the first one wrote
+        res = run_codeio("export", str(finished_run), "--format", fmt)
+        assert res.returncode == exit_codes.OK, res.stderr[-2000:]
+    assert (finished_run / "export" / fmt / "dataset_info.json").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = run_codeio("export", str(finished_run), "--format", fmt, "-o", str(empty))
+    assert res.returncode == exit_codes.OK, res.stderr[-2000:]
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    res = run_codeio("export", str(finished_run), "--format", fmt, "-o", str(foreign))
+    assert res.returncode == exit_codes.CANNOT_RUN
+    assert "new or empty folder" in _error_line(res)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+
+
+def test_export_of_a_file_says_it_is_not_a_run(tmp_path: Path) -> None:
+    data = _unified(tmp_path / "records.jsonl")
+    res = run_codeio("export", str(data))
+    assert res.returncode == exit_codes.CANNOT_RUN
+    assert "not a run directory" in _error_line(res)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--llm", "trace:mistake_rat=0.2"], "mistake_rat"),
+        (["--llm", "trace:mistake_rate=2"], "mistake_rate"),
+        (["--set", "llm.options.bogus=1"], "bogus"),
+    ],
+)
+def test_bad_trace_options_are_refused_before_any_stage(
+    args: list[str], says: str, tmp_path: Path
+) -> None:
+    cfg = _config(tmp_path, _unified(tmp_path / "records.jsonl"), "llm:\n  spec: trace")
+    res = run_codeio("run", str(cfg), "--out", str(tmp_path / "r"), *args)
+    assert res.returncode == exit_codes.CANNOT_RUN
+    assert says in _error_line(res)
+    assert not (tmp_path / "r").exists()  # refused before ingest, not a crash in generate
+
+
 def test_eval_and_decontaminate_read_bom_and_name_bad_bytes(tmp_path: Path) -> None:
     line = json.dumps(CRUX_LINE).encode()
     bom = tmp_path / "bom.jsonl"

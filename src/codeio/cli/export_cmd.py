@@ -8,9 +8,12 @@ from pathlib import Path
 import typer
 
 from codeio.cli.errors import fail
-from codeio.errors import CodeioError
+from codeio.errors import CodeioError, ConfigError, InputError
 
 __all__ = ["register"]
+
+_FOLDER_FORMATS = ("hf", "llamafactory")
+"""Formats whose output is a folder (``datasets.save_to_disk``; LLaMA-Factory's data folder)."""
 
 
 def export(
@@ -52,8 +55,13 @@ def export(
         from codeio.doctor import writable_target
         from codeio.pipeline.export import default_output
 
+        if not (run_dir / "state.sqlite").is_file():
+            # Before the output check: its "not writable" would blame the wrong thing.
+            raise InputError("not a run directory (no state.sqlite)", path=str(run_dir))
         target = out if out is not None else default_output(run_dir / "export", fmt)
-        writable_target(target, "-o PATH")
+        if fmt in _FOLDER_FORMATS:
+            _replaceable_folder(target, fmt)
+        writable_target(target, "-o PATH", folder_ok=fmt in _FOLDER_FORMATS)
         result = export_run(
             run_dir,
             fmt=fmt,
@@ -98,6 +106,18 @@ def report(
     except OSError as exc:
         fail(_unwritable(exc, "-o FILE.html"))
     typer.echo(f"report -> {path}")
+
+
+def _replaceable_folder(target: Path, fmt: str) -> None:
+    """Refuse a folder output that is neither new, empty nor an earlier export: the export
+    replaces the whole folder, so ``-o ~/data`` would delete everything in it."""
+    if not target.is_dir() or (target / "dataset_info.json").is_file():
+        return  # both folder formats write dataset_info.json
+    if any(target.iterdir()):
+        raise ConfigError(
+            f"{target}: a folder with other files in it; --format {fmt} replaces the whole "
+            "folder, so pass -o PATH with a new or empty folder"
+        )
 
 
 def _unwritable(exc: OSError, option: str) -> CodeioError:

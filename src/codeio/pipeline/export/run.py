@@ -130,6 +130,10 @@ def export_samples(
         raise ConfigError(f"unknown --include {include!r}; choose correct, wrong or all")
     if process not in PROCESS_MODES:
         raise ConfigError(f"unknown --process {process!r}; choose strict, lenient or off")
+    if not 0.0 <= holdout < 1.0:
+        # Checked here, not only where functions are drawn: a negative fraction (or NaN) fails
+        # every ``> 0`` test below and would export everything without a word.
+        raise ConfigError(f"--holdout must be a fraction in [0, 1), got {holdout}")
     out = Path(out)
     if presorted:
         stream: Iterable[Sample] = _in_task_order(samples)
