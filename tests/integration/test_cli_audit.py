@@ -201,3 +201,20 @@ def test_verify_counts_a_non_utf8_line_and_judges_the_rest(tmp_path: Path) -> No
                      str(out))  # fmt: skip
     assert res.returncode == exit_codes.CANNOT_RUN
     assert "gzip" in _error_line(res)
+
+
+def test_unusable_input_stops_at_ingest_instead_of_an_empty_export(tmp_path: Path) -> None:
+    rows = [{"refcode": REFCODE, "ios": [{"input": {"n": i}, "output": 2 * i}]} for i in range(9)]
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    packed = tmp_path / "data.jsonl.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    array = tmp_path / "array.jsonl"
+    array.write_text(json.dumps(rows, indent=1))  # a JSON array, pretty-printed: mixed reasons
+    for data, says in ((packed, "gzip-compressed"), (array, "JSON array")):
+        out = tmp_path / f"run-{data.stem}"
+        cfg = _config(tmp_path, data, "llm:\n  spec: trace")
+        res = run_codeio("run", str(cfg), "--out", str(out))
+        assert res.returncode == exit_codes.STAGE_EMPTY, res.stderr[-2000:]
+        line = _error_line(res)
+        assert line.startswith("error: ingest: all") and says in line, line
+        assert not (out / "export").exists()

@@ -1,4 +1,5 @@
-"""Stop a run whose stage failed every record for one reason, instead of carrying on empty.
+"""Stop a run whose stage failed every record for one reason (ingest: for any reasons),
+instead of carrying on empty.
 
 When every record fails the same way, the cause is almost never the records: a library the
 sandbox cannot import, a teacher that cannot answer, an input in the wrong format. Going on
@@ -59,9 +60,12 @@ def stop_if_all_failed(store: RunStore, stage: str, config: RunConfig) -> None:
     reasons = store.query(
         "SELECT reason, COUNT(*) FROM failures WHERE stage = ? GROUP BY reason", (stage,)
     )
-    if len(reasons) != 1 or reasons[0][0] in _TRANSIENT:
+    if not reasons or (stage != "ingest" and (len(reasons) != 1 or reasons[0][0] in _TRANSIENT)):
         return
-    reason = reasons[0][0]
+    # At ingest any mix of reasons stops the run: no input line was usable (a gzip file, a JSON
+    # array, a binary file), and going on would end in an empty export with exit 0.
+    by_count = sorted(reasons, key=lambda row: -row[1])
+    reason = reasons[0][0] if len(reasons) == 1 else ", ".join(f"{r} {n}" for r, n in by_count)
     detail = store.query(
         "SELECT detail FROM failures WHERE stage = ? ORDER BY record_id LIMIT 1", (stage,)
     )[0][0]

@@ -28,6 +28,9 @@ Row = tuple[str, dict[str, Any]]
 
 STAGE = "ingest"
 
+_GZIP_MAGIC = b"\x1f\x8b"
+_ARRAY_HINT = " (a JSON array? JSONL holds one object per line)"
+
 
 def line_failure(path: Path | str, line: int, reason: str, message: str) -> Failure:
     """A Failure for one bad input line, with the InputError text (``path:line: message``)."""
@@ -40,6 +43,13 @@ def iter_jsonl_rows(path: Path | str) -> Iterator[Row | Failure]:
     path = Path(path)
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(_GZIP_MAGIC):
+                # One failure for the file, not one per chunk of compressed bytes that happens
+                # to end in a newline byte.
+                yield location_failure(
+                    str(path), "compressed", "gzip-compressed; decompress it first (gunzip)"
+                )
+                return
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]  # a UTF-8 byte-order mark is not part of the JSON
             if not raw.strip():
@@ -57,12 +67,14 @@ def iter_jsonl_rows(path: Path | str) -> Iterator[Row | Failure]:
             try:
                 obj = json.loads(text)
             except (json.JSONDecodeError, RecursionError) as exc:
-                yield line_failure(path, number, "malformed_json", f"malformed JSON: {exc}")
+                hint = _ARRAY_HINT if number == 1 and text.lstrip().startswith("[") else ""
+                yield line_failure(path, number, "malformed_json", f"malformed JSON: {exc}{hint}")
                 continue
             if not isinstance(obj, dict):
                 kind = type(obj).__name__
+                hint = _ARRAY_HINT if isinstance(obj, list) else ""
                 yield line_failure(
-                    path, number, "not_an_object", f"expected a JSON object, got {kind}"
+                    path, number, "not_an_object", f"expected a JSON object, got {kind}{hint}"
                 )
                 continue
             yield f"{path}:{number}", obj
