@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runhelp import run_codeio  # type: ignore[import-not-found]
+from runhelp import codeio_cmd, done_count, run_codeio  # type: ignore[import-not-found]
 
 from codeio import exit_codes
 from codeio.demo_data import demo_dir
@@ -218,3 +221,34 @@ def test_unusable_input_stops_at_ingest_instead_of_an_empty_export(tmp_path: Pat
         line = _error_line(res)
         assert line.startswith("error: ingest: all") and says in line, line
         assert not (out / "export").exists()
+
+
+def test_ctrl_c_says_interrupted_and_the_rerun_finishes(tmp_path: Path) -> None:
+    rows = [{"refcode": REFCODE, "inputgen": INPUTGEN, "id": f"f{i}"} for i in range(6)]
+    data = tmp_path / "unified.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = _config(tmp_path, data, "llm:\n  spec: trace", "runner:\n  batch_size: 2")
+    out = tmp_path / "run"
+    args = ["run", str(cfg), "--out", str(out)]
+    proc = subprocess.Popen(
+        codeio_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while done_count(out, "generate") < 1:
+            assert proc.poll() is None, "the run ended before the interrupt"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    res = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    assert res.returncode == exit_codes.INTERRUPTED, stderr[-2000:]
+    assert "rerun the same command to resume" in _error_line(res)
+    res = run_codeio(*args)
+    assert res.returncode == exit_codes.OK, res.stderr[-2000:]
+    assert (out / "export" / "messages.jsonl").stat().st_size > 0

@@ -115,4 +115,8 @@ def main() -> None:
         sys.exit(exit_codes.CANNOT_RUN)
     except BaseException as exc:
         handle_uncaught(exc)
+    if rc == exit_codes.INTERRUPTED:
+        # typer turns Ctrl-C inside a command into a bare exit 130 (no command exits 130 by
+        # itself), so the line handle_uncaught would print is said here.
+        handle_uncaught(KeyboardInterrupt())
     sys.exit(rc if isinstance(rc, int) else exit_codes.OK)
