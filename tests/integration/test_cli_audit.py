@@ -252,3 +252,31 @@ def test_ctrl_c_says_interrupted_and_the_rerun_finishes(tmp_path: Path) -> None:
     res = run_codeio(*args)
     assert res.returncode == exit_codes.OK, res.stderr[-2000:]
     assert (out / "export" / "messages.jsonl").stat().st_size > 0
+
+
+def test_config_files_with_bad_bytes_or_typos_are_one_clear_line(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"input: {path: [caf\xe9.jsonl]}\n")
+    folder = tmp_path / "folder.yaml"
+    folder.mkdir()
+    typo = tmp_path / "train.yaml"
+    typo.write_text("modle: x\noutput_dir: out\n")
+    for args, says in (
+        (["run", str(latin), "--out", str(tmp_path / "r")], "not UTF-8"),
+        (["run", str(folder), "--out", str(tmp_path / "r")], "is a folder"),
+        (["train", str(latin)], "not UTF-8"),
+        (["train", str(typo)], "modle: unknown key"),
+    ):
+        res = run_codeio(*args)
+        assert res.returncode == exit_codes.CANNOT_RUN, res.stderr[-2000:]
+        line = _error_line(res)
+        assert says in line and "errors.pydantic.dev" not in line, line
+
+
+def test_eval_refuses_a_bad_trace_option(tmp_path: Path) -> None:
+    data = tmp_path / "crux.jsonl"
+    data.write_text(json.dumps(CRUX_LINE) + "\n")
+    res = run_codeio("eval", "-b", "cruxeval-o", "--llm", "trace:mistake_rat=1", "--data",
+                     str(data), "--out", str(tmp_path / "e"))  # fmt: skip
+    assert res.returncode == exit_codes.CANNOT_RUN
+    assert "mistake_rat" in _error_line(res)

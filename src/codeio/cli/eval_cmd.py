@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from codeio.cli.errors import fail
-from codeio.errors import CodeioError
+from codeio.errors import CodeioError, ConfigError
 
 __all__ = ["register"]
 
@@ -57,14 +57,17 @@ def eval_command(
     console = Console(stderr=True)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        client = make_client(
-            llm,
-            base_url=base_url,
-            api_key_env=api_key_env,
-            cache_path=out_dir / "llm_cache.sqlite",
-            concurrency=concurrency,
-            breaker=BreakerPolicy(),
-        )
+        try:
+            client = make_client(
+                llm,
+                base_url=base_url,
+                api_key_env=api_key_env,
+                cache_path=out_dir / "llm_cache.sqlite",
+                concurrency=concurrency,
+                breaker=BreakerPolicy(),
+            )
+        except ValueError as exc:  # the backend's own check of its spec (trace:NAME=VALUE)
+            raise ConfigError(f"--llm {llm!r}: {exc}") from exc
         with client:
             summary = evaluate(
                 benchmark,

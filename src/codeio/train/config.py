@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from codeio.errors import ConfigError
 
@@ -154,9 +154,11 @@ def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None)
     """Read a TrainConfig from YAML, TOML or JSON; ``overrides`` use dotted keys (``stage1.max_steps``)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"cannot read training config {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from exc
     try:
         if path.suffix == ".toml":
             import tomllib
@@ -178,6 +180,11 @@ def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None)
     _resolve_paths(raw, path.parent)
     try:
         return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        # Key: message pairs, as for a run config, not pydantic's multi-line dump with URLs.
+        from codeio.config import _format_validation
+
+        raise ConfigError(_format_validation(exc, str(path))) from exc
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 
