@@ -280,3 +280,38 @@ def test_eval_refuses_a_bad_trace_option(tmp_path: Path) -> None:
                      str(data), "--out", str(tmp_path / "e"))  # fmt: skip
     assert res.returncode == exit_codes.CANNOT_RUN
     assert "mistake_rat" in _error_line(res)
+
+
+def _can_mount_tmpfs() -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+             "mount -t tmpfs -o size=64k tmpfs /mnt"]  # fmt: skip
+    return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs root to mount a small tmpfs")
+def test_full_disk_is_one_line_and_the_rerun_resumes(tmp_path: Path) -> None:
+    rows = [{"refcode": REFCODE, "inputgen": INPUTGEN, "id": f"f{i}"} for i in range(12)]
+    data = tmp_path / "unified.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = _config(tmp_path, data, "llm:\n  spec: trace")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    run = [*codeio_cmd("run", str(cfg), "--out", str(disk / "run")), ">", str(tmp_path / "o")]
+    line = " ".join(f"'{a}'" if a != ">" else a for a in run)
+    script = (
+        f"mount -t tmpfs -o size=256k tmpfs '{disk}' || exit 99\n"
+        f"{line} 2> '{tmp_path}/e1'; echo $? > '{tmp_path}/rc1'\n"
+        f"mount -o remount,size=64m '{disk}'\n"  # space freed: the same command resumes
+        f"{line} 2> '{tmp_path}/e2'; echo $? > '{tmp_path}/rc2'\n"
+        f"wc -l < '{disk}/run/export/messages.jsonl' > '{tmp_path}/rows'\n"
+    )
+    res = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    first = subprocess.CompletedProcess([], 0, "", (tmp_path / "e1").read_text())
+    assert (tmp_path / "rc1").read_text().strip() == str(exit_codes.CANNOT_RUN), first.stderr
+    assert "free some disk space" in _error_line(first)
+    assert (tmp_path / "rc2").read_text().strip() == "0", (tmp_path / "e2").read_text()[-2000:]
+    assert int((tmp_path / "rows").read_text()) > 0

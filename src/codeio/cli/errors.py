@@ -96,6 +96,8 @@ def _environment_message(exc: BaseException) -> str | None:
         return f"{where}: {what}; {fix}" if where else f"{what}; {fix}"
     if isinstance(exc, sqlite3.OperationalError):
         text = str(exc)
+        if "full" in text:
+            return f"cannot write the run store: {text}; free some disk space, then rerun to resume"
         if "readonly" in text or "unable to open" in text or "disk" in text:
             return f"cannot use the run store: {text}; check that the run directory is writable"
     return None

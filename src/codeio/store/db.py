@@ -200,7 +200,7 @@ class RunStore:
             )
             cur.execute("COMMIT")
         except BaseException:
-            cur.execute("ROLLBACK")
+            self._rollback()
             raise
         return n
 
@@ -278,8 +278,14 @@ class RunStore:
             )
             cur.execute("COMMIT")
         except BaseException:
-            cur.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        # SQLite has already rolled back after some errors (SQLITE_FULL: disk full); a second
+        # ROLLBACK would raise "no transaction is active" and hide the real error.
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def _next_calls(self, stage: str, ids: Iterable[str]) -> dict[str, int]:
         ids = list(ids)
@@ -346,7 +352,7 @@ class RunStore:
                     )
             cur.execute("COMMIT")
         except BaseException:
-            cur.execute("ROLLBACK")
+            self._rollback()
             raise
         return len(ids)
 
