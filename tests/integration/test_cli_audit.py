@@ -315,3 +315,17 @@ def test_full_disk_is_one_line_and_the_rerun_resumes(tmp_path: Path) -> None:
     assert "free some disk space" in _error_line(first)
     assert (tmp_path / "rc2").read_text().strip() == "0", (tmp_path / "e2").read_text()[-2000:]
     assert int((tmp_path / "rows").read_text()) > 0
+
+
+@pytest.mark.parametrize("command", ["sample", "recheck"])
+def test_a_file_without_a_usable_record_is_an_error_not_an_empty_success(
+    command: str, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "wrong.jsonl"  # records of another kind: no inputgen, no ios
+    wrong.write_text(json.dumps({"content": "print(1)"}) + "\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    for data, says in ((wrong, f"{wrong}:1"), (empty, "holds no records")):
+        res = run_codeio(command, str(data), "-o", str(tmp_path / "out.jsonl"))
+        assert res.returncode == exit_codes.CANNOT_RUN, res.stderr[-2000:]
+        assert says in _error_line(res)

@@ -102,6 +102,21 @@ class _Run:
         self.rows: deque[dict[str, Any]] = deque()
         self.rejected: list[Failure] = []
         self.on_reject: Callable[[Failure], None] = lambda failure: None
+        self.accepted = 0
+
+    def require_records(self) -> None:
+        """Exit 1 when no line was a usable record: a wrong or empty file must not look like a
+        run that worked (exit 0, an empty output)."""
+        if self.accepted:
+            return
+        from codeio.cli.errors import fail
+        from codeio.errors import InputError
+
+        if not self.rejected:
+            fail(InputError("the file holds no records", path=str(self.path)))
+        first = self.rejected[0].detail
+        what = f"no usable record ({len(self.rejected)} line(s) rejected; first: {first})"
+        fail(InputError(what, path=str(self.path)))
 
     def records(self) -> Iterator[FunctionRecord]:
         for item in self._rows:
@@ -115,6 +130,7 @@ class _Run:
                 self._reject(self._line_failure(self.path, line, "bad_record", record))
                 continue
             self.rows.append(row)
+            self.accepted += 1
             yield record
 
     def _reject(self, failure: Failure) -> None:
@@ -265,6 +281,7 @@ def sample_cmd(
         ("functions/s", f"{processed / elapsed:.1f}" if elapsed > 0 else "-"),
     ]
     console.print(_summary_table("codeio sample", rows))
+    run.require_records()
     cut = reasons["too_slow"] + short
     if cut and soft_budget:
         # The budget is a trade of yield for speed; say which knob moves it.
@@ -324,6 +341,7 @@ def recheck_cmd(
         ("seconds", f"{elapsed:.1f}"),
     ]
     console.print(_summary_table("codeio recheck", rows))
+    run.require_records()
 
 
 def register(app: typer.Typer) -> None:
