@@ -224,7 +224,9 @@ def test_unusable_input_stops_at_ingest_instead_of_an_empty_export(tmp_path: Pat
 
 
 def test_ctrl_c_says_interrupted_and_the_rerun_finishes(tmp_path: Path) -> None:
-    rows = [{"refcode": REFCODE, "inputgen": INPUTGEN, "id": f"f{i}"} for i in range(6)]
+    # Distinct functions (identical ones are one record), enough that a loaded machine is
+    # still generating when the interrupt comes.
+    rows = [{"refcode": REFCODE.replace("2", str(i + 2)), "inputgen": INPUTGEN} for i in range(8)]
     data = tmp_path / "unified.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = _config(tmp_path, data, "llm:\n  spec: trace", "runner:\n  batch_size: 2")
