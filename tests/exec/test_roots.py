@@ -1,4 +1,5 @@
-"""Sandbox directories of killed hosts are swept; those of live hosts never are."""
+"""The host side of a sandbox: directories of killed hosts are swept, and a worker that dies at
+start is explained in one error, not a traceback on the terminal."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from codeio.exec.roots import PREFIX, make_root, remove_root, sweep_stale
 
@@ -65,3 +68,18 @@ def test_an_own_root_is_never_swept_until_released(tmp_path: Path) -> None:
     assert sweep_stale(str(tmp_path)) == 0 and os.path.isdir(root)
     remove_root(root, fd)
     assert not os.path.exists(root)
+
+
+def test_a_worker_that_dies_at_start_is_one_error_naming_its_last_words(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Its stderr goes to a file, not the terminal, and its last line explains the failure."""
+    from codeio.exec import Sandbox, SandboxUnavailable, worker_proc
+
+    dying = "import sys; print('Traceback: nope', file=sys.stderr); " + (
+        "print('OSError: unshare(CLONE_NEWUSER) refused', file=sys.stderr); sys.exit(3)"
+    )
+    monkeypatch.setattr(worker_proc, "_BOOTSTRAP", dying)
+    with pytest.raises(SandboxUnavailable, match=r"failed to start.*unshare\(CLONE_NEWUSER\)"):
+        Sandbox(workers=1)
+    assert "Traceback" not in capfd.readouterr().err

@@ -170,8 +170,13 @@ class Sandbox:
         except WorkerDied as exc:
             for w in started:
                 w.close()
+            why = next((tail for w in started if (tail := w.stderr_tail())), "")
             self._remove_root()
-            raise RuntimeError(f"sandbox workers failed to start: {exc}") from exc
+            raise SandboxUnavailable(
+                f"the sandbox workers failed to start: {exc}"
+                + (f": {why}" if why else "")
+                + " (run `codeio doctor`)"
+            ) from exc
         self.report: Containment = describe(reports[0])
         self.containment: str = self.report.level
         cannot = {**reports[0].get("prelude_errors", {}), **reports[0].get("missing", {})}
@@ -384,6 +389,8 @@ class Sandbox:
                 with self._lock:
                     self._live.discard(worker)
                 worker.close()
+                if why := worker.stderr_tail():
+                    exc = WorkerDied(f"{exc}: {why}")
             with self._changed:
                 self._pools[key].size -= 1
                 self._pools[key].starting -= 1

@@ -104,13 +104,19 @@ class _ChildEnds:
 class WorkerProcess:
     def __init__(self, config: dict[str, Any], hash_seed: int, task_root: str) -> None:
         os.makedirs(task_root, mode=0o700, exist_ok=True)
+        # The worker's own stderr (a start-up traceback, an interpreter warning) goes to a file
+        # beside its directory, not to the user's terminal: its last line then explains a worker
+        # that died (``stderr_tail``). Tasks never see it: each child's fd 2 is its own pipe.
+        self.stderr_path = task_root + ".stderr"
         host, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        err = os.open(self.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             # fds 0 and 1 of the worker are both its end of the control socket.
             self.proc = _SPAWNER.popen(
                 [sys.executable, "-s", "-c", _BOOTSTRAP.format(dir=_EXEC_DIR)],
                 stdin=theirs.fileno(),
                 stdout=theirs.fileno(),
+                stderr=err,
                 env=worker_env(hash_seed),
                 cwd=task_root,
                 close_fds=True,
@@ -121,6 +127,7 @@ class WorkerProcess:
             raise
         finally:
             theirs.close()
+            os.close(err)
         self.sock = host
         self._sock_fd = host.fileno()
         self.report: dict[str, Any] | None = None
@@ -158,6 +165,17 @@ class WorkerProcess:
                 os.close(fd)
             raise WorkerDied(f"worker exited (code {self.proc.poll()})")
         return msg, fds
+
+    def stderr_tail(self, limit: int = 400) -> str:
+        """The last line the worker wrote to its stderr ("" if none): why it died, mostly."""
+        try:
+            with open(self.stderr_path, "rb") as fh:
+                fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
+                lines = fh.read().decode("utf-8", "replace").strip().splitlines()
+        except OSError:
+            return ""
+        last = lines[-1].strip() if lines else ""
+        return last if len(last) <= limit else last[: limit - 3] + "..."
 
     def wait_ready(self, timeout_s: float = 120.0) -> dict[str, Any]:
         if self.report is None:
