@@ -221,6 +221,53 @@ def test_unusable_input_stops_at_ingest_instead_of_an_empty_export(tmp_path: Pat
         line = _error_line(res)
         assert line.startswith("error: ingest: all") and says in line, line
         assert not (out / "export").exists()
+    # The user fixes the file in place and reruns the same command: the input kind is detected
+    # again (it was fixed from the array), and the array's line failures are not counted.
+    fixed = [{**r, "ios": [{"input": {"n": n}, "output": 2 * n} for n in (i, i + 1)]}
+             for i, r in enumerate(rows)]  # fmt: skip
+    array.write_text("".join(json.dumps(r) + "\n" for r in fixed))
+    res = run_codeio("run", str(cfg), "--out", str(out))
+    assert res.returncode == exit_codes.OK, res.stderr[-2000:]
+    ingest = next(s for s in _funnel(out) if s["stage"] == "ingest")
+    assert (ingest["entered"], ingest["passed"], ingest["failed"]) == (9, 9, 0), ingest
+
+
+def _funnel(run_dir: Path) -> list[dict]:
+    res = run_codeio("status", str(run_dir), "--json")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)["stages"]
+
+
+def test_a_second_run_on_a_busy_run_directory_is_refused(tmp_path: Path) -> None:
+    rows = [{"refcode": REFCODE.replace("2", str(i + 2)), "inputgen": INPUTGEN} for i in range(8)]
+    data = tmp_path / "unified.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = _config(tmp_path, data, "llm:\n  spec: trace", "runner:\n  batch_size: 2")
+    out = tmp_path / "run"
+    args = ["run", str(cfg), "--out", str(out)]
+    first = subprocess.Popen(
+        codeio_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while done_count(out, "ingest") < 1:
+            assert first.poll() is None, "the first run ended before the second started"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        second = run_codeio(*args)
+        if first.poll() is None:  # still running: the second must have been refused
+            assert second.returncode == exit_codes.CANNOT_RUN, second.stderr[-2000:]
+            line = _error_line(second)
+            assert f"another codeio process (pid {first.pid})" in line, line
+        _, stderr = first.communicate(timeout=600)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(timeout=30)
+    assert first.returncode == exit_codes.OK, stderr[-2000:]
+    # Its lock went with it: a rerun goes ahead (nothing left to do).
+    assert run_codeio(*args).returncode == exit_codes.OK
 
 
 def test_ctrl_c_says_interrupted_and_the_rerun_finishes(tmp_path: Path) -> None:

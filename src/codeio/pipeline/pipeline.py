@@ -25,6 +25,7 @@ from codeio.pipeline.run import ingest as ingest_mod
 from codeio.pipeline.stop import retry_stopped, stop_if_all_failed
 from codeio.runners import Runner, make_runner
 from codeio.store.db import RunStore
+from codeio.store.lock import run_lock
 
 __all__ = ["Pipeline", "Progress", "RunResult", "stage_classes"]
 
@@ -126,12 +127,17 @@ class Pipeline:
                 f"seed: this run directory was made with seed {seed}, not {self.config.seed};"
                 " use another --out to start a new run"
             )
-        kind = store.get_meta("input_kind")
+        kind = _stored_kind(store)
         if kind is None:
+            if store.get_meta("input_kind") is not None:
+                # Nothing got through ingest last time and the input is read again now: its
+                # old line failures would stay counted beside the fixed file's records.
+                store.forget_failed("ingest")
             kind = ingest_mod.detect_kind(self.config)
             store.set_meta("input_kind", kind)
             store.set_meta("seed", self.config.seed)
-            store.set_meta("created", time.time())
+            if store.get_meta("created") is None:
+                store.set_meta("created", time.time())
         store.set_meta("prices", self.config.llm.prices)
         (self.run_dir / CONFIG_FILE).write_text(self.config.to_yaml(), encoding="utf-8")
         (self.run_dir / RUN_FILE).write_text(
@@ -161,7 +167,7 @@ class Pipeline:
         path = self.run_dir / RunStore.FILENAME
         if path.is_file():
             with RunStore(path, read_only=True) as store:
-                kind = store.get_meta("input_kind")
+                kind = _stored_kind(store)
             if kind is not None:
                 return str(kind)
         return ingest_mod.detect_kind(self.config)
@@ -175,6 +181,10 @@ class Pipeline:
                 f"--out {self.run_dir}: cannot create the run directory ({exc.strerror}); "
                 "choose a writable path"
             ) from exc
+        with run_lock(self.run_dir):
+            return self._run_locked(from_stage, to_stage)
+
+    def _run_locked(self, from_stage: str | None, to_stage: str | None) -> RunResult:
         store = RunStore.open_run(self.run_dir)
         runner: Runner | None = None
         try:
@@ -298,6 +308,16 @@ def _batches(
             batch = []
     if batch:
         yield batch
+
+
+def _stored_kind(store: RunStore) -> str | None:
+    """The input kind fixed by an earlier run, unless that run let no record through ingest:
+    then the user is fixing the input (a JSON array rewritten as JSONL, the wrong file), and
+    the kind is detected again from what the input is now."""
+    kind = store.get_meta("input_kind")
+    if kind is None or not store.count_records("ingest"):
+        return None
+    return str(kind)
 
 
 def _run_info(config: RunConfig, kind: str) -> dict[str, Any]:
