@@ -57,7 +57,34 @@ class _LoopThread:
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop and wait for it. Interrupted (Ctrl-C), the loop's tasks are
+        cancelled and awaited before the interrupt goes on: a task still pending at interpreter
+        exit makes asyncio print "Task was destroyed but it is pending!" after codeio's one
+        line."""
+        future = self.submit(coro)
+        try:
+            return future.result()
+        except BaseException:
+            if not future.done():
+                self.cancel_all()
+            raise
+
+    def cancel_all(self, timeout: float = 10.0) -> None:
+        async def cancel() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self._thread.is_alive() and not self.loop.is_closed():
+            try:
+                self.submit(cancel()).result(timeout=timeout)
+            except BaseException:  # a second Ctrl-C, or a loop that will not answer
+                pass
+
     def stop(self) -> None:
+        self.cancel_all()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=30)
         if not self.loop.is_running():
@@ -153,7 +180,7 @@ class LLMClient:
 
     def complete(self, request: LLMRequest) -> Completion:
         """Blocking ``acomplete``; works with or without an event loop in the calling thread."""
-        return self._loop().submit(self._complete_one_flushed(request)).result()
+        return self._loop().run(self._complete_one_flushed(request))
 
     def complete_many(
         self,
@@ -163,8 +190,7 @@ class LLMClient:
         on_result: ResultCallback | None = None,
     ) -> list[Result]:
         """Blocking ``acomplete_many``; works with or without an event loop in the calling thread."""
-        coro = self._complete_many(list(requests), progress, on_result)
-        return self._loop().submit(coro).result()
+        return self._loop().run(self._complete_many(list(requests), progress, on_result))
 
     def usage(self, *, persisted: bool = False) -> dict[str, Any]:
         """Counters of this client (or, with ``persisted``, of every run that used the cache file)."""
