@@ -202,7 +202,7 @@ class RunnerSettings(_Section):
 
 
 class ExportSettings(_Section):
-    format: Literal["messages", "sharegpt", "codeio", "parquet", "hf"] = "messages"
+    format: Literal["messages", "sharegpt", "codeio", "parquet", "hf", "llamafactory"] = "messages"
     include: Literal["correct", "wrong", "all"] = "correct"
     """Which samples enter the SFT file, by final verdict (DPO pairs use every sample)."""
     holdout: float = Field(0.0, ge=0, lt=1)

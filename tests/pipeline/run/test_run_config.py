@@ -50,3 +50,11 @@ def test_bad_config_names_the_key(
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_every_cli_export_format_is_a_config_export_format() -> None:
+    """`export.format` in a run config takes what `codeio export --format` takes."""
+    from codeio.pipeline.export.run import FORMATS
+
+    for fmt in FORMATS:
+        assert load_config(None, [f"export.format={fmt}"]).export.format == fmt
