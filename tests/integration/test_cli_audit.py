@@ -238,23 +238,35 @@ def _funnel(run_dir: Path) -> list[dict]:
     return json.loads(res.stdout)["stages"]
 
 
-def test_a_second_run_on_a_busy_run_directory_is_refused(tmp_path: Path) -> None:
+def _start_run(tmp_path: Path) -> tuple[list[str], Path, subprocess.Popen[str]]:
+    """`codeio run` on 8 distinct functions with the offline teacher, started in the background:
+    enough work that a loaded machine is still at it when the test acts (identical functions
+    would be one record)."""
     rows = [{"refcode": REFCODE.replace("2", str(i + 2)), "inputgen": INPUTGEN} for i in range(8)]
     data = tmp_path / "unified.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = _config(tmp_path, data, "llm:\n  spec: trace", "runner:\n  batch_size: 2")
     out = tmp_path / "run"
     args = ["run", str(cfg), "--out", str(out)]
-    first = subprocess.Popen(
+    proc = subprocess.Popen(
         codeio_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )  # fmt: skip
+    return args, out, proc
+
+
+def _wait_for(proc: subprocess.Popen[str], out: Path, stage: str) -> None:
+    deadline = time.monotonic() + 300
+    while done_count(out, stage) < 1:
+        assert proc.poll() is None, f"the run ended before {stage} had results"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_second_run_on_a_busy_run_directory_is_refused(tmp_path: Path) -> None:
+    args, out, first = _start_run(tmp_path)
     try:
-        deadline = time.monotonic() + 300
-        while done_count(out, "ingest") < 1:
-            assert first.poll() is None, "the first run ended before the second started"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        _wait_for(first, out, "ingest")
         second = run_codeio(*args)
         if first.poll() is None:  # still running: the second must have been refused
             assert second.returncode == exit_codes.CANNOT_RUN, second.stderr[-2000:]
@@ -271,24 +283,9 @@ def test_a_second_run_on_a_busy_run_directory_is_refused(tmp_path: Path) -> None
 
 
 def test_ctrl_c_says_interrupted_and_the_rerun_finishes(tmp_path: Path) -> None:
-    # Distinct functions (identical ones are one record), enough that a loaded machine is
-    # still generating when the interrupt comes.
-    rows = [{"refcode": REFCODE.replace("2", str(i + 2)), "inputgen": INPUTGEN} for i in range(8)]
-    data = tmp_path / "unified.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = _config(tmp_path, data, "llm:\n  spec: trace", "runner:\n  batch_size: 2")
-    out = tmp_path / "run"
-    args = ["run", str(cfg), "--out", str(out)]
-    proc = subprocess.Popen(
-        codeio_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    args, out, proc = _start_run(tmp_path)
     try:
-        deadline = time.monotonic() + 300
-        while done_count(out, "generate") < 1:
-            assert proc.poll() is None, "the run ended before the interrupt"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        _wait_for(proc, out, "generate")
         os.kill(proc.pid, signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
