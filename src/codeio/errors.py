@@ -68,7 +68,7 @@ class LLMEndpointDown(LLMError):
 
 
 class StageFailedError(CodeioError):
-    """A stage failed every record (for one reason: named with an example) or produced nothing."""
+    """A stage failed every record (its reasons named, with an example) or produced nothing."""
 
     exit_code = exit_codes.STAGE_EMPTY
 

@@ -1,10 +1,10 @@
-"""Stop a run whose stage failed every record for one reason (ingest: for any reasons),
-instead of carrying on empty.
+"""Stop a run whose stage failed every record, instead of carrying on empty.
 
 When every record fails the same way, the cause is almost never the records: a library the
-sandbox cannot import, a teacher that cannot answer, an input in the wrong format. Going on
-would end in an empty export and exit 0; the run stops instead with one line that names the
-stage, the count, the reason and one example. The failures stay in the store for
+sandbox cannot import, a teacher that cannot answer, an input in the wrong format. When they
+fail for several reasons, nothing is left for the next stage either. Going on would end in an
+empty export and exit 0; the run stops instead with one line that names the stage, the count,
+the reasons and one example. The failures stay in the store for
 ``codeio status``; the next run of the same command retries them (the cause may be fixed).
 Partial failures are ordinary: counted, inspectable, and the run goes on.
 """
@@ -45,7 +45,8 @@ def example_line(detail: str, limit: int = 240) -> str:
 
 
 def stop_if_all_failed(store: RunStore, stage: str, config: RunConfig) -> None:
-    """Raise when ``stage`` had records in, none out, and one (non-transient) failure reason."""
+    """Raise when ``stage`` had records in, none out, and no failure that a rerun asks again
+    (those end the run with their own exit codes: 4, 5)."""
     entered, passed = store.query(
         "SELECT COUNT(*), COALESCE(SUM(ok), 0) FROM done WHERE stage = ?", (stage,)
     )[0]
@@ -60,10 +61,10 @@ def stop_if_all_failed(store: RunStore, stage: str, config: RunConfig) -> None:
     reasons = store.query(
         "SELECT reason, COUNT(*) FROM failures WHERE stage = ? GROUP BY reason", (stage,)
     )
-    if not reasons or (stage != "ingest" and (len(reasons) != 1 or reasons[0][0] in _TRANSIENT)):
+    if not reasons or any(reason in _TRANSIENT for reason, _ in reasons):
         return
-    # At ingest any mix of reasons stops the run: no input line was usable (a gzip file, a JSON
-    # array, a binary file), and going on would end in an empty export with exit 0.
+    # Any mix of reasons stops the run too: nothing is left for the next stage, and going on
+    # would end in an empty export with exit 0 (a command that did not do its job).
     by_count = sorted(reasons, key=lambda row: -row[1])
     reason = reasons[0][0] if len(reasons) == 1 else ", ".join(f"{r} {n}" for r, n in by_count)
     detail = store.query(

@@ -1,4 +1,4 @@
-"""A stage that failed every record for one reason stops the run; anything less does not."""
+"""A stage that failed every record stops the run; a partial or transient failure does not."""
 
 from __future__ import annotations
 
@@ -50,15 +50,29 @@ def test_all_failed_for_one_reason_stops_with_an_example(store: RunStore) -> Non
     "outcomes",
     [
         [_ok("a"), _fail("generate", "b", "llm_length")],  # partial: counted, run goes on
-        [_fail("generate", "a", "llm_length"), _fail("generate", "b", "llm_malformed")],
         [_fail("generate", "a", "llm_timeout"), _fail("generate", "b", "llm_timeout")],
+        # a rerun asks the transient one again, so this is "retry pending" (exit 5), not empty
+        [_fail("generate", "a", "llm_timeout"), _fail("generate", "b", "llm_length")],
     ],
-    ids=["partial", "mixed-reasons", "transient-llm"],
+    ids=["partial", "transient-llm", "transient-and-other"],
 )
 def test_other_outcomes_do_not_stop(store: RunStore, outcomes: list[Outcome]) -> None:
     store.commit_outcomes("generate", outcomes)
     stop_if_all_failed(store, "generate", CFG)
     assert store.get_meta(STOP_META) is None
+
+
+def test_all_failed_for_several_reasons_stops_naming_them_by_count(store: RunStore) -> None:
+    """Before: the run went on with nothing and ended with an empty export and exit 0."""
+    outcomes = [_fail("sample", "a", "timeout", "exceeded 2.0 s")] + [
+        _fail("sample", f"b{i}", "too_few_pairs", "1 distinct pairs") for i in range(2)
+    ]
+    store.commit_outcomes("sample", outcomes)
+    with pytest.raises(StageFailedError) as err:
+        stop_if_all_failed(store, "sample", load_config(None, ["input.path=data.jsonl"]))
+    text = str(err.value)
+    assert text.startswith("sample: all 3 records failed: too_few_pairs 2, timeout 1: "), text
+    assert retry_stopped(store) == 3
 
 
 def test_no_input_records_is_an_input_error(store: RunStore) -> None:
