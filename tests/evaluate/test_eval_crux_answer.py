@@ -11,7 +11,9 @@ from codeio.evaluate.benchmarks.crux_answer import check_prediction, extract_cru
     "text,expected",
     [
         ("reasoning...\n[ANSWER]\nassert f([1, 2]) == (3, {1, 2})\n[/ANSWER]", "(3, {1, 2})"),
-        ("[ANSWER]assert f('a') == 'b'[/ANSWER] then [ANSWER]assert f('a') == 'c'[/ANSWER]", "'c'"),
+        # Upstream stops generating at the first [/ANSWER]: what follows is never judged.
+        ("[ANSWER]assert f('a') == 'b'[/ANSWER] then [ANSWER]assert f('a') == 'c'[/ANSWER]", "'b'"),
+        ("[ANSWER] assert f('a') == 'b' [/ANSWER] and [ANSWER]", "'b'"),
         ("[ANSWER]\n'xyz'\n[/ANSWER]", "'xyz'"),
         ("So:\n```python\nassert f(1, 2) == b'ab'\n```", "b'ab'"),
         ('The answer is {"output": [1, 2, null]}', "[1, 2, null]"),

@@ -154,13 +154,16 @@ def summarize(
     With ``items`` (the benchmark's ``EvalItem``s that were asked), pass@k is over all their
     problems and every missing response counts as wrong.
     """
-    use_ks = usable_ks(ks, n) or [1]
     expected: dict[str, set[str]] | None = None
     if items is not None:
         expected = defaultdict(set)
         for item in items:
             expected[item.group].add(item.id)
     counts = _problem_counts(rows, expected, n)
+    # Given responses may hold fewer samples for some problems than ``n``: a k above any
+    # problem's count would be averaged over the others only, so it is not reported at all.
+    fewest = min((nc[0] for nc in counts.values()), default=n)
+    use_ks = usable_ks(ks, min(n, fewest)) or [1]
     answered = len(_problem_counts(rows)) if expected is not None else len(counts)
     breakdowns: dict[str, dict[str, Breakdown]] = {}
     for field, attr in (("by_difficulty", "difficulty"), ("by_kind", "kind")):

@@ -3,11 +3,14 @@
 Answers stay text: CRUXEval values are Python literals (tuples, sets, bytes) that JSON cannot
 carry, and they are evaluated only inside the sandbox. Accepted forms, the first found wins:
 
-1. the last ``[ANSWER] ... [/ANSWER]`` block (upstream style); inside it an ``assert f(...) == ...``,
+1. the first ``[ANSWER] ... [/ANSWER]`` block (upstream style); inside it an ``assert f(...) == ...``,
    a bare ``f(...)`` call (input prediction), a ``{"output": ...}`` object or a bare literal;
-2. the last ``assert f(...) == ...`` statement anywhere;
+2. the last ``assert f(...) == ...`` statement;
 3. the last ``{"output": ...}`` / ``{"input": ...}`` object (our pipeline's JSON style);
 4. a response that is nothing but a literal (short direct answers).
+
+Upstream generates with ``[/ANSWER]`` as a stop word, so nothing after the first closing tag is
+ever judged there; every form above is looked for only before it.
 
 For an input prediction the answer is the argument list text (``"[1, 2], 'a'"``), as in the data.
 """
@@ -28,7 +31,8 @@ __all__ = ["ALLOWED_NAMES", "CruxAnswer", "check_prediction", "extract_cruxeval"
 
 Kind = Literal["input", "output"]
 
-_BLOCK = re.compile(r"\[ANSWER\](.*?)(?:\[/ANSWER\]|$)", re.S | re.I)
+_OPEN = re.compile(r"\[ANSWER\]", re.I)
+_CLOSE = re.compile(r"\[/ANSWER\]", re.I)
 _FENCE = re.compile(r"^```[\w+-]*\s*\n?|\n?```\s*$")
 _ASSERT = re.compile(r"^[ \t>*`]*assert\b", re.M)
 
@@ -50,9 +54,14 @@ def extract_cruxeval(text: str, kind: Kind, funcname: str = "f") -> CruxAnswer:
     """The answer in ``text`` as Python source (a value, or an argument list for inputs)."""
     if not text or not text.strip():
         return CruxAnswer(False, note="empty response")
-    blocks = _BLOCK.findall(text)
-    if blocks:
-        found = _from_snippet(blocks[-1], kind, funcname)
+    # Emulate upstream's stop word: a model that goes on after its answer (base models invent
+    # the next few-shot example, with its own [ANSWER]) must be judged on its first answer.
+    close = _CLOSE.search(text)
+    if close is not None:
+        text = text[: close.start()]
+    block = next((b for b in _OPEN.split(text)[1:] if b.strip()), None)
+    if block is not None:
+        found = _from_snippet(block, kind, funcname)
         if found is not None:
             return CruxAnswer(True, found, "[ANSWER] block")
     for line_start in reversed([m.start() for m in _ASSERT.finditer(text)]):
