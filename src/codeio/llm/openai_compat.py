@@ -316,9 +316,23 @@ def _parse_body(content: bytes, model: str) -> Completion:
                 f"response without text content: {content[:200]!r}", reason=Reason.MALFORMED
             )
     return Completion(
-        text=text,
+        text=_storable(text),
         finish_reason=str(finish),
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
-        model=str(data.get("model") or model),
+        model=_storable(str(data.get("model") or model)),
     )
+
+
+def _storable(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD.
+
+    JSON may escape half of a surrogate pair (``"\\ud83d"``: a model whose byte-level tokens
+    split an emoji); ``json.loads`` keeps it, and SQLite (the cache) and every UTF-8 writer then
+    refuse the string, which failed the whole batch's cache commit and lost its answers.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text

@@ -1,0 +1,55 @@
+"""Fault cases found by an audit of the LLM layer, against the real client and a loopback server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_openai_server import FakeOpenAIServer, ServerState, answer_text
+
+from codeio.llm import Completion, LLMRequest, RetryPolicy, SamplingParams, make_client, read_usage
+from codeio.records import Message
+
+
+def _req(prompt: str) -> LLMRequest:
+    params = SamplingParams(temperature=0.0, max_tokens=32)
+    return LLMRequest(messages=[Message(role="user", content=prompt)], params=params, stage="g")
+
+
+def _client(base_url: str, cache: Path | None, transport: str = "httpx"):  # type: ignore[no-untyped-def]
+    return make_client(
+        "openai:fake-model",
+        base_url=base_url,
+        cache_path=cache,
+        concurrency=4,
+        timeout_s=2.0,
+        retry=RetryPolicy(max_retries=1, base_s=0.01, max_s=0.02),
+        transport=transport,
+        api_key_env="",
+    )
+
+
+@pytest.mark.parametrize("transport", ["sdk", "httpx", "fast"])
+def test_lone_surrogate_in_an_answer_does_not_lose_the_batch(
+    tmp_path: Path, transport: str
+) -> None:
+    # json.dumps escapes the lone surrogate as "\ud83d": a 200 some servers really send when a
+    # model's byte-level tokens split an emoji. SQLite cannot store it as UTF-8.
+    def reply(prompt: str, body: dict) -> str:  # type: ignore[type-arg]
+        return "half \ud83d emoji" if prompt == "odd" else answer_text(prompt)
+
+    cache = tmp_path / "llm_cache.sqlite"
+    prompts = ["odd", "a", "b"]
+    with FakeOpenAIServer(ServerState(reply=reply)) as srv:
+        with _client(srv.base_url, cache, transport) as client:
+            results = client.complete_many([_req(p) for p in prompts])
+        assert all(isinstance(r, Completion) for r in results), results
+        odd = results[0]
+        assert isinstance(odd, Completion) and odd.text.startswith("half ")
+        odd.text.encode("utf-8")  # storable, exportable
+        assert read_usage(cache)["total"]["answered"] == 3
+        before = srv.state.count()
+        with _client(srv.base_url, cache, transport) as client:
+            again = client.complete_many([_req(p) for p in prompts])
+        assert srv.state.count() == before  # the rerun paid nothing
+        assert [r.text for r in again] == [r.text for r in results]  # type: ignore[union-attr]
