@@ -53,3 +53,15 @@ def test_lone_surrogate_in_an_answer_does_not_lose_the_batch(
             again = client.complete_many([_req(p) for p in prompts])
         assert srv.state.count() == before  # the rerun paid nothing
         assert [r.text for r in again] == [r.text for r in results]  # type: ignore[union-attr]
+
+
+def test_a_corrupt_cache_file_is_one_clear_error_not_an_internal_one(tmp_path: Path) -> None:
+    from codeio.errors import CodeioError
+    from codeio.exit_codes import CANNOT_RUN
+
+    cache = tmp_path / "llm_cache.sqlite"
+    cache.write_bytes(b"not a database " * 1000)
+    with pytest.raises(CodeioError) as info:
+        _client("http://127.0.0.1:9/v1", cache)
+    assert info.value.exit_code == CANNOT_RUN
+    assert str(cache) in str(info.value) and "move it aside" in str(info.value)

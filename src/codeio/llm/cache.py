@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codeio.errors import CodeioError
 from codeio.ids import canonical_json
 from codeio.llm.base import Completion, LLMBackend, LLMRequest
 from codeio.llm.usage import COUNTERS, Counters, summarize
@@ -81,10 +82,19 @@ class ResponseCache:
         self._db = sqlite3.connect(
             self.path, timeout=60.0, isolation_level=None, check_same_thread=False
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # Losing the last commits to a power cut only means asking those requests again.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # Losing the last commits to a power cut only means asking those requests again.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            # A damaged or foreign file (or one locked past the busy timeout) is the user's to
+            # fix, not a bug: the run must say which file and what to do instead of exiting 70.
+            self._db.close()
+            raise CodeioError(
+                f"the LLM response cache {self.path} cannot be used ({exc}): move it aside and"
+                " rerun (its answers are then asked again), or stop the program that holds it"
+            ) from exc
         # Deferred writes (see ``record``): rows by key, summed counters and failure counts.
         self._rows: dict[str, tuple[Any, ...]] = {}
         self._sums: dict[tuple[str, str], list[Any]] = {}
