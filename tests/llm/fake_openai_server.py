@@ -4,7 +4,8 @@ Each request is identified by its last user message (the "prompt"). ``plan[promp
 fault for its 1st, 2nd, ... arrival; past the end of the list, it is answered normally.
 Faults: ``429`` (with Retry-After), ``500``, ``503``, ``401``, ``slow`` (answers after
 ``slow_s``), ``drop`` (closes the connection without a response), ``length`` (finish_reason
-"length"), ``malformed`` (a 200 whose body is not JSON), ``empty`` (a 200 with no choices).
+"length"), ``malformed`` (a 200 whose body is not JSON), ``empty`` (a 200 with no choices),
+``404`` (an unknown model or a base_url missing ``/v1``).
 Every arrival is logged, faulted or not, with the key it carried: the server side's count.
 
 Beyond the per-prompt ``plan``:
@@ -137,6 +138,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "401":
             self._send(401, b'{"error": {"message": "bad key"}}')
+            return
+        if fault == "404":
+            self._send(404, b'{"error": {"message": "The model does not exist"}}')
             return
         if fault == "drop":
             self.close_connection = True

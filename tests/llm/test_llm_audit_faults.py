@@ -65,3 +65,25 @@ def test_a_corrupt_cache_file_is_one_clear_error_not_an_internal_one(tmp_path: P
         _client("http://127.0.0.1:9/v1", cache)
     assert info.value.exit_code == CANNOT_RUN
     assert str(cache) in str(info.value) and "move it aside" in str(info.value)
+
+
+def test_a_404_on_every_request_stops_the_run_instead_of_failing_records_for_good() -> None:
+    from codeio.errors import LLMEndpointDown
+    from codeio.llm.breaker import BreakerPolicy
+    from codeio.pipeline.run.llmcalls import call_many
+
+    state = ServerState(fault_fn=lambda i, body: "404")
+    with FakeOpenAIServer(state) as srv:
+        with make_client(
+            "openai:no-such-model",
+            base_url=srv.base_url,
+            concurrency=1,
+            timeout_s=2.0,
+            transport="httpx",
+            api_key_env="",
+            breaker=BreakerPolicy(auth_failures=3),
+        ) as client:
+            with pytest.raises(LLMEndpointDown) as info:
+                call_many(client, [_req(f"p{i}") for i in range(10)])
+        assert "404" in str(info.value) and "/v1" in str(info.value)
+        assert srv.state.count() == 3  # stopped asking after the threshold

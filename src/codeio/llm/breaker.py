@@ -65,7 +65,9 @@ class CircuitBreaker:
         """One request's final outcome: ``None`` for an answer, else its failure reason."""
         if self.tripped or not self.policy.enabled:
             return
-        if reason == Reason.AUTH:
+        # A 404 is never about the request (unknown model, base_url without /v1): like a wrong
+        # key it would otherwise fail every record as a final bad_request.
+        if reason == Reason.AUTH or (reason == Reason.BAD_REQUEST and status == 404):
             self._auth_run += 1
             self._last_status = status
         elif reason is None:
@@ -92,6 +94,12 @@ class CircuitBreaker:
 
     def _auth_message(self, status: int | None) -> str:
         where = f" {self.endpoint}" if self.endpoint else ""
+        if status == 404:
+            return (
+                f"LLM endpoint{where} answered 404 Not Found {self._auth_run} times in a row"
+                " (unknown model, or base_url missing /v1?): fix it and rerun the same command"
+                " to resume"
+            )
         key = f" from {self.api_key_env}" if self.api_key_env else ""
         code = f" ({status})" if status else ""
         return (
