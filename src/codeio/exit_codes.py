@@ -13,6 +13,7 @@ __all__ = [
     "OK",
     "RETRY_PENDING",
     "STAGE_EMPTY",
+    "TERMINATED",
     "USAGE",
 ]
 
@@ -35,3 +36,6 @@ RETRY_PENDING = 5
 INTERNAL_ERROR = 70
 #: Interrupted by the user (Ctrl-C); rerunning the same command resumes.
 INTERRUPTED = 130
+#: Stopped by SIGTERM (a scheduler, `kill`, a container stop), cleanly as for Ctrl-C;
+#: rerunning the same command resumes.
+TERMINATED = 143

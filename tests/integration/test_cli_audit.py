@@ -30,7 +30,7 @@ def _error_line(res: subprocess.CompletedProcess[str]) -> str:
     assert "Traceback" not in res.stderr + res.stdout, res.stderr[-3000:]
     assert "internal error" not in res.stderr, res.stderr[-3000:]
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith(("error", "interrupted"))]
+    errors = [ln for ln in lines if ln.startswith(("error", "interrupted", "terminated"))]
     assert len(errors) == 1 and lines[-1] == errors[0], res.stderr[-3000:]
     return errors[0]
 
@@ -282,19 +282,31 @@ def test_a_second_run_on_a_busy_run_directory_is_refused(tmp_path: Path) -> None
     assert run_codeio(*args).returncode == exit_codes.OK
 
 
-def test_ctrl_c_says_interrupted_and_the_rerun_finishes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "code", "word"),
+    [
+        (signal.SIGINT, exit_codes.INTERRUPTED, "interrupted"),
+        # a scheduler's or container's stop: before, the process died mid-batch without a word
+        (signal.SIGTERM, exit_codes.TERMINATED, "terminated (SIGTERM)"),
+    ],
+    ids=["ctrl_c", "sigterm"],
+)
+def test_ctrl_c_says_interrupted_and_the_rerun_finishes(
+    tmp_path: Path, sig: signal.Signals, code: int, word: str
+) -> None:
     args, out, proc = _start_run(tmp_path)
     try:
         _wait_for(proc, out, "generate")
-        os.kill(proc.pid, signal.SIGINT)
+        os.kill(proc.pid, sig)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
     res = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
-    assert res.returncode == exit_codes.INTERRUPTED, stderr[-2000:]
-    assert "rerun the same command to resume" in _error_line(res)
+    assert res.returncode == code, stderr[-2000:]
+    line = _error_line(res)
+    assert line.startswith(word) and "rerun the same command to resume" in line, line
     res = run_codeio(*args)
     assert res.returncode == exit_codes.OK, res.stderr[-2000:]
     assert (out / "export" / "messages.jsonl").stat().st_size > 0

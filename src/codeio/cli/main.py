@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Iterable
+from typing import NoReturn
 
 import typer
 
@@ -92,6 +93,30 @@ def _usage_line(exc: Exception) -> str:
     return f"error: {command}: {message} (see '{command} --help')"
 
 
+def _stop_on_sigterm() -> list[int]:
+    """Make SIGTERM stop a command as Ctrl-C does: context managers close, the LLM cache and
+    the run store commit what they hold, and the rerun resumes. Without it SIGTERM (a batch
+    scheduler's, a container's stop) killed the process mid-batch, with no word and no flush.
+    Returns a list that gets an entry once SIGTERM has arrived."""
+    import signal
+
+    seen: list[int] = []
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return seen  # ignored or handled by whoever started us: theirs to decide
+
+    def handler(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+    return seen
+
+
+def _say_terminated() -> NoReturn:
+    typer.echo("terminated (SIGTERM); rerun the same command to resume", err=True)
+    sys.exit(exit_codes.TERMINATED)
+
+
 def main() -> None:
     # The parser runs non-standalone so a usage error is one line (like every other error),
     # not click's framed box; typer turns Ctrl-C inside a command into exit 130 itself, and
@@ -99,6 +124,7 @@ def main() -> None:
     # (see codeio.exit_codes).
     from codeio.cli.errors import handle_uncaught, one_line
 
+    terminated = _stop_on_sigterm()
     try:
         rc = _app_for(sys.argv[1:])(standalone_mode=False)
     except SystemExit:
@@ -114,7 +140,11 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(exit_codes.CANNOT_RUN)
     except BaseException as exc:
+        if terminated and isinstance(exc, KeyboardInterrupt):
+            _say_terminated()
         handle_uncaught(exc)
+    if rc == exit_codes.INTERRUPTED and terminated:
+        _say_terminated()
     if rc == exit_codes.INTERRUPTED:
         # typer turns Ctrl-C inside a command into a bare exit 130 (no command exits 130 by
         # itself), so the line handle_uncaught would print is said here.
