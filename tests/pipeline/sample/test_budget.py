@@ -187,3 +187,14 @@ def test_a_generator_that_fails_often_but_not_always_keeps_trying(sandboxes) -> 
     out, _ = timed_sample(sandboxes, flaky, tries=1000)
     assert isinstance(out, FunctionRecord) and len(out.ios) == 10
     assert out.meta["sample"]["tries"] == 500
+
+
+def test_oversized_pairs_are_named_even_when_the_budget_ran_out() -> None:
+    """Seen on a loaded machine: 462 of 630 tries too big, then the budget ran out; the cause
+    is the sizes (too_few_pairs), not slowness (it said too_slow)."""
+    from codeio.pipeline.sample.sampler import _few_pairs_reason
+
+    stats = {"tries": 630, "output_too_big": 462, "duplicates": 5, "budget_exhausted": True}
+    assert _few_pairs_reason(0, stats) == "too_few_pairs"
+    assert _few_pairs_reason(0, {"tries": 3, "budget_exhausted": True}) == "too_slow"
+    assert _few_pairs_reason(1, stats) == "too_slow"  # some pairs, then the time ran out

@@ -685,8 +685,8 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def _few_pairs_reason(kept: int, stats: dict[str, Any]) -> str:
-    """With no pair at all, name the dominant cause; otherwise (or for size/duplicate rejects)
-    it is ``too_few_pairs``."""
+    """With no pair at all, name the dominant cause (size and duplicate rejects: ``too_few_pairs``);
+    with some, ``too_slow`` if the budget ran out, else ``too_few_pairs``."""
     slow = "too_slow" if stats.get("budget_exhausted") else "too_few_pairs"
     if kept:
         return slow  # some pairs, then the function's time ran out (or its inputs did)
@@ -696,6 +696,12 @@ def _few_pairs_reason(kept: int, stats: dict[str, Any]) -> str:
         "main_solution_error": sum(stats.get("main_errors", {}).values()),
         "timeout": stats.get("call_timeouts", 0),
         "not_json": stats.get("input_not_json", 0) + stats.get("output_not_json", 0),
+        # Pairs over the size limit or repeated: the function runs, but its pairs are not
+        # usable. Named so even when the budget ran out meanwhile (on a loaded machine the
+        # size checks of hundreds of tries reach it), which is not the function's slowness.
+        "too_few_pairs": stats.get("input_too_big", 0)
+        + stats.get("output_too_big", 0)
+        + stats.get("duplicates", 0),
     }
     reason, count = max(causes.items(), key=lambda item: item[1])
     return reason if count else slow
