@@ -143,10 +143,10 @@ def main() -> None:
         if terminated and isinstance(exc, KeyboardInterrupt):
             _say_terminated()
         handle_uncaught(exc)
-    if rc == exit_codes.INTERRUPTED and terminated:
-        _say_terminated()
     if rc == exit_codes.INTERRUPTED:
-        # typer turns Ctrl-C inside a command into a bare exit 130 (no command exits 130 by
-        # itself), so the line handle_uncaught would print is said here.
+        # typer turns Ctrl-C (and our SIGTERM) inside a command into a bare exit 130 (no
+        # command exits 130 by itself), so the line handle_uncaught would print is said here.
+        if terminated:
+            _say_terminated()
         handle_uncaught(KeyboardInterrupt())
     sys.exit(rc if isinstance(rc, int) else exit_codes.OK)

@@ -628,7 +628,6 @@ class Sandbox:
             pass
 
 
-@functools.lru_cache(maxsize=64)
 @functools.cache
 def _sweep_once() -> None:
     """Remove the directories of sandboxes whose host was killed, once per process: they
@@ -638,6 +637,7 @@ def _sweep_once() -> None:
         log.debug("removed %d sandbox directories left by killed processes", removed)
 
 
+@functools.lru_cache(maxsize=64)
 def _limits_json(limits: ExecLimits) -> str:
     """The child's JSON for one (frozen, hashable) limits object."""
     return json.dumps(limits.model_dump())
