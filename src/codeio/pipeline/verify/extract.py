@@ -4,13 +4,16 @@ The rule: the answer is the LAST well-formed object in the response that has the
 wherever it is (fenced block or bare text), so a later correction beats an earlier draft.
 Objects are found by a real JSON decoder tried at every ``{`` (so braces and quotes inside strings
 are handled by the decoder, not by counting), with a fallback for Python-literal answers
-(``True``, ``None``, tuples, single quotes, nan) parsed through ``ast``. The text is never
-rewritten before parsing, so string contents come back exactly as the model wrote them.
+(``True``, ``None``, tuples, single quotes, nan) parsed through ``ast``. The text is not
+rewritten before parsing, so string contents come back exactly as the model wrote them; only
+when nothing is found at all is it read once more with LaTeX brace escapes removed
+(``$\\{"output": 5\\}$``, ``\\boxed{\\left\\{...\\right\\}}``), as the reference checker does.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,7 +24,13 @@ __all__ = ["AnswerKey", "Extracted", "extract_answer"]
 AnswerKey = Literal["input", "output"]
 
 # The stdlib decoder already accepts NaN, Infinity and -Infinity as JSON extensions.
-_DECODER = json.JSONDecoder()
+# strict=False keeps a raw line break or tab inside a string (models write multi-line strings
+# that way) as written; strict JSON would reject the object, and the reference checker deleted
+# every newline of the response, changing the string.
+_DECODER = json.JSONDecoder(strict=False)
+
+# ``\{`` / ``\}``, with LaTeX's optional ``\left`` / ``\right`` sizing in front.
+_LATEX_BRACE = re.compile(r"(?:\\left|\\right)?\\([{}])")
 
 
 @dataclass(frozen=True)
@@ -49,18 +58,26 @@ def extract_answer(text: str, key: AnswerKey) -> Extracted:
     """
     if not text:
         return Extracted(False, None, "empty response")
-    best = _last_json_candidate(text, key)
-    later = _last_python_candidate(text, key, after=best)
-    if later is not None:
-        best = later
+    notes: list[str] = []
+    best = _last_candidate(text, key)
+    if best is None and "\\{" in text:
+        # Only as a fallback: unescaping up front would change strings that hold a ``\{``.
+        best = _last_candidate(_LATEX_BRACE.sub(r"\1", text), key)
+        if best is not None:
+            notes.append("read after removing LaTeX brace escapes")
     if best is None:
         return Extracted(False, None, f'no JSON object with key "{key}" found')
-    notes = []
     if best.python:
         notes.append("parsed as a Python literal, not JSON")
     if key == "input" and not isinstance(best.value, dict):
         notes.append(f'"input" is not a dict of keyword arguments ({type(best.value).__name__})')
     return Extracted(True, best.value, "; ".join(notes))
+
+
+def _last_candidate(text: str, key: str) -> _Candidate | None:
+    best = _last_json_candidate(text, key)
+    later = _last_python_candidate(text, key, after=best)
+    return later if later is not None else best
 
 
 def _last_json_candidate(text: str, key: str) -> _Candidate | None:
