@@ -5,6 +5,10 @@ so two threads parsing at once (a garbage collection in one can switch to the ot
 with ``SystemError: AST constructor recursion depth mismatch``. Stages parse from worker
 threads, so every parse in the host process goes through one lock; parsing is fast, the lock is
 never held for long.
+
+What is parsed is untrusted text (model answers, raw code), so the warnings the compiler emits
+on it (``"\\{"`` is an invalid escape: DeprecationWarning on 3.11, a printed SyntaxWarning from
+3.12) are about that text, not about codeio, and are silenced here rather than shown to the user.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import ast
 import functools
 import threading
+import warnings
 from typing import Any, Literal
 
 __all__ = ["literal_eval", "parse", "parse_module"]
@@ -20,7 +25,8 @@ _LOCK = threading.Lock()
 
 
 def parse(source: str, mode: Literal["exec", "eval", "single"] = "exec") -> Any:
-    with _LOCK:
+    with _LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         return ast.parse(source, mode=mode)
 
 
