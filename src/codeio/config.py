@@ -100,6 +100,8 @@ class LLMSettings(_Section):
     tpm: float | None = Field(None, gt=0)
     """Tokens per minute for the whole run (cluster-wide under the Ray runner)."""
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    max_response_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    """An HTTP response body longer than this is not read further; the call fails (openai)."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Backend options passed through, e.g. ``{"mistake_rate": 0.2}`` for the trace teacher."""
 

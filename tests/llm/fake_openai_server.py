@@ -6,6 +6,10 @@ Faults: ``429`` (with Retry-After), ``500``, ``503``, ``401``, ``slow`` (answers
 ``slow_s``), ``drop`` (closes the connection without a response), ``length`` (finish_reason
 "length"), ``malformed`` (a 200 whose body is not JSON), ``empty`` (a 200 with no choices),
 ``404`` (an unknown model or a base_url missing ``/v1``).
+Oversized bodies (``huge_bytes`` of them, written in pieces until the client hangs up):
+``huge_length`` (a declared Content-Length), ``huge_chunked``, ``huge_eof`` (delimited by the
+close of the connection), ``huge_gzip`` (a small gzip body that decodes to ``huge_bytes``),
+``huge_500`` (a chunked 500).
 Every arrival is logged, faulted or not, with the key it carried: the server side's count.
 
 Beyond the per-prompt ``plan``:
@@ -20,9 +24,11 @@ Beyond the per-prompt ``plan``:
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +61,11 @@ class ServerState:
     slow_s: float = 2.0
     delay_s: float = 0.0
     retry_after_ms: int = 20
+    huge_bytes: int = 256 * 1024 * 1024
+    gzip: bool = False
+    """gzip-encode answers for clients that accept it."""
+    sent_bytes: int = 0
+    """Body bytes the ``huge_*`` faults managed to write before the client hung up."""
     expected_key: str | None = None
     fault_fn: Callable[[int, dict[str, Any]], str | None] | None = None
     responder: Callable[[dict[str, Any]], str] | None = None
@@ -93,11 +104,48 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if self.server.state.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
+            body = zlib.compress(body, 6, wbits=16 + zlib.MAX_WBITS)
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
+
+    def _send_huge(self, state: ServerState, fault: str) -> None:
+        prefix = b'{"id": "x", "choices": [{"message": {"role": "assistant", "content": "'
+        piece = b"x" * (64 * 1024)
+        status = 500 if fault == "huge_500" else 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        if fault == "huge_length":
+            self.send_header("Content-Length", str(state.huge_bytes))
+        elif fault == "huge_gzip":
+            body = _gzip_bomb(state.huge_bytes)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        elif fault == "huge_eof":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunked = fault in ("huge_chunked", "huge_500")
+        sent = 0
+        try:
+            while sent < state.huge_bytes:
+                data = (prefix if sent == 0 else piece)[: state.huge_bytes - sent]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+                sent += len(data)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        finally:
+            with state.lock:
+                state.sent_bytes += sent
 
     def do_POST(self) -> None:
         state = self.server.state
@@ -145,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "drop":
             self.close_connection = True
             return
+        if fault.startswith("huge_"):
+            self._send_huge(state, fault)
+            return
         if fault == "slow":
             time.sleep(state.slow_s)
         if fault == "malformed":
@@ -176,6 +227,21 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
         }
         self._send(200, json.dumps(data).encode())
+
+
+@functools.lru_cache(maxsize=2)
+def _gzip_bomb(size: int) -> bytes:
+    """A gzip body that decodes to ``size`` bytes, built without ever holding them."""
+    head = b'{"id": "x", "choices": [{"message": {"role": "assistant", "content": "'
+    piece = b"x" * (64 * 1024)
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    out = [z.compress(head)]
+    left = size - len(head)
+    while left > 0:
+        out.append(z.compress(piece[:left]))
+        left -= len(piece)
+    out.append(z.flush())
+    return b"".join(out)
 
 
 class _Server(ThreadingHTTPServer):

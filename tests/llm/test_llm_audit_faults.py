@@ -87,3 +87,102 @@ def test_a_404_on_every_request_stops_the_run_instead_of_failing_records_for_goo
                 call_many(client, [_req(f"p{i}") for i in range(10)])
         assert "404" in str(info.value) and "/v1" in str(info.value)
         assert srv.state.count() == 3  # stopped asking after the threshold
+
+
+# -- response body size cap -----------------------------------------------------------------
+
+CAP = 1024 * 1024
+
+
+def _capped_client(base_url: str, cache: Path | None, transport: str):  # type: ignore[no-untyped-def]
+    return make_client(
+        "openai:fake-model",
+        base_url=base_url,
+        cache_path=cache,
+        concurrency=4,
+        timeout_s=20.0,
+        retry=RetryPolicy(max_retries=1, base_s=0.01, max_s=0.02),
+        transport=transport,
+        api_key_env="",
+        max_response_bytes=CAP,
+    )
+
+
+@pytest.mark.parametrize("transport", ["sdk", "httpx", "fast"])
+@pytest.mark.parametrize("fault", ["huge_length", "huge_chunked", "huge_eof", "huge_gzip"])
+def test_an_oversized_body_fails_its_request_without_filling_memory(
+    tmp_path: Path, transport: str, fault: str
+) -> None:
+    import tracemalloc
+
+    from codeio.errors import LLMError
+
+    huge = 64 * 1024 * 1024
+    cache = tmp_path / "llm_cache.sqlite"
+    state = ServerState(plan={"big": [fault]}, huge_bytes=huge)
+    with FakeOpenAIServer(state) as srv:
+        with _capped_client(srv.base_url, cache, transport) as client:
+            client.complete(_req("warm-up"))  # imports, pools: not what is measured
+            tracemalloc.start()
+            try:
+                results = client.complete_many([_req("big"), _req("after")])
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            usage = client.usage()
+        big, after = results
+        assert isinstance(big, LLMError), big
+        # fast asks for identity and does not decode: a gzip body is refused as such.
+        why = "gzip" if (transport, fault) == ("fast", "huge_gzip") else f"max_response_bytes={CAP}"
+        assert big.reason == "malformed" and why in str(big), str(big)
+        # Reading stopped near the cap: the 64 MiB body was never held.
+        assert peak < 8 * CAP, peak
+        assert state.sent_bytes < huge // 2
+        assert isinstance(after, Completion) and after.text == answer_text("after")
+        assert usage["failures"] == {"malformed": 1}
+        assert state.arrivals("big") == 1  # not retried: the endpoint would send it again
+
+        # Not cached: the rerun asks again, and gets the answer once the endpoint behaves.
+        state.faults_enabled = False
+        with _capped_client(srv.base_url, cache, transport) as client:
+            again = client.complete(_req("big"))
+        assert again.text == answer_text("big") and not again.cached
+
+
+@pytest.mark.parametrize("transport", ["sdk", "httpx", "fast"])
+def test_an_oversized_error_body_keeps_its_status_reason(transport: str) -> None:
+    from codeio.errors import LLMError
+
+    state = ServerState(plan={"big": ["huge_500", "huge_500"]}, huge_bytes=64 * 1024 * 1024)
+    with FakeOpenAIServer(state) as srv:
+        with _capped_client(srv.base_url, None, transport) as client:
+            (res,) = client.complete_many([_req("big")])
+    assert isinstance(res, LLMError) and res.reason == "server_error", res
+    assert "HTTP 500" in str(res) and "max_response_bytes" in str(res)
+    assert state.arrivals("big") == 2  # a 5xx is retried as usual
+
+
+def test_a_body_under_the_cap_is_read_whole_compressed_or_not() -> None:
+    # The cap counts decoded bytes; a body just under it, gzip-encoded, is an ordinary answer.
+    from codeio.config import LLMSettings
+    from codeio.llm.body_limit import DEFAULT_MAX_RESPONSE_BYTES
+
+    assert LLMSettings().max_response_bytes == DEFAULT_MAX_RESPONSE_BYTES
+    text = "y" * (CAP - 4096)
+    state = ServerState(reply=lambda prompt, body: text, gzip=True)
+    with FakeOpenAIServer(state) as srv:
+        for transport in ("sdk", "httpx", "fast"):
+            with _capped_client(srv.base_url, None, transport) as client:
+                assert client.complete(_req(f"long-{transport}")).text == text
+
+
+def test_llm_max_response_bytes_reaches_the_backend(tmp_path: Path) -> None:
+    from codeio.config import RunConfig
+    from codeio.pipeline.run.resources import open_llm
+
+    config = RunConfig.model_validate(
+        {"llm": {"spec": "openai:m", "base_url": "http://127.0.0.1:9/v1",
+                 "max_response_bytes": 4096}}
+    )  # fmt: skip
+    with open_llm(config, tmp_path) as client:
+        assert client.backend.max_response_bytes == 4096

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from codeio.errors import ConfigError
 from codeio.llm.base import LLMBackend
+from codeio.llm.body_limit import DEFAULT_MAX_RESPONSE_BYTES
 from codeio.llm.breaker import BreakerPolicy
 from codeio.llm.client import LLMClient
 from codeio.llm.retry import RetryPolicy
@@ -80,9 +81,13 @@ def make_backend(
     api_key_env: str | None = None,
     timeout_s: float = 120.0,
     concurrency: int = 64,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     **options: Any,
 ) -> LLMBackend:
-    """The backend a spec names; ``options`` go to its constructor."""
+    """The backend a spec names; ``options`` go to its constructor.
+
+    ``max_response_bytes`` caps an HTTP response body (openai); local backends have none.
+    """
     kind, arg = parse_spec(spec)
     if kind == "openai":
         from codeio.llm.openai_compat import OpenAICompatBackend
@@ -93,6 +98,7 @@ def make_backend(
             api_key=resolve_api_key(api_key_env, base_url),
             timeout_s=timeout_s,
             max_connections=max(concurrency, 1),
+            max_response_bytes=max_response_bytes,
             **options,
         )
         # Named in the breaker's message when the endpoint rejects the key.
@@ -128,12 +134,14 @@ def make_client(
     retry: RetryPolicy | None = None,
     seed: int | None = None,
     breaker: BreakerPolicy | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     **backend_options: Any,
 ) -> LLMClient:
     """An ``LLMClient`` for ``spec``; extra keyword arguments go to the backend.
 
     ``retry`` overrides ``max_retries`` when given; ``breaker`` stops a client whose endpoint
-    fails systematically (see ``codeio.llm.breaker``; off when ``None``).
+    fails systematically (see ``codeio.llm.breaker``; off when ``None``);
+    ``max_response_bytes`` caps an HTTP response body (``codeio.llm.body_limit``).
     """
     backend = make_backend(
         spec,
@@ -141,6 +149,7 @@ def make_client(
         api_key_env=api_key_env,
         timeout_s=timeout_s,
         concurrency=concurrency,
+        max_response_bytes=max_response_bytes,
         **backend_options,
     )
     return LLMClient(

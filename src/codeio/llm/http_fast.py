@@ -10,8 +10,11 @@ stream reader/writer layers) and a LIFO pool of idle connections:
 - responses framed by ``Content-Length``, ``Transfer-Encoding: chunked``, or the close of the
   connection; interim ``1xx`` responses skipped; ``Connection: close`` honoured;
 - one deadline per request (connect + send + whole response);
-- failures as two exception types, ``HTTPTimeout`` and ``HTTPConnectionError`` (refused, reset,
-  closed before a complete response, unparseable response), which callers map to reasons.
+- a cap on the body (``max_body_bytes``), checked as bytes arrive: a declared Content-Length
+  over it fails at once, a chunked or close-delimited body as soon as it passes it;
+- failures as exception types, ``HTTPTimeout``, ``HTTPConnectionError`` (refused, reset,
+  closed before a complete response, unparseable response) and ``ResponseTooLarge``, which
+  callers map to reasons.
 
 No redirects, no compression, no proxies, no pipelining: none are needed against an
 OpenAI-compatible API, and each would cost CPU on every request.
@@ -26,14 +29,20 @@ from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["HTTPConnectionError", "HTTPPool", "HTTPResponse", "HTTPTimeout"]
+from codeio.llm.body_limit import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge
+
+__all__ = ["HTTPConnectionError", "HTTPPool", "HTTPResponse", "HTTPTimeout", "ResponseTooLarge"]
 
 MAX_HEAD_BYTES = 64 * 1024
-"""A response head larger than this is not an API answer: fail instead of buffering forever."""
+"""A response head larger than this is not an API answer: fail instead of buffering forever.
+Also the bound on one chunk-size line plus trailers, for the same reason."""
 KEEPALIVE_S = 5.0
 """Idle connections older than this are closed instead of reused (httpx's default expiry):
 servers drop idle keep-alive connections after a few seconds, and reusing one that the server
 is closing at that moment would fail the request."""
+
+_COMPACT_AT = 256 * 1024
+"""Parsed chunks are dropped from the receive buffer once this many bytes of it are parsed."""
 
 
 class HTTPTimeout(Exception):
@@ -72,6 +81,7 @@ class _Conn(asyncio.Protocol):
         self._length: int | None = None  # None with _chunked False: the body ends at EOF
         self._chunked = False
         self._chunks: list[bytes] = []
+        self._chunked_bytes = 0  # body bytes in _chunks
         self._pos = 0  # parse offset into _buf while reading chunks
 
     # -- asyncio.Protocol --------------------------------------------------------------------
@@ -90,6 +100,8 @@ class _Conn(asyncio.Protocol):
             self._parse()
         except (ValueError, IndexError) as exc:
             self._fail(HTTPConnectionError(f"invalid HTTP response: {exc}"))
+        except ResponseTooLarge as exc:
+            self._fail(exc)  # aborts the connection: the rest of the body is never read
 
     def eof_received(self) -> bool:
         return False  # let the transport close; connection_lost finishes the response
@@ -149,6 +161,8 @@ class _Conn(asyncio.Protocol):
                 if len(buf) > self._length:
                     self.reusable = False  # bytes past the response: do not trust the stream
                 self._finish(bytes(buf[: self._length]))
+        elif len(buf) > self._pool.max_body_bytes:
+            raise self._too_large()
 
     def _head(self, head: bytes) -> None:
         lines = head.split(b"\r\n")
@@ -179,35 +193,60 @@ class _Conn(asyncio.Protocol):
             self._length = int(headers["content-length"].split(",")[0])
             if self._length < 0:
                 raise ValueError("negative Content-Length")
+            if self._length > self._pool.max_body_bytes:
+                raise self._too_large(declared=self._length)
         else:
             self.reusable = False  # the body runs to EOF
 
+    def _too_large(self, declared: int | None = None) -> ResponseTooLarge:
+        limit = self._pool.max_body_bytes
+        return ResponseTooLarge(
+            limit, status=self._status, headers=self._headers, declared=declared
+        )
+
     def _parse_chunks(self) -> None:
         buf = self._buf
-        while True:
-            pos = self._pos
-            eol = buf.find(b"\r\n", pos)
-            if eol < 0:
-                return
-            size = int(bytes(buf[pos:eol]).split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                # Last chunk, then optional trailers, then an empty line.
-                if buf[eol + 2 : eol + 4] == b"\r\n":
-                    end = eol + 4
-                else:
-                    t = buf.find(b"\r\n\r\n", eol + 2)
-                    if t < 0:
-                        return
-                    end = t + 4
-                if len(buf) > end:
-                    self.reusable = False
-                self._finish(b"".join(self._chunks))
-                return
-            start = eol + 2
-            if len(buf) < start + size + 2:
-                return
-            self._chunks.append(bytes(buf[start : start + size]))
-            self._pos = start + size + 2
+        try:
+            while True:
+                pos = self._pos
+                eol = buf.find(b"\r\n", pos)
+                if eol < 0:
+                    if len(buf) - pos > MAX_HEAD_BYTES:
+                        raise ValueError("chunk size line too long")
+                    return
+                size = int(bytes(buf[pos:eol]).split(b";", 1)[0].strip(), 16)
+                if size < 0:
+                    raise ValueError("negative chunk size")
+                if size == 0:
+                    # Last chunk, then optional trailers, then an empty line.
+                    if buf[eol + 2 : eol + 4] == b"\r\n":
+                        end = eol + 4
+                    else:
+                        t = buf.find(b"\r\n\r\n", eol + 2)
+                        if t < 0:
+                            if len(buf) - eol > MAX_HEAD_BYTES:
+                                raise ValueError("chunked trailers too large")
+                            return
+                        end = t + 4
+                    if len(buf) > end:
+                        self.reusable = False
+                    self._finish(b"".join(self._chunks))
+                    return
+                # Checked on the declared size, before its bytes are buffered.
+                if self._chunked_bytes + size > self._pool.max_body_bytes:
+                    raise self._too_large()
+                start = eol + 2
+                if len(buf) < start + size + 2:
+                    return
+                self._chunks.append(bytes(buf[start : start + size]))
+                self._chunked_bytes += size
+                self._pos = start + size + 2
+        finally:
+            if self._pos > _COMPACT_AT:
+                # Parsed chunks live in _chunks: drop them from _buf, or a body near the cap
+                # would be held twice.
+                del buf[: self._pos]
+                self._pos = 0
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
@@ -225,6 +264,7 @@ class HTTPPool:
         headers: sent with every request (e.g. ``Authorization``).
         timeout_s: deadline of one request, connect included.
         ssl_context: for ``https``; default ``ssl.create_default_context()``.
+        max_body_bytes: a response body longer than this fails with ``ResponseTooLarge``.
     """
 
     def __init__(
@@ -236,7 +276,10 @@ class HTTPPool:
         headers: dict[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         keepalive_s: float = KEEPALIVE_S,
+        max_body_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be at least 1")
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"unsupported URL scheme in {base_url!r}: use http or https")
@@ -250,6 +293,7 @@ class HTTPPool:
         self.max_connections = max(1, max_connections)
         self.timeout_s = timeout_s
         self.keepalive_s = keepalive_s
+        self.max_body_bytes = max_body_bytes
         self._ssl = (ssl_context or ssl.create_default_context()) if self.tls else None
         host = f"[{self.host}]" if ":" in self.host else self.host
         default_port = self.port == (443 if self.tls else 80)

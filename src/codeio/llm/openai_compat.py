@@ -5,7 +5,8 @@ retries off because the client retries; the default), ``httpx`` (one POST with h
 ``json.loads``) and ``fast`` (``codeio.llm.http_fast``: a minimal asyncio HTTP/1.1 keep-alive
 pool, about 10x less client CPU per request than the SDK, for high-throughput servers). All map
 every failure of an attempt to an ``AttemptError`` whose reason the client's retry policy
-understands, from the same status/Retry-After rules.
+understands, from the same status/Retry-After rules, and all three stop reading a response body
+past ``max_response_bytes`` (``codeio.llm.body_limit``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,20 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
+import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 import httpx
 
 from codeio.llm.base import AttemptError, Completion, LLMBackend, LLMRequest, Reason
+from codeio.llm.body_limit import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    BodyError,
+    response_cap_hook,
+)
 from codeio.llm.http_fast import HTTPConnectionError, HTTPPool, HTTPTimeout
 from codeio.llm.retry import parse_retry_after
 
@@ -61,6 +70,8 @@ class OpenAICompatBackend(LLMBackend):
             OpenAI reasoning models refuse the former).
         extra_body: extra JSON fields sent with every request (e.g. ``{"top_k": 20}`` for vLLM).
         max_connections: connection pool size; match it to the client's concurrency.
+        max_response_bytes: a response body (decoded) longer than this is not read further;
+            the attempt fails (``malformed`` for a 2xx, else the status's reason).
     """
 
     kind: ClassVar[str] = "openai"
@@ -80,9 +91,12 @@ class OpenAICompatBackend(LLMBackend):
         extra_body: Mapping[str, Any] | None = None,
         max_connections: int = 64,
         headers: Mapping[str, str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"unknown transport {transport!r}: use one of {', '.join(TRANSPORTS)}")
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be at least 1")
         self.model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.transport = transport
@@ -90,6 +104,7 @@ class OpenAICompatBackend(LLMBackend):
         self.max_tokens_field = max_tokens_field
         self.extra_body = dict(extra_body or {})
         self.max_connections = max_connections
+        self.max_response_bytes = max_response_bytes
         self._api_key = api_key
         self._headers = dict(headers or {})
         # Created on first use, on the client's loop: pools must not cross event loops.
@@ -138,6 +153,8 @@ class OpenAICompatBackend(LLMBackend):
         if self._sdk is None:
             import openai
 
+            hook = response_cap_hook(_sdk_httpx_module(), self.max_response_bytes)
+
             def make(connections: int) -> AsyncOpenAI:
                 limits = _sdk_limits(
                     {"max_connections": connections, "max_keepalive_connections": connections}
@@ -148,7 +165,11 @@ class OpenAICompatBackend(LLMBackend):
                     timeout=self.timeout_s,
                     max_retries=0,
                     default_headers=self._headers or None,
-                    http_client=openai.DefaultAsyncHttpxClient(limits=limits),
+                    http_client=openai.DefaultAsyncHttpxClient(
+                        limits=limits,
+                        headers={"Accept-Encoding": ACCEPT_ENCODING},
+                        event_hooks={"response": [hook]},
+                    ),
                 )
 
             self._sdk = _Shards(make, self.max_connections)
@@ -166,9 +187,13 @@ class OpenAICompatBackend(LLMBackend):
                 raw = await sdk.chat.completions.with_raw_response.create(
                     **kwargs, extra_body=extra or None
                 )
+        except BodyError as exc:
+            raise _body_error(exc) from exc
         except openai.APITimeoutError as exc:
             raise AttemptError(f"timeout: {exc}", reason=Reason.TIMEOUT) from exc
         except openai.APIConnectionError as exc:
+            if isinstance(exc.__cause__, BodyError):  # SDKs that wrap every send error
+                raise _body_error(exc.__cause__) from exc
             raise AttemptError(f"connection: {exc}", reason=Reason.CONNECTION) from exc
         except openai.APIStatusError as exc:
             raise _status_error(exc.status_code, exc.response.headers, exc.message) from exc
@@ -182,7 +207,12 @@ class OpenAICompatBackend(LLMBackend):
 
     def _http_clients(self) -> _Shards[httpx.AsyncClient]:
         if self._http is None:
-            headers = {"Authorization": f"Bearer {self._api_key}", **self._headers}
+            headers = {
+                "Authorization": f"Bearer {self._api_key}",
+                "Accept-Encoding": ACCEPT_ENCODING,
+                **self._headers,
+            }
+            hook = response_cap_hook(httpx, self.max_response_bytes)
 
             def make(connections: int) -> httpx.AsyncClient:
                 return httpx.AsyncClient(
@@ -192,6 +222,7 @@ class OpenAICompatBackend(LLMBackend):
                     limits=httpx.Limits(
                         max_connections=connections, max_keepalive_connections=connections
                     ),
+                    event_hooks={"response": [hook]},
                 )
 
             self._http = _Shards(make, self.max_connections)
@@ -203,10 +234,14 @@ class OpenAICompatBackend(LLMBackend):
             with self._http_clients().lease() as http:
                 resp = await http.post("/chat/completions", json=body)
             content = resp.content
+        except BodyError as exc:
+            raise _body_error(exc) from exc
         except httpx.TimeoutException as exc:
             raise AttemptError(f"timeout: {exc!r}", reason=Reason.TIMEOUT) from exc
         except httpx.TransportError as exc:
             raise AttemptError(f"connection: {exc!r}", reason=Reason.CONNECTION) from exc
+        except httpx.DecodingError as exc:  # a compressed body httpx itself could not decode
+            raise AttemptError(f"undecodable body: {exc!r}", reason=Reason.MALFORMED) from exc
         if resp.status_code >= 400:
             raise _status_error(
                 resp.status_code, resp.headers, content[:500].decode("utf-8", "replace")
@@ -222,6 +257,7 @@ class OpenAICompatBackend(LLMBackend):
                 max_connections=self.max_connections,
                 timeout_s=self.timeout_s,
                 headers={"Authorization": f"Bearer {self._api_key}", **self._headers},
+                max_body_bytes=self.max_response_bytes,
             )
         return self._fast
 
@@ -233,9 +269,19 @@ class OpenAICompatBackend(LLMBackend):
             raise AttemptError(f"timeout: {exc}", reason=Reason.TIMEOUT) from exc
         except HTTPConnectionError as exc:
             raise AttemptError(f"connection: {exc}", reason=Reason.CONNECTION) from exc
+        except BodyError as exc:
+            raise _body_error(exc) from exc
         if resp.status >= 400:
             raise _status_error(
                 resp.status, resp.headers, resp.body[:500].decode("utf-8", "replace")
+            )
+        encoding = resp.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", ""):
+            # The request asked for identity; say so rather than "not JSON" on compressed bytes.
+            raise AttemptError(
+                f"HTTP {resp.status}: body is {encoding}-encoded although identity was asked",
+                reason=Reason.MALFORMED,
+                status=resp.status,
             )
         return _parse_body(resp.body, self.model)
 
@@ -281,6 +327,22 @@ def _sdk_limits(limits: dict[str, int]) -> Any:
     from openai._base_client import DEFAULT_CONNECTION_LIMITS
 
     return type(DEFAULT_CONNECTION_LIMITS)(**limits)
+
+
+def _sdk_httpx_module() -> types.ModuleType:
+    """The httpx the SDK is built on (``httpx`` or its fork): its stream types differ from ours."""
+    from openai._base_client import DEFAULT_CONNECTION_LIMITS
+
+    return sys.modules[type(DEFAULT_CONNECTION_LIMITS).__module__.split(".")[0]]
+
+
+def _body_error(exc: BodyError) -> AttemptError:
+    """A failed body: the status's reason for an error response, else ``malformed``."""
+    if exc.status >= 400:
+        return _status_error(exc.status, exc.headers, str(exc))
+    # Not retried in the client: an endpoint that sent this once will likely send it again.
+    # A rerun asks again (after llm.max_response_bytes was raised, if that was the cause).
+    return AttemptError(f"HTTP {exc.status}: {exc}", reason=Reason.MALFORMED, status=exc.status)
 
 
 def _status_error(status: int, headers: Mapping[str, str], detail: str) -> AttemptError:

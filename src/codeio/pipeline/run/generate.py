@@ -131,6 +131,7 @@ def open_translator(config: Any, run_dir: str) -> tuple[Any, Any]:
             timeout_s=s.timeout_s,
             max_retries=s.max_retries,
             seed=config.seed,
+            max_response_bytes=config.llm.max_response_bytes,
         )
     except BaseException:
         sandbox.close()

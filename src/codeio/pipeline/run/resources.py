@@ -46,6 +46,7 @@ def open_llm(config: RunConfig, run_dir: str | Path) -> Any:
         "timeout_s": s.timeout_s,
         "max_retries": s.max_retries,
         "prices": s.prices,
+        "max_response_bytes": s.max_response_bytes,
         "seed": config.seed,
         "breaker": BreakerPolicy(
             enabled=b.enabled,
