@@ -6,6 +6,9 @@ Faults: ``429`` (with Retry-After), ``500``, ``503``, ``401``, ``slow`` (answers
 ``slow_s``), ``drop`` (closes the connection without a response), ``length`` (finish_reason
 "length"), ``malformed`` (a 200 whose body is not JSON), ``empty`` (a 200 with no choices),
 ``404`` (an unknown model or a base_url missing ``/v1``).
+Answers without text (usage still billed): ``empty_text`` (content ""), ``blank_text``
+(whitespace), ``empty_length`` (content "", finish_reason "length"), ``null_length`` (content
+null, finish_reason "length": a reasoning model that spent the budget before any content).
 Oversized bodies (``huge_bytes`` of them, written in pieces until the client hangs up):
 ``huge_length`` (a declared Content-Length), ``huge_chunked``, ``huge_eof`` (delimited by the
 close of the connection), ``huge_gzip`` (a small gzip body that decodes to ``huge_bytes``),
@@ -211,7 +214,10 @@ class _Handler(BaseHTTPRequestHandler):
             text = state.reply(prompt, body)
         else:
             text = answer_text(prompt)
-        finish = "length" if fault == "length" else "stop"
+        finish = "length" if fault in ("length", "empty_length", "null_length") else "stop"
+        text = {"empty_text": "", "blank_text": " \n\t ", "empty_length": ""}.get(fault, text)
+        if fault == "null_length":
+            text = None  # type: ignore[assignment]
         data = {
             "id": "chatcmpl-test",
             "object": "chat.completion",

@@ -5,9 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_openai_server import FakeOpenAIServer, ServerState, answer_text
+from fake_openai_server import FakeOpenAIServer, ServerState, answer_text, usage_for
 
-from codeio.llm import Completion, LLMRequest, RetryPolicy, SamplingParams, make_client, read_usage
+from codeio.llm import (
+    Completion,
+    LengthError,
+    LLMRequest,
+    RetryPolicy,
+    SamplingParams,
+    make_client,
+    read_usage,
+)
 from codeio.records import Message
 
 
@@ -186,3 +194,104 @@ def test_llm_max_response_bytes_reaches_the_backend(tmp_path: Path) -> None:
     )  # fmt: skip
     with open_llm(config, tmp_path) as client:
         assert client.backend.max_response_bytes == 4096
+
+
+# -- answers without text --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["sdk", "httpx", "fast"])
+def test_an_empty_answer_is_malformed_counted_not_cached_and_asked_again(
+    tmp_path: Path, transport: str
+) -> None:
+    from codeio.llm import EmptyAnswerError
+
+    cache = tmp_path / "llm_cache.sqlite"
+    state = ServerState(plan={"empty": ["empty_text"], "blank": ["blank_text"]})
+    prompts = ["empty", "blank", "fine"]
+    with FakeOpenAIServer(state) as srv:
+        with _client(srv.base_url, cache, transport) as client:
+            results = client.complete_many([_req(p) for p in prompts])
+            usage = client.usage()
+        empty, blank, fine = results
+        for res, what in ((empty, "no text"), (blank, "only whitespace")):
+            assert isinstance(res, EmptyAnswerError), res
+            assert res.reason == "malformed" and f"empty answer: {what}" in str(res)
+            assert res.completion.finish_reason == "stop"
+        assert isinstance(fine, Completion)
+        # Malformed is not in the default retry policy: one attempt each, like a bad body.
+        assert state.arrivals("empty") == 1 and state.arrivals("blank") == 1
+        assert usage["failures"] == {"malformed": 2}
+        assert usage["total"]["failed"] == 2 and usage["total"]["answered"] == 1
+        # The server billed the empty answers: their tokens count.
+        assert usage["total"]["prompt_tokens"] == sum(usage_for(p)[0] for p in prompts)
+        assert read_usage(cache)["failures"] == {"malformed": 2}
+
+        # Nothing empty was cached: the rerun asks those two again, and only those.
+        before = state.count()
+        with _client(srv.base_url, cache, transport) as client:
+            again = client.complete_many([_req(p) for p in prompts])
+        assert sorted(state.prompts()[before:]) == ["blank", "empty"]
+        assert [r.text for r in again] == [answer_text(p) for p in prompts]  # type: ignore[union-attr]
+
+
+def test_an_empty_answer_is_retried_when_the_policy_retries_malformed() -> None:
+    from codeio.llm import RETRYABLE_REASONS
+
+    state = ServerState(plan={"empty": ["empty_text", "blank_text"]})
+    policy = RetryPolicy(
+        max_retries=2, base_s=0.01, max_s=0.02, retry_on=RETRYABLE_REASONS | {"malformed"}
+    )
+    with FakeOpenAIServer(state) as srv:
+        with make_client(
+            "openai:fake-model", base_url=srv.base_url, api_key_env="", retry=policy,
+            transport="fast",
+        ) as client:  # fmt: skip
+            answer = client.complete(_req("empty"))
+            total = client.usage()["total"]
+    assert answer.text == answer_text("empty") and state.arrivals("empty") == 3
+    assert total["answered"] == 1 and total["attempts"] == 3 and total["retries"] == 2
+    # All three attempts were billed, the two empty ones included.
+    assert total["prompt_tokens"] == 3 * usage_for("empty")[0]
+
+
+@pytest.mark.parametrize("fault", ["empty_length", "null_length"])
+def test_an_empty_answer_cut_at_max_tokens(fault: str) -> None:
+    from codeio.errors import LLMError
+
+    state = ServerState(plan={"cut": [fault, fault]})
+    with FakeOpenAIServer(state) as srv:
+        # Cut answers are errors (the default): it stays "length", which a larger
+        # llm.max_tokens fixes on the rerun.
+        with _client(srv.base_url, None) as client:
+            (res,) = client.complete_many([_req("cut")])
+        assert isinstance(res, LengthError) and res.reason == "length"
+        # Cut answers accepted: an empty one is still no answer.
+        with make_client(
+            "openai:fake-model", base_url=srv.base_url, api_key_env="", length_is_error=False,
+            retry=RetryPolicy(max_retries=0), transport="httpx",
+        ) as client:  # fmt: skip
+            (res,) = client.complete_many([_req("cut")])
+        assert isinstance(res, LLMError) and res.reason == "malformed", res
+        assert "finish_reason='length'" in str(res)
+
+
+def test_an_empty_answer_cached_by_an_older_version_is_asked_again(tmp_path: Path) -> None:
+    from codeio.llm import ResponseCache, cache_key
+    from codeio.llm.usage import Counters
+
+    cache = tmp_path / "llm_cache.sqlite"
+    with FakeOpenAIServer() as srv:
+        with _client(srv.base_url, cache) as client:
+            key = cache_key(client.backend, _req("old"))
+        old = ResponseCache(cache)
+        stale = Completion(text="", finish_reason="stop", prompt_tokens=1, completion_tokens=0)
+        old.record(
+            "g", "fake-model", Counters(requests=1, answered=1), store=(key, "openai", stale)
+        )
+        old.close()
+        with _client(srv.base_url, cache) as client:
+            answer = client.complete(_req("old"))
+        assert answer.text == answer_text("old") and not answer.cached
+        assert srv.state.arrivals("old") == 1
+        with _client(srv.base_url, cache) as client:  # and the fresh answer replaced it
+            assert client.complete(_req("old")).cached

@@ -19,6 +19,7 @@ __all__ = [
     "RETRYABLE_REASONS",
     "AttemptError",
     "Completion",
+    "EmptyAnswerError",
     "LLMBackend",
     "LLMRequest",
     "LengthError",
@@ -97,6 +98,25 @@ class LengthError(LLMError):
 
     def __init__(self, message: str, *, completion: Completion) -> None:
         super().__init__(message, reason=Reason.LENGTH)
+        self.completion = completion
+
+
+class EmptyAnswerError(LLMError):
+    """The answer has no text (or only whitespace): ``malformed``, carries the completion.
+
+    Every codeio prompt asks for reasoning that ends in a JSON block, so an empty answer is
+    never usable. It is a failed attempt like a body that is not JSON (retried only if the
+    retry policy retries ``malformed``, never cached, asked again by the next run); the
+    tokens the server billed for it are still counted.
+    """
+
+    def __init__(self, completion: Completion) -> None:
+        what = "only whitespace" if completion.text else "no text"
+        super().__init__(
+            f"empty answer: {what} (finish_reason={completion.finish_reason!r}, "
+            f"{completion.prompt_tokens}+{completion.completion_tokens} tokens)",
+            reason=Reason.MALFORMED,
+        )
         self.completion = completion
 
 

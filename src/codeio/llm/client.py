@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from codeio.errors import LLMEndpointDown, LLMError
-from codeio.llm.base import Completion, LengthError, LLMBackend, LLMRequest, Reason
+from codeio.llm.base import (
+    Completion,
+    EmptyAnswerError,
+    LengthError,
+    LLMBackend,
+    LLMRequest,
+    Reason,
+)
 from codeio.llm.breaker import ENDPOINT_DOWN, BreakerPolicy, CircuitBreaker
 from codeio.llm.cache import ResponseCache, cache_key
 from codeio.llm.retry import RateLimiter, RetryPolicy
@@ -304,7 +311,8 @@ class LLMClient:
         if self.use_cache:
             if self.cache is not None:
                 hit = self.cache.get(key)
-                if hit is not None:
+                # An empty answer stored by an older codeio is not an answer: ask again.
+                if hit is not None and hit.text.strip():
                     self._account(request, "cache_hit", 0, hit)
                     return hit
             pending = self._inflight.get(key)
@@ -358,6 +366,8 @@ class LLMClient:
 
     async def _ask(self, request: LLMRequest, key: str) -> Completion:
         attempts = 0
+        # Tokens billed by attempts that failed with an answer in hand (an empty one).
+        spent = (0, 0)
         self._refuse_if_down(request, attempts)
         try:
             await self._start_backend()
@@ -375,10 +385,16 @@ class LLMClient:
                 attempts += 1
                 try:
                     answer = await self._attempt(request)
+                    self._check_text(answer)
                 except LLMError as exc:
-                    self._limiter.settle(reserved, 0)
+                    billed = exc.completion if isinstance(exc, EmptyAnswerError) else None
+                    used = _tokens(billed)
+                    self._limiter.settle(reserved, used[0] + used[1])
+                    spent = (spent[0] + used[0], spent[1] + used[1])
                     if not self.retry.should_retry(exc.reason, attempts - 1):
-                        self._account(request, "failed", attempts, None, reason=exc.reason)
+                        self._account(
+                            request, "failed", attempts, None, reason=exc.reason, extra=spent
+                        )
                         self.breaker.record(
                             exc.reason, status=getattr(exc, "status", None), detail=str(exc)
                         )
@@ -394,12 +410,25 @@ class LLMClient:
                 break
         self.breaker.record(None)
         if answer.finish_reason == "length" and self.length_is_error:
-            self._account(request, "failed", attempts, answer, reason=Reason.LENGTH)
+            self._account(request, "failed", attempts, answer, reason=Reason.LENGTH, extra=spent)
             raise LengthError(
                 f"answer reached max_tokens={request.params.max_tokens}", completion=answer
             )
-        self._account(request, "answered", attempts, answer, key=key)
+        self._account(request, "answered", attempts, answer, key=key, extra=spent)
         return answer
+
+    def _check_text(self, answer: Completion) -> None:
+        """Raise ``EmptyAnswerError`` for an answer without text, which must not be cached.
+
+        One cut at ``max_tokens`` (a reasoning model that spent the whole budget before any
+        content) stays a ``length`` failure when that is an error: the more useful reason,
+        since a rerun with a larger ``llm.max_tokens`` is what fixes it.
+        """
+        if answer.text.strip():
+            return
+        if answer.finish_reason == "length" and self.length_is_error:
+            return
+        raise EmptyAnswerError(answer)
 
     async def _attempt(self, request: LLMRequest) -> Completion:
         try:
@@ -427,14 +456,17 @@ class LLMClient:
         *,
         reason: str | None = None,
         key: str | None = None,
+        extra: tuple[int, int] = (0, 0),
     ) -> None:
+        """``extra``: (prompt, completion) tokens billed by earlier failed attempts."""
         model = self.backend.model
+        pt, ct = _tokens(completion)
         delta: Counters = self._usage.delta(
             model,
             outcome=outcome,
             attempts=attempts,
-            prompt_tokens=completion.prompt_tokens if completion else 0,
-            completion_tokens=completion.completion_tokens if completion else 0,
+            prompt_tokens=pt + extra[0],
+            completion_tokens=ct + extra[1],
         )
         self._usage.record(request.stage, model, delta, reason)
         if self.cache is not None:
@@ -448,6 +480,12 @@ class LLMClient:
 
 
 _HAS_TIMEOUT_CM = sys.version_info >= (3, 11)
+
+
+def _tokens(completion: Completion | None) -> tuple[int, int]:
+    if completion is None:
+        return 0, 0
+    return completion.prompt_tokens, completion.completion_tokens
 
 
 def estimate_tokens(request: LLMRequest) -> int:
