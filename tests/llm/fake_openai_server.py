@@ -37,6 +37,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+OMIT = object()
+"""A ``usage_for_prompt`` value that leaves ``usage`` out of the body."""
+
 
 def answer_text(prompt: str) -> str:
     return f"echo: {prompt}"
@@ -67,6 +70,8 @@ class ServerState:
     huge_bytes: int = 256 * 1024 * 1024
     gzip: bool = False
     """gzip-encode answers for clients that accept it."""
+    usage_for_prompt: dict[str, Any] = field(default_factory=dict)
+    """The ``usage`` value sent for a prompt instead of the real one (``OMIT``: none at all)."""
     sent_bytes: int = 0
     """Body bytes the ``huge_*`` faults managed to write before the client hung up."""
     expected_key: str | None = None
@@ -232,6 +237,12 @@ class _Handler(BaseHTTPRequestHandler):
             ],
             "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
         }
+        if prompt in state.usage_for_prompt:
+            usage = state.usage_for_prompt[prompt]
+            if usage is OMIT:
+                del data["usage"]
+            else:
+                data["usage"] = usage
         self._send(200, json.dumps(data).encode())
 
 

@@ -295,3 +295,86 @@ def test_an_empty_answer_cached_by_an_older_version_is_asked_again(tmp_path: Pat
         assert srv.state.arrivals("old") == 1
         with _client(srv.base_url, cache) as client:  # and the fresh answer replaced it
             assert client.complete(_req("old")).cached
+
+
+# -- token counts that are not integers ------------------------------------------------------
+
+# prompt -> (the usage the server sends, the counts the client keeps, whether they are known)
+USAGES: dict[str, tuple[object, tuple[int, int], bool]] = {
+    "u-str": ({"prompt_tokens": "12", "completion_tokens": "3"}, (12, 3), True),
+    "u-float": ({"prompt_tokens": 12.0, "completion_tokens": 3.0}, (12, 3), True),
+    "u-str-float": ({"prompt_tokens": " 12.0 ", "completion_tokens": "3"}, (12, 3), True),
+    "u-null": ({"prompt_tokens": None, "completion_tokens": None}, (0, 0), False),
+    "u-negative": ({"prompt_tokens": -5, "completion_tokens": 3}, (0, 3), False),
+    "u-fraction": ({"prompt_tokens": 12.5, "completion_tokens": 3}, (0, 3), False),
+    "u-words": ({"prompt_tokens": "many", "completion_tokens": [3]}, (0, 0), False),
+    "u-bool": ({"prompt_tokens": True, "completion_tokens": 3}, (0, 3), False),
+    "u-huge": ({"prompt_tokens": 1e30, "completion_tokens": 10**40}, (0, 0), False),
+    "u-inf": ({"prompt_tokens": float("inf"), "completion_tokens": float("nan")}, (0, 0), False),
+    "u-partial": ({"prompt_tokens": 12}, (12, 0), False),
+    "u-usage-null": (None, (0, 0), False),
+    "u-usage-list": ([12, 3], (0, 0), False),
+    "u-missing": ("OMIT", (0, 0), False),
+}
+
+
+@pytest.mark.parametrize("transport", ["sdk", "httpx", "fast"])
+def test_odd_token_counts_never_cost_an_answer(tmp_path: Path, transport: str) -> None:
+    from fake_openai_server import OMIT
+
+    usages = {p: (OMIT if u == "OMIT" else u) for p, (u, _, _) in USAGES.items()}
+    cache = tmp_path / "llm_cache.sqlite"
+    state = ServerState(usage_for_prompt=usages)
+    prompts = [*USAGES, "normal"]
+    with FakeOpenAIServer(state) as srv:
+        with _client(srv.base_url, cache, transport) as client:
+            results = client.complete_many([_req(p) for p in prompts])
+            total = client.usage()["total"]
+        for prompt, res in zip(prompts, results, strict=True):
+            assert isinstance(res, Completion), (prompt, res)
+            assert res.text == answer_text(prompt)
+            counts, known = USAGES[prompt][1:] if prompt in USAGES else (usage_for(prompt), True)
+            assert (res.prompt_tokens, res.completion_tokens) == counts, prompt
+            assert res.usage_known is known, prompt
+        n_unknown = sum(1 for _, _, known in USAGES.values() if not known)
+        assert total["answered"] == len(prompts) and total["failed"] == 0
+        assert total["unknown_usage"] == n_unknown
+        kept = sum(counts[0] for _, counts, _ in USAGES.values())
+        assert total["prompt_tokens"] == kept + usage_for("normal")[0]
+        assert read_usage(cache)["total"]["unknown_usage"] == n_unknown
+
+        # Cached like any answer: the rerun pays nothing.
+        before = state.count()
+        with _client(srv.base_url, cache, transport) as client:
+            again = client.complete_many([_req(p) for p in prompts])
+        assert state.count() == before and all(r.cached for r in again)  # type: ignore[union-attr]
+
+
+def test_a_cache_file_from_before_unknown_usage_keeps_working(tmp_path: Path) -> None:
+    import sqlite3
+
+    from codeio.llm import ResponseCache
+    from codeio.llm.usage import COUNTERS, Counters
+
+    path = tmp_path / "llm_cache.sqlite"
+    old = [n for n in COUNTERS if n != "unknown_usage"]
+    cols = ", ".join(
+        f"{n} {'REAL' if n == 'cost_usd' else 'INTEGER'} NOT NULL DEFAULT 0" for n in old
+    )
+    db = sqlite3.connect(path)
+    db.execute(
+        f"CREATE TABLE llm_usage_totals (stage TEXT NOT NULL, model TEXT NOT NULL, {cols},"
+        " failures_json TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (stage, model)) WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT INTO llm_usage_totals(stage, model, requests, answered) VALUES ('g', 'm', 2, 2)"
+    )
+    db.commit()
+    db.close()
+
+    assert read_usage(path)["total"]["answered"] == 2  # read-only, as `codeio status` does
+    cache = ResponseCache(path)
+    cache.record("g", "m", Counters(requests=1, answered=1, unknown_usage=1))
+    cache.close()
+    total = read_usage(path)["total"]
+    assert (total["answered"], total["unknown_usage"]) == (3, 1)

@@ -79,6 +79,10 @@ class Completion(_Value):
     completion_tokens: int = 0
     model: str = ""
     cached: bool = False
+    usage_known: bool = True
+    """False when the server sent no usable token counts (missing ``usage``, null, negative,
+    not a number): the unusable counts are 0 above, and accounting counts the answer in
+    ``unknown_usage``. Not stored in the cache: a hit says True."""
 
 
 class AttemptError(LLMError):

@@ -87,6 +87,7 @@ class ResponseCache:
             # Losing the last commits to a power cut only means asking those requests again.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            _add_new_counters(self._db)
         except sqlite3.DatabaseError as exc:
             # A damaged or foreign file (or one locked past the busy timeout) is the user's to
             # fix, not a bug: the run must say which file and what to do instead of exiting 70.
@@ -209,15 +210,37 @@ class ResponseCache:
                 self._db.close()
 
 
+def _counter_columns(db: sqlite3.Connection) -> list[str]:
+    cols = {row[1] for row in db.execute("PRAGMA table_info(llm_usage_totals)")}
+    return [name for name in COUNTERS if name in cols]
+
+
+def _add_new_counters(db: sqlite3.Connection) -> None:
+    """Give a file written before a counter existed (e.g. ``unknown_usage``) its column."""
+    have = set(_counter_columns(db))
+    for name in COUNTERS:
+        if name in have:
+            continue
+        kind = "REAL" if name == "cost_usd" else "INTEGER"
+        try:
+            db.execute(f"ALTER TABLE llm_usage_totals ADD COLUMN {name} {kind} NOT NULL DEFAULT 0")
+        except sqlite3.OperationalError as exc:
+            # Another process sharing the file added it first.
+            if "duplicate column" not in str(exc):
+                raise
+
+
 def _usage_from(db: sqlite3.Connection) -> dict[str, Any]:
+    # Only the columns the file has: read_usage may read a file an older codeio wrote.
+    names = _counter_columns(db)
     cur = db.execute(
-        f"SELECT stage, model, {', '.join(COUNTERS)}, failures_json FROM llm_usage_totals"
+        f"SELECT stage, model, {', '.join(names)}, failures_json FROM llm_usage_totals"
     )
     rows: list[tuple[str, str, Counters]] = []
     failures: dict[str, int] = {}
     for row in cur.fetchall():
         stage, model, *vals, raw = row
-        rows.append((stage, model, Counters(**dict(zip(COUNTERS, vals, strict=True)))))
+        rows.append((stage, model, Counters(**dict(zip(names, vals, strict=True)))))
         for reason, n in json.loads(raw).items():
             failures[reason] = failures.get(reason, 0) + n
     return summarize(rows, failures)

@@ -406,7 +406,9 @@ class LLMClient:
                     log.debug("retrying after %s (%.2fs): %s", exc.reason, delay, exc)
                     await asyncio.sleep(delay)
                     continue
-                self._limiter.settle(reserved, answer.prompt_tokens + answer.completion_tokens)
+                # Unknown usage keeps the estimate: giving it all back would void the tpm limit.
+                used_now = answer.prompt_tokens + answer.completion_tokens
+                self._limiter.settle(reserved, used_now if answer.usage_known else reserved)
                 break
         self.breaker.record(None)
         if answer.finish_reason == "length" and self.length_is_error:
@@ -467,6 +469,7 @@ class LLMClient:
             attempts=attempts,
             prompt_tokens=pt + extra[0],
             completion_tokens=ct + extra[1],
+            usage_known=completion is None or completion.cached or completion.usage_known,
         )
         self._usage.record(request.stage, model, delta, reason)
         if self.cache is not None:

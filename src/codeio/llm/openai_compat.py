@@ -362,9 +362,6 @@ def _parse_body(content: bytes, model: str) -> Completion:
         choice = data["choices"][0]
         text = choice["message"]["content"]
         finish = choice.get("finish_reason") or "stop"
-        usage = data.get("usage") or {}
-        prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        completion_tokens = int(usage.get("completion_tokens") or 0)
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         snippet = content[:200].decode("utf-8", "replace")
         raise AttemptError(
@@ -377,13 +374,52 @@ def _parse_body(content: bytes, model: str) -> Completion:
             raise AttemptError(
                 f"response without text content: {content[:200]!r}", reason=Reason.MALFORMED
             )
+    # Accounting must never cost an answer: a count that is not a usable number is unknown.
+    usage = data.get("usage")
+    prompt_tokens = _token_count(usage, "prompt_tokens")
+    completion_tokens = _token_count(usage, "completion_tokens")
     return Completion(
         text=_storable(text),
         finish_reason=str(finish),
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
+        prompt_tokens=prompt_tokens or 0,
+        completion_tokens=completion_tokens or 0,
         model=_storable(str(data.get("model") or model)),
+        usage_known=prompt_tokens is not None and completion_tokens is not None,
     )
+
+
+MAX_TOKEN_COUNT = 2**31 - 1
+"""A larger count is not a real one; it would also overflow SQLite's integers once summed."""
+
+
+def _token_count(usage: Any, name: str) -> int | None:
+    """``usage[name]`` as a non-negative int, or None when it is not a usable count.
+
+    Servers send ``12``, ``12.0``, ``"12"``, ``null``, or nothing at all; int-valued numbers
+    and numeric strings are taken, anything else (fractions, negatives, booleans, NaN,
+    absurd sizes, other types) is unknown rather than a reason to lose the answer.
+    """
+    if not isinstance(usage, Mapping):
+        return None
+    value = usage.get(name)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            return None
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= MAX_TOKEN_COUNT:
+        return None
+    return value
 
 
 def _storable(text: str) -> str:

@@ -53,6 +53,8 @@ class Counters:
     """What cache hits would have cost had they been asked again (not billed)."""
     cached_completion_tokens: int = 0
     cost_usd: float = 0.0
+    unknown_usage: int = 0
+    """Billed answers whose server sent no usable token counts (counted as 0 above)."""
 
     def add(self, other: Counters) -> None:
         # COUNTERS, not dataclasses.fields(): fields() rebuilds its tuple on every call.
@@ -107,6 +109,7 @@ class UsageTracker:
         attempts: int = 0,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
+        usage_known: bool = True,
     ) -> Counters:
         """Counters for one finished request; ``outcome`` is answered, cache_hit or failed."""
         c = Counters(requests=1, attempts=attempts, retries=max(0, attempts - 1))
@@ -121,6 +124,7 @@ class UsageTracker:
             c.failed = 1
         c.prompt_tokens = prompt_tokens
         c.completion_tokens = completion_tokens
+        c.unknown_usage = 0 if usage_known else 1
         price = self.price_for(model)
         if price is not None:
             c.cost_usd = price.cost(prompt_tokens, completion_tokens)

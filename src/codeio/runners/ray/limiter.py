@@ -187,7 +187,10 @@ class LimitedBackend(LLMBackend):
                 answer = await asyncio.wait_for(self.inner.acomplete(request), self._timeout_s)
             else:
                 answer = await self.inner.acomplete(request)
-            used = answer.prompt_tokens + answer.completion_tokens
+            # Unknown usage keeps the estimate, as the client's own limiter does.
+            used = (
+                answer.prompt_tokens + answer.completion_tokens if answer.usage_known else reserved
+            )
             return answer
         finally:
             # Fire and forget: the permit is free once the actor has it, no need to wait.
