@@ -9,6 +9,11 @@ Faults: ``429`` (with Retry-After), ``500``, ``503``, ``401``, ``slow`` (answers
 Answers without text (usage still billed): ``empty_text`` (content ""), ``blank_text``
 (whitespace), ``empty_length`` (content "", finish_reason "length"), ``null_length`` (content
 null, finish_reason "length": a reasoning model that spent the budget before any content).
+Other answers that are not chat completions (see ``ODD_BODIES``): ``parts`` (content as a list
+of text parts, as some servers send it), ``parts_no_text``, ``no_choices_key``,
+``null_message``, ``html200``, ``html502``, ``deep_json`` (nesting deeper than any parser
+recurses), ``error200`` (an error object with status 200), ``301`` (a redirect),
+``bad_gzip`` (Content-Encoding gzip over bytes that are not).
 Oversized bodies (``huge_bytes`` of them, written in pieces until the client hangs up):
 ``huge_length`` (a declared Content-Length), ``huge_chunked``, ``huge_eof`` (delimited by the
 close of the connection), ``huge_gzip`` (a small gzip body that decodes to ``huge_bytes``),
@@ -102,6 +107,27 @@ class ServerState:
             self.log.clear()
 
 
+_HTML = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+ODD_BODIES: dict[str, tuple[int, bytes, dict[str, str]]] = {
+    "no_choices_key": (200, b'{"id": "x", "object": "chat.completion"}', {}),
+    "null_message": (200, b'{"choices": [{"index": 0, "message": null}]}', {}),
+    "parts_no_text": (
+        200,
+        b'{"choices": [{"message": {"content": [{"type": "image_url", "image_url": {}}]},'
+        b' "finish_reason": "stop"}]}',
+        {},
+    ),
+    "html200": (200, _HTML, {"Content-Type": "text/html"}),
+    "html502": (502, _HTML, {"Content-Type": "text/html"}),
+    "deep_json": (200, b"[" * 200_000 + b"]" * 200_000, {}),
+    "error200": (200, b'{"error": {"message": "upstream overloaded", "code": 503}}', {}),
+    "301": (301, b"", {"Location": "https://elsewhere.example/v1/chat/completions"}),
+    "bad_gzip": (200, b"this is not gzip at all, not even close" * 4, {"Content-Encoding": "gzip"}),
+}
+"""fault -> (status, body, headers) of a response that is not a chat completion."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -111,7 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if "Content-Type" not in (headers or {}):
+            self.send_header("Content-Type", "application/json")
         if self.server.state.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
             body = zlib.compress(body, 6, wbits=16 + zlib.MAX_WBITS)
             self.send_header("Content-Encoding", "gzip")
@@ -204,6 +231,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.startswith("huge_"):
             self._send_huge(state, fault)
             return
+        if fault in ODD_BODIES:
+            status, odd, headers = ODD_BODIES[fault]
+            self._send(status, odd, headers)
+            return
         if fault == "slow":
             time.sleep(state.slow_s)
         if fault == "malformed":
@@ -223,6 +254,10 @@ class _Handler(BaseHTTPRequestHandler):
         text = {"empty_text": "", "blank_text": " \n\t ", "empty_length": ""}.get(fault, text)
         if fault == "null_length":
             text = None  # type: ignore[assignment]
+        content: Any = text
+        if fault == "parts":
+            half = len(text) // 2
+            content = [{"type": "text", "text": text[:half]}, {"type": "text", "text": text[half:]}]
         data = {
             "id": "chatcmpl-test",
             "object": "chat.completion",
@@ -231,7 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text},
+                    "message": {"role": "assistant", "content": content},
                     "finish_reason": finish,
                 }
             ],

@@ -378,3 +378,40 @@ def test_a_cache_file_from_before_unknown_usage_keeps_working(tmp_path: Path) ->
     cache.close()
     total = read_usage(path)["total"]
     assert (total["answered"], total["unknown_usage"]) == (3, 1)
+
+
+# -- bodies that are not chat completions ----------------------------------------------------
+
+# fault -> (reason, a piece of its message); the sdk transport follows redirects itself.
+ODD: dict[str, tuple[str, str]] = {
+    "no_choices_key": ("malformed", "malformed response body"),
+    "null_message": ("malformed", "malformed response body"),
+    "parts_no_text": ("malformed", "without text content"),
+    "html200": ("malformed", "<html>"),
+    "html502": ("server_error", "HTTP 502"),
+    "deep_json": ("malformed", "nested too deep"),
+    "error200": ("malformed", "upstream overloaded"),
+    "301": ("malformed", "https://elsewhere.example/v1/chat/completions"),
+    "bad_gzip": ("malformed", "gzip"),
+}
+
+
+@pytest.mark.parametrize("transport", ["sdk", "httpx", "fast"])
+def test_bodies_that_are_not_chat_completions_fail_with_a_clear_reason(transport: str) -> None:
+    from codeio.errors import LLMError
+
+    faults = [f for f in ODD if not (transport == "sdk" and f == "301")]
+    state = ServerState(plan={f: [f, f] for f in [*faults, "parts"]})  # 5xx: retried once
+    with FakeOpenAIServer(state) as srv:
+        with _client(srv.base_url, None, transport) as client:
+            results = client.complete_many([_req(f) for f in [*faults, "parts"]])
+            usage = client.usage()
+    *odd, parts = results
+    for fault, res in zip(faults, odd, strict=True):
+        reason, why = ODD[fault]
+        assert isinstance(res, LLMError), (fault, res)
+        assert (res.reason, why in str(res)) == (reason, True), (fault, str(res))
+    # Content as a list of text parts is an answer like any other.
+    assert isinstance(parts, Completion) and parts.text == answer_text("parts")
+    assert usage["total"]["answered"] == 1
+    assert "backend" not in usage["failures"]  # none was mistaken for a bug of ours

@@ -151,11 +151,13 @@ def _stream_class(module: types.ModuleType) -> type:
                 gen: AsyncIterator[bytes],
                 status: int,
                 headers: Mapping[str, str],
+                encoding: str,
             ) -> None:
                 self._inner = inner
                 self._gen = gen
                 self._status = status
                 self._headers = headers
+                self._encoding = encoding
 
             async def __aiter__(self) -> AsyncIterator[bytes]:
                 try:
@@ -169,7 +171,7 @@ def _stream_class(module: types.ModuleType) -> type:
                 except zlib.error as exc:
                     await self._inner.aclose()
                     raise BodyError(
-                        f"undecodable compressed body: {exc}",
+                        f"undecodable {self._encoding} body: {exc}",
                         status=self._status,
                         headers=self._headers,
                     ) from exc
@@ -204,6 +206,6 @@ def response_cap_hook(module: types.ModuleType, limit: int) -> Callable[[Any], A
             del headers["content-encoding"]
         status, kept = response.status_code, dict(headers)
         gen = _capped(response.stream, limit, decoder, status, kept)
-        response.stream = _stream_class(module)(response.stream, gen, status, kept)
+        response.stream = _stream_class(module)(response.stream, gen, status, kept, encoding)
 
     return hook

@@ -246,6 +246,7 @@ class OpenAICompatBackend(LLMBackend):
             raise _status_error(
                 resp.status_code, resp.headers, content[:500].decode("utf-8", "replace")
             )
+        _refuse_redirect(resp.status_code, resp.headers)
         return _parse_body(content, self.model)
 
     # -- lean asyncio HTTP/1.1 ------------------------------------------------------------
@@ -275,6 +276,7 @@ class OpenAICompatBackend(LLMBackend):
             raise _status_error(
                 resp.status, resp.headers, resp.body[:500].decode("utf-8", "replace")
             )
+        _refuse_redirect(resp.status, resp.headers)
         encoding = resp.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", ""):
             # The request asked for identity; say so rather than "not JSON" on compressed bytes.
@@ -336,6 +338,17 @@ def _sdk_httpx_module() -> types.ModuleType:
     return sys.modules[type(DEFAULT_CONNECTION_LIMITS).__module__.split(".")[0]]
 
 
+def _refuse_redirect(status: int, headers: Mapping[str, str]) -> None:
+    """A 3xx is not followed (a POST must not silently become a GET elsewhere): say where to."""
+    if 300 <= status < 400:
+        where = headers.get("location") or headers.get("Location") or "nowhere"
+        raise AttemptError(
+            f"HTTP {status} redirect to {where!r}, not followed: point base_url there",
+            reason=Reason.MALFORMED,
+            status=status,
+        )
+
+
 def _body_error(exc: BodyError) -> AttemptError:
     """A failed body: the status's reason for an error response, else ``malformed``."""
     if exc.status >= 400:
@@ -359,10 +372,27 @@ def _parse_body(content: bytes, model: str) -> Completion:
     """A ``Completion`` from a chat.completions JSON body, or a ``malformed`` failure."""
     try:
         data = json.loads(content)
+    except RecursionError as exc:  # nested deeper than the parser recurses: not an answer
+        raise AttemptError(
+            f"malformed response body: JSON nested too deep: {content[:80]!r}",
+            reason=Reason.MALFORMED,
+        ) from exc
+    except ValueError as exc:  # not JSON: an HTML page, a truncated body, not UTF-8
+        snippet = content[:200].decode("utf-8", "replace")
+        raise AttemptError(
+            f"malformed response body: {snippet!r}", reason=Reason.MALFORMED
+        ) from exc
+    if isinstance(data, dict) and "choices" not in data and "error" in data:
+        # Some proxies answer 200 with an error object: say what it said.
+        raise AttemptError(
+            f"HTTP 200 carrying an error instead of an answer: {str(data['error'])[:300]}",
+            reason=Reason.MALFORMED,
+        )
+    try:
         choice = data["choices"][0]
-        text = choice["message"]["content"]
+        text = _text_of(choice["message"]["content"])
         finish = choice.get("finish_reason") or "stop"
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
         snippet = content[:200].decode("utf-8", "replace")
         raise AttemptError(
             f"malformed response body: {snippet!r}", reason=Reason.MALFORMED
@@ -386,6 +416,24 @@ def _parse_body(content: bytes, model: str) -> Completion:
         model=_storable(str(data.get("model") or model)),
         usage_known=prompt_tokens is not None and completion_tokens is not None,
     )
+
+
+def _text_of(content: Any) -> Any:
+    """The text of ``message.content``: a string, or joined from a list of content parts.
+
+    Some servers send ``[{"type": "text", "text": "..."}, ...]`` (the request-side format);
+    parts of other types carry no text. A list without any text part is None (no text).
+    """
+    if not isinstance(content, list):
+        return content
+    texts = [
+        part if isinstance(part, str) else part.get("text")
+        for part in content
+        if isinstance(part, str)
+        or (isinstance(part, dict) and part.get("type", "text") in ("text", "output_text"))
+    ]
+    texts = [t for t in texts if isinstance(t, str)]
+    return "".join(texts) if texts else None
 
 
 MAX_TOKEN_COUNT = 2**31 - 1
