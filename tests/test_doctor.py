@@ -26,6 +26,15 @@ class _Models(BaseHTTPRequestHandler):
             self._send(401, {"error": "bad key"})
         elif self.path == "/v1/models":
             self._send(200, {"data": [{"id": "tiny-model"}, {"id": "other"}]})
+        elif self.path == "/huge/v1/models":  # 1 GiB declared, written until the client hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 30))
+            self.end_headers()
+            try:
+                for _ in range(1 << 14):
+                    self.wfile.write(b" " * (1 << 16))
+            except OSError:
+                pass
         else:
             self._send(404, {})
 
@@ -65,6 +74,19 @@ def test_endpoint_up_names_the_model(endpoint: str, monkeypatch: pytest.MonkeyPa
     assert (
         check.verdict == WARN and "absent-model" in check.summary and "tiny-model" in check.summary
     )
+
+
+def test_an_endpoint_answering_a_huge_model_list_fails_without_reading_it_all(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODEIO_DOCTOR_KEY", "sesame")
+    huge = endpoint.replace("/v1", "/huge/v1")
+    settings = LLMSettings(
+        spec="openai:tiny-model", base_url=huge, api_key_env="CODEIO_DOCTOR_KEY",
+        max_response_bytes=1 << 20,
+    )  # fmt: skip
+    check = check_llm(settings)
+    assert check.verdict == FAIL and "max_response_bytes=1048576" in check.summary
 
 
 def test_endpoint_refusing_the_key_or_down_fails(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import os
 import platform
 import re
@@ -376,13 +377,27 @@ def _probe_openai(settings: LLMSettings, model: str, timeout_s: float) -> Check:
     base = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
     key = resolve_api_key(settings.api_key_env, settings.base_url)
     data: dict[str, Any] = {"spec": settings.spec, "base_url": base}
+    limit = settings.max_response_bytes
+    body = bytearray()
     try:
-        resp = httpx.get(
-            f"{base}/models", headers={"Authorization": f"Bearer {key}"}, timeout=timeout_s
-        )
+        with httpx.stream(
+            "GET", f"{base}/models", headers={"Authorization": f"Bearer {key}"}, timeout=timeout_s
+        ) as resp:
+            # Read no more than a run would: the probe must not be what a huge body takes down.
+            for chunk in resp.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    break
     except httpx.HTTPError as exc:
         return Check("llm", FAIL, f"{base} is not reachable: {type(exc).__name__}: {exc}", data)
     data["status"] = resp.status_code
+    if len(body) > limit:
+        return Check(
+            "llm",
+            FAIL,
+            f"{base}/models answered more than llm.max_response_bytes={limit} bytes",
+            data,
+        )
     if resp.status_code in (401, 403):
         env = settings.api_key_env or "OPENAI_API_KEY"
         return Check(
@@ -391,8 +406,9 @@ def _probe_openai(settings: LLMSettings, model: str, timeout_s: float) -> Check:
     if resp.status_code >= 400:
         return Check("llm", FAIL, f"{base}/models answered HTTP {resp.status_code}", data)
     try:
-        models = [str(m.get("id")) for m in resp.json().get("data", []) if isinstance(m, dict)]
-    except (ValueError, AttributeError):
+        listed = json.loads(bytes(body)).get("data", [])
+        models = [str(m.get("id")) for m in listed if isinstance(m, dict)]
+    except (ValueError, AttributeError, TypeError, RecursionError):
         models = []
     data["models"] = models
     shown = ", ".join(models[:5]) + (" ..." if len(models) > 5 else "")
