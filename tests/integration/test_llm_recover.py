@@ -266,3 +266,25 @@ def test_status_shows_pending_retry(
     assert "3 LLM failure(s) pending retry (generate 3)" in res.output
     srv.state.fault_fn = None
     assert run(cfg, out, RIGHT_KEY, "--from", "generate", "--to", "generate") == OK
+
+
+def test_empty_answers_fail_their_records_inspectably_and_the_rerun_equals_a_clean_run(
+    tmp_path: Path, srv: FakeOpenAIServer, raws: tuple[Path, dict[str, str]], clean: Any
+) -> None:
+    """An endpoint answering "" (a 200, billed) twice in generate: those records fail as
+    llm_malformed with a detail that says so, nothing empty is cached, and the same command
+    asks exactly them again."""
+    cfg = write_config(tmp_path / "run.yaml", raws[0], srv.base_url)
+    out = tmp_path / "run"
+    srv.state.fault_fn = outage("generate", start=1, length=2, fault="empty_text")
+    assert run(cfg, out) == RETRY_PENDING
+    data = funnel(out)
+    row = next(s for s in data["stages"] if s["stage"] == "generate")
+    assert row["llm_failures"] == {"llm_malformed": 2}
+    assert all("empty answer: no text" in d for d in row["failure_examples"]["llm_malformed"])
+
+    srv.state.fault_fn = None
+    srv.state.reset_log()
+    assert run(cfg, out) == OK
+    assert Counter(stage_of(a.body) for a in srv.state.log)["generate"] == 2
+    assert export_bytes(out) == clean[0]
