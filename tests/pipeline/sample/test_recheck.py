@@ -144,3 +144,28 @@ def test_many_records_stream_through_both_sandboxes_in_order(sandboxes) -> None:
     assert [r.record_id for r in results] == [r.id for r in records]
     assert [r.record_id for r in results if not r.deterministic] == ["r7"]
     assert sum(len(r.pairs) for r in results) == 3 * 399 + 1
+
+
+def test_after_two_timeouts_the_larger_inputs_are_not_run(sandboxes) -> None:
+    # Cost grows with n: the stored order puts the slow pairs first; the replay runs the
+    # smallest inputs first and, after two calls timed out, skips the larger ones instead of
+    # spending a whole call timeout on each.
+    refcode = (
+        "import time\n"
+        "def main_solution(n):\n"
+        "    if n >= 100:\n"
+        "        time.sleep(30)\n"
+        "    return n * 2\n"
+    )
+    big = [IOPair(input={"n": 100 + i}, output=(100 + i) * 2) for i in range(5)]
+    small = [IOPair(input={"n": i}, output=i * 2) for i in range(1, 4)]
+    record = FunctionRecord(id="slow", refcode=refcode, ios=[*big, *small])
+    (result,) = recheck([record], *sandboxes, call_timeout_s=0.3)
+    reasons = [check.reason for check in result.pairs]
+    assert reasons[5:] == ["ok", "ok", "ok"]
+    assert sorted(reasons[:5]) == ["skipped"] * 3 + ["timeout"] * 2
+    assert result.reason == "timeout"
+    assert not result.deterministic
+    # No limit: every slow pair gets its own timeout.
+    (result,) = recheck([record], *sandboxes, call_timeout_s=0.3, max_timeouts=None)
+    assert [check.reason for check in result.pairs] == ["timeout"] * 5 + ["ok"] * 3

@@ -116,9 +116,12 @@ def replay_task(
     limits: ExecLimits,
     prelude: str = NAMESPACE_PRELUDE,
     stop_at_first: StopAtFirst | None = None,
+    max_timeouts: int | None = None,
 ) -> ExecTask:
     """A sandbox task that calls ``funcname`` once per input, each decoded from its JSON text
-    (with ``stop_at_first``: in its order, up to the first output that differs)."""
+    (with ``stop_at_first``: in its order, up to the first output that differs; otherwise
+    smallest input first). With ``max_timeouts``, once that many calls have timed out the rest
+    come back ``skipped``."""
     texts = [json.dumps(item, allow_nan=True) for item in inputs]
     kwargs: dict[str, Any] = {
         "refcode": refcode,
@@ -128,6 +131,11 @@ def replay_task(
         "call_timeout_s": call_timeout_s,
         "prelude": prelude_for(prelude, refcode),
     }
+    if max_timeouts is not None:
+        # The input's JSON length is the cost estimate there is before anything ran: the
+        # calls that time out then come last, after the cheap pairs had their chance.
+        kwargs["order"] = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        kwargs["max_timeouts"] = max_timeouts
     if stop_at_first is not None:
         kwargs.update(stop_at_first.kwargs())
     return ExecTask(code=harness_code(), entry=REPLAY_ENTRY, kwargs=kwargs, limits=limits)

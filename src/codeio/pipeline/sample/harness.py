@@ -444,11 +444,13 @@ def _canonical(value):
 
 
 def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer,
-                expected=None, order=None):
+                expected=None, order=None, max_timeouts=None):
     """``expected``: the stored outputs as canonical JSON; given, the re-run stops at the first
     pair that differs (the function is dropped whatever the rest give) and marks the others
     ``skipped``. ``order``: the order to run the pairs in (cheapest first finds a difference
-    soonest)."""
+    soonest). ``max_timeouts``: after that many calls timed out, the pairs not yet run are
+    ``skipped`` (run in ascending cost, the later ones would time out too, each costing a
+    whole call timeout)."""
     clock_at_entry = _clock()
     load_s = main_s = 0.0
     count = len(inputs)
@@ -463,9 +465,14 @@ def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, t
         return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
     _seed_globals(seed, (refcode,))
     differed = False
+    timeouts = 0
     for index in order:
         if differed:
             results[index] = {"status": "skipped", "error": "not re-run: an earlier pair differed"}
+            continue
+        if max_timeouts is not None and timeouts >= max_timeouts:
+            results[index] = {"status": "skipped",
+                              "error": "not re-run: " + str(timeouts) + " cheaper pairs timed out"}
             continue
         # A fresh module per pair, as a verifier or a user would run it: an output that
         # depends on state left by earlier calls (a global memo, a counter) must show here.
@@ -481,6 +488,7 @@ def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, t
             output = timer.call(main, **kwargs)
         except _CallTimeout:
             result = {"status": "timeout", "error": "exceeded " + str(call_timeout_s) + " s"}
+            timeouts += 1
         except BaseException as exc:
             result = {"status": "error", "error": _describe(exc)}
         else:
@@ -502,14 +510,14 @@ def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, t
 
 
 def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude="", expected=None,
-                        order=None):
+                        order=None, max_timeouts=None):
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
             prelude_code = _compile_prelude(prelude)
         except BaseException as exc:
             return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
         return _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer,
-                           expected, order)
+                           expected, order, max_timeouts)
 
 
 class _ProcessState:
@@ -561,7 +569,8 @@ class _ProcessState:
 
 def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
     """Replays of several functions in one process: ``functions`` is a list of
-    ``{"refcode", "funcname", "inputs", "seed"}`` (optionally ``"expected"`` and ``"order"``);
+    ``{"refcode", "funcname", "inputs", "seed"}`` (optionally ``"expected"``, ``"order"`` and
+    ``"max_timeouts"``);
     one ``codeio_replay_entry`` result each."""
     out = []
     with _Muted(), _Timer(call_timeout_s) as timer:
@@ -575,7 +584,8 @@ def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
             try:
                 out.append(_replay_one(item["refcode"], item["funcname"], item["inputs"],
                                        item["seed"], call_timeout_s, prelude_code, timer,
-                                       item.get("expected"), item.get("order")))
+                                       item.get("expected"), item.get("order"),
+                                       item.get("max_timeouts")))
             finally:
                 state.restore()
     return out

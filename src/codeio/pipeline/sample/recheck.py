@@ -43,8 +43,19 @@ FLOAT_REL_TOL = 1e-9
 """Stored-vs-run float tolerance (see the module docstring)."""
 
 _AHEAD = 256
+MAX_TIMEOUTS = 2
+"""Calls of one function's replay that may time out before its remaining (larger) inputs are
+skipped: on the reference's parsed corpus a handful of functions whose every pair times out
+took three quarters of the recheck's time, a whole call timeout per pair and run."""
 # When pairs fail for different reasons, the record's reason is the most telling one.
-_PRECEDENCE = ("differs_between_runs", "stored_output_differs", "error", "timeout", "not_json")
+_PRECEDENCE = (
+    "differs_between_runs",
+    "stored_output_differs",
+    "error",
+    "timeout",
+    "not_json",
+    "skipped",
+)
 
 
 class PairCheck(BaseModel):
@@ -91,8 +102,13 @@ def recheck(
     retries: int = 1,
     prelude: str = NAMESPACE_PRELUDE,
     float_rel_tol: float = FLOAT_REL_TOL,
+    max_timeouts: int | None = MAX_TIMEOUTS,
 ) -> Iterator[RecheckResult]:
-    """One ``RecheckResult`` per record, in order; both sandboxes run at the same time."""
+    """One ``RecheckResult`` per record, in order; both sandboxes run at the same time.
+
+    Each replay runs the pairs smallest input first; with ``max_timeouts`` (None: no limit),
+    once that many calls of a replay timed out its remaining pairs are not run (``skipped``,
+    not reproducible)."""
     if recheck_sandbox is sandbox or recheck_sandbox.hash_seed == sandbox.hash_seed:
         raise ValueError("recheck needs two sandboxes with different hash seeds")
     source = iter(fns)
@@ -106,6 +122,7 @@ def recheck(
             call_timeout_s=call_timeout_s,
             limits=replay_limits(box.limits, len(fn.ios), call_timeout_s),
             prelude=prelude,
+            max_timeouts=max_timeouts,
         )
 
     # Two streams, one per sandbox, each reading the records as its lanes free up: a record
