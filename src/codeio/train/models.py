@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from codeio.errors import ConfigError
 
-__all__ = ["load_causal_lm", "load_tokenizer", "materialize_gguf"]
+__all__ = [
+    "cache_root",
+    "dequantised_gguf",
+    "load_causal_lm",
+    "load_tokenizer",
+    "materialize_gguf",
+]
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "CODEIO_CACHE_DIR"
+_COMPLETE = ".complete"
 
 
 def load_tokenizer(path: str | Path, gguf_file: str | None = None) -> Any:
@@ -69,3 +85,58 @@ def materialize_gguf(folder: str | Path, gguf_file: str, out_dir: str | Path) ->
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     return out
+
+
+def cache_root() -> Path:
+    """Where codeio keeps what it can rebuild: ``$CODEIO_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/codeio``, else ``~/.cache/codeio``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "codeio"
+
+
+def _gguf_key(gguf: Path) -> str:
+    """The file's content and the transformers version that dequantises it: a copy of the
+    same file elsewhere shares the entry, a changed file or another converter does not."""
+    import transformers
+
+    digest = hashlib.sha256()
+    with gguf.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    digest.update(f"transformers {transformers.__version__}".encode())
+    return digest.hexdigest()[:20]
+
+
+def dequantised_gguf(gguf: str | Path, cache: str | Path | None = None) -> Path:
+    """A plain model folder (fp32 safetensors + tokenizer) with ``gguf``'s weights, made once
+    and kept under ``cache_root()/gguf``.
+
+    Loading a GGUF through transformers parses the file several times and rebuilds its tensor
+    name map per module: about a minute for a 135M model on two cores, paid by every process
+    that loads it (each stage of a run, each eval), where the dequantised folder loads in a
+    second or two. The entry is written to a temporary folder and renamed into place under
+    a lock, so concurrent processes make it once and never see half of it.
+    """
+    gguf = Path(gguf)
+    root = Path(cache) if cache is not None else cache_root()
+    folder = root / "gguf" / f"{gguf.stem}-{_gguf_key(gguf)}"
+    if (folder / _COMPLETE).is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{folder}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (folder / _COMPLETE).is_file():
+            return folder  # another process made it while this one waited
+        partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            materialize_gguf(gguf.parent, gguf.name, partial)
+            (partial / _COMPLETE).write_text(f"{gguf}\n")
+            shutil.rmtree(folder, ignore_errors=True)  # a leftover without its marker
+            partial.rename(folder)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    log.info("dequantised %s into %s", gguf, folder)
+    return folder
