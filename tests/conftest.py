@@ -27,7 +27,7 @@ def _session_shared(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path
 def codeio_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """codeio's cache (dequantised GGUF models) for this session, not the user's home; the
     commands tests start inherit it."""
-    from codeio.train.models import CACHE_ENV
+    from codeio.cache_dir import CACHE_ENV
 
     folder = _session_shared(tmp_path_factory, "codeio-cache")
     os.environ[CACHE_ENV] = str(folder)

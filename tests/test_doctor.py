@@ -151,6 +151,7 @@ def test_internal_error_writes_the_traceback_to_a_file(tmp_path: Path) -> None:
     )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env.pop("CODEIO_DEBUG", None)
+    env.pop("CODEIO_CACHE_DIR", None)  # the suite's own cache folder would come first
     res = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
     )

@@ -55,9 +55,10 @@ def fail(exc: CodeioError) -> NoReturn:
 
 
 def crash_dir() -> Path:
-    """Where tracebacks of internal errors go: ``$XDG_CACHE_HOME/codeio/crashes``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "codeio" / "crashes"
+    """Where tracebacks of internal errors go: ``crashes`` in codeio's cache folder."""
+    from codeio.cache_dir import cache_root
+
+    return cache_root() / "crashes"
 
 
 def _write_traceback(exc: BaseException) -> Path | None:

@@ -151,7 +151,8 @@ class TransformersBackend(LLMBackend):
     def _dequantised(gguf: Path) -> Path | None:
         """The cached plain copy of ``gguf``, or None (load the GGUF itself) when the cache
         cannot be written: slower, but the run goes on."""
-        from codeio.train.models import cache_root, dequantised_gguf
+        from codeio.cache_dir import cache_root
+        from codeio.train.models import dequantised_gguf
 
         try:
             return dequantised_gguf(gguf)

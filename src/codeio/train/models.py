@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from codeio.cache_dir import cache_root
 from codeio.errors import ConfigError
 
 __all__ = [
-    "cache_root",
     "dequantised_gguf",
     "load_causal_lm",
     "load_tokenizer",
@@ -22,7 +22,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "CODEIO_CACHE_DIR"
 _COMPLETE = ".complete"
 
 
@@ -85,15 +84,6 @@ def materialize_gguf(folder: str | Path, gguf_file: str, out_dir: str | Path) ->
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     return out
-
-
-def cache_root() -> Path:
-    """Where codeio keeps what it can rebuild: ``$CODEIO_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/codeio``, else ``~/.cache/codeio``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "codeio"
 
 
 def _gguf_key(gguf: Path) -> str:
