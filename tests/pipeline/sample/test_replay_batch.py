@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 from codeio.pipeline.sample import SampleConfig, Sampler
+from codeio.pipeline.sample.determinism import compare_pairs, replay_task, run_replay
 from codeio.pipeline.sample.sampler import _Pending
 from codeio.records import Failure, FunctionRecord, IOPair
 
@@ -63,3 +66,39 @@ def test_a_nondeterministic_function_in_a_batch_is_still_caught(sandboxes) -> No
     out = sampler._replay_batch([SENSITIVE, unseeded])
     assert isinstance(out[0], FunctionRecord)
     assert isinstance(out[1], Failure) and out[1].reason == "nondeterministic"
+
+
+LUCKY = "import random\ndef main_solution(x):\n    return [x, random.getrandbits(32)]\n"
+
+
+def _as_seeded(seed: int, xs: list[int]) -> list[tuple[dict, object]]:
+    """The pairs this function gives when the re-run seeds the global RNG with ``seed``."""
+    rng = random.Random(seed)
+    return [({"x": x}, [x, rng.getrandbits(32)]) for x in xs]
+
+
+def test_a_function_that_draws_random_numbers_gets_a_second_re_run(sandboxes) -> None:
+    # Stored outputs that the first re-run reproduces exactly (its seed gives the same draws):
+    # a function random only now and then that passed one re-run by luck. The second re-run,
+    # with another seed, shows the difference.
+    sampler = Sampler(*sandboxes, SampleConfig())
+    fn = pending(LUCKY, [({"x": 1}, None)]).fn
+    first, second = sampler._replay_seed(fn, 0), sampler._replay_seed(fn, 1)
+    assert _as_seeded(first, [1, 2]) != _as_seeded(second, [1, 2])
+    lucky = pending(LUCKY, _as_seeded(first, [1, 2]))
+    # The first re-run alone would keep it.
+    task = replay_task(
+        LUCKY,
+        "main_solution",
+        [{"x": 1}, {"x": 2}],
+        seed=first,
+        call_timeout_s=2.0,
+        limits=sandboxes[1].limits,
+    )
+    assert not compare_pairs(lucky.pairs, run_replay(sandboxes[1], task, retries=0))
+    out = sampler._replay_batch([SENSITIVE, lucky])
+    assert isinstance(out[0], FunctionRecord) and out[0].meta["sample"]["replays"] == 1
+    assert isinstance(out[1], Failure) and out[1].reason == "nondeterministic", out[1]
+    # On its own the same holds.
+    (alone,) = sampler._replay_batch([pending(LUCKY, _as_seeded(first, [1, 2]))])
+    assert isinstance(alone, Failure) and alone.reason == "nondeterministic"
