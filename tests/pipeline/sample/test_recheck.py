@@ -169,3 +169,34 @@ def test_after_two_timeouts_the_larger_inputs_are_not_run(sandboxes) -> None:
     # No limit: every slow pair gets its own timeout.
     (result,) = recheck([record], *sandboxes, call_timeout_s=0.3, max_timeouts=None)
     assert [check.reason for check in result.pairs] == ["timeout"] * 5 + ["ok"] * 3
+
+
+def test_stop_at_first_skips_the_pairs_after_one_that_does_not_reproduce(sandboxes) -> None:
+    # What the pipeline asks for: one pair that does not reproduce drops the record, so the
+    # slow pairs after it are not run.
+    refcode = (
+        "import time\n"
+        "def main_solution(n):\n"
+        "    if n >= 100:\n"
+        "        time.sleep(30)\n"
+        "    return n * 2\n"
+    )
+    wrong_first = IOPair(input={"n": 1}, output=3)
+    slow = [IOPair(input={"n": 100 + i}, output=(100 + i) * 2) for i in range(3)]
+    record = FunctionRecord(id="stop", refcode=refcode, ios=[*slow, wrong_first])
+    (result,) = recheck([record], *sandboxes, call_timeout_s=20.0, stop_at_first=True)
+    assert [check.reason for check in result.pairs] == ["skipped"] * 3 + ["stored_output_differs"]
+    assert result.reason == "stored_output_differs" and not result.deterministic
+
+
+def test_stop_at_first_keeps_the_float_tolerance_against_stored_outputs(sandboxes) -> None:
+    # Stored on another machine: the last bits differ. The re-run must not stop there.
+    refcode = "def main_solution(x):\n    return [x / 3, {'k': x * 0.1}]\n"
+    pairs = [
+        IOPair(input={"x": x}, output=[x / 3 * (1 + 1e-12), {"k": x * 0.1 * (1 - 1e-12)}])
+        for x in (1.0, 2.0, 7.0)
+    ]
+    record = FunctionRecord(id="floats", refcode=refcode, ios=pairs)
+    (result,) = recheck([record], *sandboxes, stop_at_first=True)
+    assert result.deterministic, result.detail
+    assert all(check.reproducible for check in result.pairs)

@@ -64,6 +64,8 @@ class SamplerHandle:
             self.recheck_sandbox,
             seed=self.seed,
             call_timeout_s=self.recheck_call_timeout_s,
+            # One pair that does not reproduce drops the record (_kept_pairs): stop there.
+            stop_at_first=True,
         )
 
     def close(self) -> None:

@@ -150,12 +150,21 @@ class StopAtFirst:
 
     expected: list[Any]
     cost_s: list[float] = field(default_factory=list)
+    """Any cost estimate per pair (seconds, input size): only its order is used."""
+    float_rel_tol: float = 0.0
+    """How far a float may be from its expected value and still match (``outputs_equal``)."""
 
     def kwargs(self) -> dict[str, Any]:
         order = list(range(len(self.expected)))
         if len(self.cost_s) == len(self.expected):
             order.sort(key=lambda i: self.cost_s[i])
-        return {"expected": [canonical_json(o) for o in self.expected], "order": order}
+        out: dict[str, Any] = {
+            "expected": [canonical_json(o) for o in self.expected],
+            "order": order,
+        }
+        if self.float_rel_tol > 0:
+            out["rel_tol"] = self.float_rel_tol
+        return out
 
 
 def replay_batch_task(

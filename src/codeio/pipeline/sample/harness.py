@@ -443,12 +443,37 @@ def _canonical(value):
                        allow_nan=True)
 
 
+def _close(a, b, tol):
+    """The host's ``outputs_equal`` with a float tolerance: floats within ``tol`` (relative),
+    everything else equal in type and value, containers in shape and keys."""
+    if type(a) is float and type(b) is float:
+        if a != a or b != b:
+            return a != a and b != b
+        if a == b or abs(a) == float("inf") or abs(b) == float("inf"):
+            return a == b
+        return abs(a - b) <= tol * max(abs(a), abs(b))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y, tol) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k], tol) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _differs(result, expected_text, rel_tol):
+    if result["status"] != "ok":
+        return True
+    if _canonical(result["output"]) == expected_text:
+        return False
+    return rel_tol <= 0 or not _close(_json.loads(expected_text), result["output"], rel_tol)
+
+
 def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer,
-                expected=None, order=None, max_timeouts=None):
+                expected=None, order=None, max_timeouts=None, rel_tol=0.0):
     """``expected``: the stored outputs as canonical JSON; given, the re-run stops at the first
     pair that differs (the function is dropped whatever the rest give) and marks the others
     ``skipped``. ``order``: the order to run the pairs in (cheapest first finds a difference
-    soonest). ``max_timeouts``: after that many calls timed out, the pairs not yet run are
+    soonest; ``rel_tol``: how far a float may be from its expected value and still match).
+    ``max_timeouts``: after that many calls timed out, the pairs not yet run are
     ``skipped`` (run in ascending cost, the later ones would time out too, each costing a
     whole call timeout)."""
     clock_at_entry = _clock()
@@ -501,7 +526,7 @@ def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, t
         results[index] = result
         if expected is not None:
             try:
-                differed = result["status"] != "ok" or _canonical(result["output"]) != expected[index]
+                differed = _differs(result, expected[index], rel_tol)
             except BaseException:
                 differed = True
     phases = {"load": round(load_s, 5), "main": round(main_s, 5)}
@@ -510,14 +535,14 @@ def _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, t
 
 
 def codeio_replay_entry(refcode, funcname, inputs, seed, call_timeout_s, prelude="", expected=None,
-                        order=None, max_timeouts=None):
+                        order=None, max_timeouts=None, rel_tol=0.0):
     with _Muted(), _Timer(call_timeout_s) as timer:
         try:
             prelude_code = _compile_prelude(prelude)
         except BaseException as exc:
             return {"results": [], "setup_error": {"where": "refcode", "error": _describe(exc)}}
         return _replay_one(refcode, funcname, inputs, seed, call_timeout_s, prelude_code, timer,
-                           expected, order, max_timeouts)
+                           expected, order, max_timeouts, rel_tol)
 
 
 class _ProcessState:
@@ -585,7 +610,7 @@ def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
                 out.append(_replay_one(item["refcode"], item["funcname"], item["inputs"],
                                        item["seed"], call_timeout_s, prelude_code, timer,
                                        item.get("expected"), item.get("order"),
-                                       item.get("max_timeouts")))
+                                       item.get("max_timeouts"), item.get("rel_tol", 0.0)))
             finally:
                 state.restore()
     return out

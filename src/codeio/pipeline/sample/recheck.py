@@ -24,9 +24,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from codeio.exec import ExecTask, Sandbox, Status
-from codeio.ids import derive_seed
+from codeio.ids import canonical_json, derive_seed
 from codeio.pipeline.sample.determinism import (
     Replay,
+    StopAtFirst,
     outcome_text,
     outputs_equal,
     replay_limits,
@@ -103,25 +104,37 @@ def recheck(
     prelude: str = NAMESPACE_PRELUDE,
     float_rel_tol: float = FLOAT_REL_TOL,
     max_timeouts: int | None = MAX_TIMEOUTS,
+    stop_at_first: bool = False,
 ) -> Iterator[RecheckResult]:
     """One ``RecheckResult`` per record, in order; both sandboxes run at the same time.
 
     Each replay runs the pairs smallest input first; with ``max_timeouts`` (None: no limit),
     once that many calls of a replay timed out its remaining pairs are not run (``skipped``,
-    not reproducible)."""
+    not reproducible). With ``stop_at_first`` each replay stops at the first pair that does
+    not give its stored output (the rest are ``skipped``): for a caller that drops a record
+    on any such pair, as the pipeline does, the rest could not save it."""
     if recheck_sandbox is sandbox or recheck_sandbox.hash_seed == sandbox.hash_seed:
         raise ValueError("recheck needs two sandboxes with different hash seeds")
     source = iter(fns)
 
     def tasks(box: Sandbox, fn: FunctionRecord, salt: str) -> ExecTask:
+        inputs = [pair.input for pair in fn.ios]
+        stop = None
+        if stop_at_first:
+            stop = StopAtFirst(
+                [pair.output for pair in fn.ios],
+                cost_s=[float(len(canonical_json(item))) for item in inputs],
+                float_rel_tol=float_rel_tol,
+            )
         return replay_task(
             fn.refcode,
             fn.funcname,
-            [pair.input for pair in fn.ios],
+            inputs,
             seed=derive_seed(seed, fn.id, salt),
             call_timeout_s=call_timeout_s,
             limits=replay_limits(box.limits, len(fn.ios), call_timeout_s),
             prelude=prelude,
+            stop_at_first=stop,
             max_timeouts=max_timeouts,
         )
 
