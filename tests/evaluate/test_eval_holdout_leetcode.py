@@ -50,7 +50,7 @@ def test_holdout_trace_teacher_is_right_and_wrong_answers_are_not(
     for row in rows:
         if row["kind"] == "output":
             wrong[row["id"]] = json.dumps(
-                {"output": {"total": True, "pair": row["pair"]["output"]["pair"]}}
+                {"output": {"total": True, "pair": json.loads(row["pair"])["output"]["pair"]}}
             )
         else:
             wrong[row["id"]] = json.dumps({"input": {"a": 1, "b": 1}})

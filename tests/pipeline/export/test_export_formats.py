@@ -167,7 +167,7 @@ def test_holdout_never_splits_a_function_and_is_seed_stable(tmp_path: Path) -> N
     assert {r["func_id"] for r in _read_jsonl(tmp_path / "a" / "dpo.jsonl")}.isdisjoint(held)
     row = test_rows[0]
     assert set(row) >= {"prompt", "kind", "refcode", "funcname", "pair"}
-    assert row["refcode"] == CODE and set(row["pair"]) == {"input", "output"}
+    assert row["refcode"] == CODE and set(json.loads(row["pair"])) == {"input", "output"}
     others = {
         tuple(sorted(holdout_functions([f"f{i}" for i in range(10)], 0.3, s))) for s in range(6)
     }

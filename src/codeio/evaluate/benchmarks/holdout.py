@@ -25,8 +25,15 @@ __all__ = ["HoldoutBenchmark", "holdout_task"]
 
 
 def holdout_task(row: dict[str, Any]) -> PredictionTask:
-    """A holdout.jsonl row back as the PredictionTask it was written from."""
+    """A holdout.jsonl row back as the PredictionTask it was written from.
+
+    ``pair`` is JSON text; files written before it was (an object) are still read.
+    """
     pair = row.get("pair") or {}
+    if isinstance(pair, str):
+        pair = json.loads(pair)
+    if not isinstance(pair, dict):
+        raise ValueError(f"pair must be a JSON object, got {type(pair).__name__}")
     return PredictionTask(
         id=str(row["id"]),
         func_id=str(row["func_id"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,7 +31,14 @@ def holdout_functions(func_ids: Iterable[str], fraction: float, seed: int) -> se
 
 
 def holdout_row(task: PredictionTask) -> dict[str, Any]:
-    """One held-out task as ``codeio eval --benchmark codeio-holdout`` reads it."""
+    """One held-out task as ``codeio eval --benchmark codeio-holdout`` reads it.
+
+    ``pair`` is JSON text (``json.loads`` gives ``{"input": {...}, "output": ...}``), not an
+    object: each function has its own argument names and return type, and a JSON reader that
+    infers one column type (``datasets.load_dataset("json")``, pyarrow) either fails on them or
+    unifies them (1 next to 2.5 comes back as 1.0). A string column loads everywhere and keeps
+    every value exactly; NaN and infinities are written as Python's json module spells them.
+    """
     return {
         "id": task.id,
         "func_id": task.func_id,
@@ -39,5 +47,9 @@ def holdout_row(task: PredictionTask) -> dict[str, Any]:
         "prompt": task.prompt,
         "refcode": task.refcode,
         "funcname": task.funcname,
-        "pair": {"input": task.pair.input, "output": task.pair.output},
+        "pair": json.dumps(
+            {"input": task.pair.input, "output": task.pair.output},
+            ensure_ascii=False,
+            allow_nan=True,
+        ),
     }
