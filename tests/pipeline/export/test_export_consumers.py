@@ -261,6 +261,62 @@ def test_old_holdout_files_with_pair_objects_still_evaluate() -> None:
     assert holdout_task(old) == task
 
 
+def test_parquet_and_hf_columns_do_not_depend_on_the_first_rows(tmp_path: Path) -> None:
+    """Parquet took its schema from the first 1,024 rows: a column that was null there (a
+    sample without a verdict) failed the export when a later row had a value."""
+    unverified = [
+        Sample(
+            task_id=f"t{i:05d}",
+            func_id=f"f{i:05d}",
+            kind="output",
+            prompt="p",
+            turns=[Turn(response="r", verdict=None)],
+        )
+        for i in range(1030)
+    ]
+    verified = Sample(
+        task_id="t99999",
+        func_id="f99999",
+        kind="input",
+        prompt="p",
+        turns=[_turn("r", "correct")],
+        model="m",
+    )
+    for fmt, name in (("parquet", "m.parquet"), ("hf", "hf")):
+        result = export_samples([*unverified, verified], tmp_path / name, fmt=fmt, include="all")  # type: ignore[arg-type]
+        assert result.rows == 1031
+    parquet = datasets.load_dataset(
+        "parquet",
+        data_files=str(tmp_path / "m.parquet"),
+        split="train",
+        cache_dir=str(tmp_path / "c"),
+    )
+    hf = datasets.load_from_disk(str(tmp_path / "hf"))
+    for loaded in (parquet, hf):
+        _assert_messages_features(loaded.features)
+        assert loaded[-1]["final_status"] == "correct" and loaded[0]["final_status"] is None
+
+
+def test_empty_exports_keep_their_columns(tmp_path: Path) -> None:
+    """0 verified samples. The HF folder loads as 0 rows with its columns (it failed with an
+    IndexError: ``save_to_disk`` wrote no shard); the Parquet file keeps its columns (it had
+    none, so no reader could tell what the export holds)."""
+    import pyarrow.parquet as pq
+
+    samples, _ = _world(3)
+    wrong_only = [s for s in samples if s.final_status != "correct"]
+    assert wrong_only
+    parquet = export_samples(wrong_only, tmp_path / "p" / "m.parquet", fmt="parquet")
+    hf = export_samples(wrong_only, tmp_path / "h" / "hf", fmt="hf")
+    assert parquet.rows == hf.rows == 0
+    table = pq.read_table(parquet.path)
+    assert table.num_rows == 0
+    _assert_messages_features(datasets.Features.from_arrow_schema(table.schema))
+    from_disk = datasets.load_from_disk(str(hf.path))
+    assert len(from_disk) == 0
+    _assert_messages_features(from_disk.features)
+
+
 def test_unicode_and_very_long_rows_round_trip(tmp_path: Path) -> None:
     text = 'ünïcödé 😀 \u2028 \x00 \\ " ' + "🎉" * 50_000 + " 日本語"
     sample = Sample(

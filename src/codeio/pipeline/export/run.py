@@ -187,14 +187,20 @@ def export_samples(
                 row = build(sample)
                 yield {**row, "process": marks} if process == "lenient" else row
 
+        if fmt in ("parquet", "hf"):
+            from codeio.pipeline.export.parquet import messages_schema
+
+            # A fixed schema: Parquet readers need one type per column, and must get the
+            # columns even from an empty export.
+            schema = messages_schema(process=process == "lenient")
         if fmt == "parquet":
             from codeio.pipeline.export.parquet import write_parquet
 
-            count = write_parquet(out, rows())
+            count = write_parquet(out, rows(), schema=schema)
         elif fmt == "hf":
             from codeio.pipeline.export.hf import write_hf
 
-            count = write_hf(out, rows())
+            count = write_hf(out, rows(), schema=schema)
         elif fmt == "llamafactory":
             from codeio.train.formats import write_llamafactory
 
