@@ -85,6 +85,8 @@ def export(
     skipped = ", ".join(f"{n} by {why}" for why, n in result.skipped.items() if n)
     if skipped:
         typer.echo(f"samples left out: {skipped}")
+    for note in result.notes(fmt):
+        typer.echo(note)
 
 
 def report(

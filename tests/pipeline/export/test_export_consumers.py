@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 # Before ``datasets`` is imported: it reads these once; nothing here may reach the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -315,6 +316,44 @@ def test_empty_exports_keep_their_columns(tmp_path: Path) -> None:
     from_disk = datasets.load_from_disk(str(hf.path))
     assert len(from_disk) == 0
     _assert_messages_features(from_disk.features)
+
+
+def test_empty_exports_say_why_there_is_nothing(tmp_path: Path) -> None:
+    """A JSONL file with no line has no columns, and ``load_dataset`` refuses a file with no
+    rows (JSONL: a bare StopIteration; Parquet: "BatchSize must be greater than 0"): the
+    command says why there is nothing, instead of a bare ``0 rows``."""
+    import pyarrow.parquet as pq
+
+    from codeio.cli.main import app
+
+    empty = CliRunner().invoke(
+        app,
+        ["export", str(_empty_run(tmp_path / "empty-run")), "-o", str(tmp_path / "e" / "m.jsonl")],
+    )
+    assert empty.exit_code == 0, empty.output
+    assert "0 rows" in empty.output
+    assert "the run has no samples" in empty.output and "load_dataset" in empty.output
+    assert "0 preference pairs" in empty.output and "revision" in empty.output
+
+    # Samples that exist but are all left out: the note names what took them.
+    run = tmp_path / "run"
+    _store_run(run, seed=0, n=3)
+    out = tmp_path / "n" / "m.parquet"
+    args = ["-f", "parquet", "--include", "wrong", "--holdout", "0.5", "-o", str(out)]
+    none = CliRunner().invoke(app, ["export", str(run), *args])
+    assert none.exit_code == 0, none.output
+    assert "left out (" in none.output
+    assert "by holdout" in none.output and "by include" in none.output
+    assert pq.read_table(out).num_rows == 0
+
+
+def _empty_run(run_dir: Path) -> Path:
+    """A run whose every function failed before generation: a store without samples."""
+    from codeio.store.db import RunStore
+
+    with RunStore.open_run(run_dir):
+        pass
+    return run_dir
 
 
 def test_unicode_and_very_long_rows_round_trip(tmp_path: Path) -> None:

@@ -65,6 +65,38 @@ class ExportResult:
     holdout_functions: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     """Samples left out of the SFT file, by why: ``include`` filter or ``holdout``."""
+    samples: int = 0
+    """Samples the run had to export, before any was left out."""
+
+    def notes(self, fmt: str) -> list[str]:
+        """Why a file came out empty, and what that means for its readers (one line each)."""
+        notes: list[str] = []
+        if self.rows == 0:
+            if self.samples == 0:
+                why = "the run has no samples (no task got an answer; see `codeio status RUN`)"
+            else:
+                left = ", ".join(f"{n} by {reason}" for reason, n in self.skipped.items() if n)
+                why = f"all {self.samples} samples were left out ({left})"
+            if fmt == "hf":
+                reader = "datasets.load_from_disk opens it as 0 rows with the usual columns"
+            elif fmt == "parquet":
+                reader = (
+                    "it has the usual columns and 0 rows, which pyarrow reads but "
+                    "datasets.load_dataset refuses"
+                )
+            else:
+                reader = (
+                    "an empty JSONL file has no columns, so datasets.load_dataset (and "
+                    "LLaMA-Factory, TRL) cannot open it"
+                )
+            notes.append(f"note: no samples to train on: {why}; {reader}")
+        if self.dpo_rows == 0:
+            notes.append(
+                "note: 0 preference pairs: a pair needs a wrong answer that a revision turned "
+                "into a verified one, and no sample here has one (revision off, every first "
+                f"answer right, or no revision verified); {self.dpo_path.name} is empty"
+            )
+        return notes
 
 
 def default_output(out_dir: Path | str, fmt: str) -> Path:
@@ -157,13 +189,15 @@ def export_samples(
     skipped = {"holdout": 0, "include": 0, "decontaminated": 0, "process": 0}
     dpo_path = out.parent / DPO_FILENAME
     dpo_count = 0
+    seen = 0
     build = _ROW_BUILDERS[fmt]
     with atomic_path(dpo_path) as dpo_tmp, dpo_tmp.open("w", encoding="utf-8") as dpo_handle:
 
         def rows() -> Iterator[dict[str, Any]]:
             # One pass feeds both files, so a streamed run is read once.
-            nonlocal dpo_count
+            nonlocal dpo_count, seen
             for sample in stream:
+                seen += 1
                 if sample.func_id in excluded or sample.task_id in excluded:
                     skipped["decontaminated"] += 1
                     continue
@@ -217,7 +251,12 @@ def export_samples(
         else:
             count = write_jsonl(out, rows())
     result = ExportResult(
-        path=out, rows=count, dpo_path=dpo_path, dpo_rows=dpo_count, skipped=skipped
+        path=out,
+        rows=count,
+        dpo_path=dpo_path,
+        dpo_rows=dpo_count,
+        skipped=skipped,
+        samples=seen,
     )
     if holdout > 0:
         result.holdout_path = out.parent / HOLDOUT_FILENAME
