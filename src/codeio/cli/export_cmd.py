@@ -33,7 +33,12 @@ def export(
     holdout: float = typer.Option(
         0.0, "--holdout", help="Fraction of functions held out into holdout.jsonl."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the held-out split."),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        help="Seed of the held-out split; default: the run's seed, so the split is the one "
+        "`codeio run` wrote.",
+    ),
     process: str = typer.Option(
         "off",
         "--process",
@@ -80,7 +85,7 @@ def export(
     if result.holdout_path is not None:
         typer.echo(
             f"{result.holdout_rows} held-out tasks from {len(result.holdout_functions)} "
-            f"functions -> {result.holdout_path}"
+            f"functions (seed {result.seed}) -> {result.holdout_path}"
         )
     skipped = ", ".join(f"{n} by {why}" for why, n in result.skipped.items() if n)
     if skipped:

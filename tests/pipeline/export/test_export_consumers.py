@@ -356,6 +356,56 @@ def _empty_run(run_dir: Path) -> Path:
     return run_dir
 
 
+@pytest.mark.parametrize("fmt", ["messages", "parquet", "hf", "codeio"])
+def test_splits_are_disjoint_by_function_and_follow_the_seed(tmp_path: Path, fmt: str) -> None:
+    run = tmp_path / "run"
+    _store_run(run, seed=11, n=20)
+    name = {"parquet": "m.parquet", "hf": "hf"}.get(fmt, "m.jsonl")
+    first = export_run(run, fmt=fmt, include="all", out=tmp_path / "a" / name, holdout=0.3)  # type: ignore[arg-type]
+    again = export_run(run, fmt=fmt, include="all", out=tmp_path / "b" / name, holdout=0.3)  # type: ignore[arg-type]
+    other = export_run(
+        run,
+        fmt=fmt,  # type: ignore[arg-type]
+        include="all",
+        out=tmp_path / "c" / name,
+        holdout=0.3,
+        seed=12,
+    )
+    assert first.holdout_functions == again.holdout_functions != other.holdout_functions
+    held = set(first.holdout_functions)
+    if fmt == "parquet":
+        train = {r["func_id"] for r in datasets.Dataset.from_parquet(str(first.path))}
+    elif fmt == "hf":
+        train = set(datasets.load_from_disk(str(first.path))["func_id"])
+    else:
+        train = {r["func_id"] for r in _lines(first.path)}
+    assert train and held and train.isdisjoint(held)
+    assert {r["func_id"] for r in _lines(first.dpo_path)}.isdisjoint(held)
+    assert first.holdout_path is not None
+    assert {r["func_id"] for r in _lines(first.holdout_path)} == held
+
+
+def test_reexport_draws_the_same_split_as_the_run(tmp_path: Path) -> None:
+    """``codeio run`` splits with the run's seed; ``codeio export RUN --holdout F`` without
+    ``--seed`` used 0, so re-exporting another format into the run's export folder replaced
+    holdout.jsonl with one that shares functions with the run's messages.jsonl beside it."""
+    run = tmp_path / "run"
+    samples, tasks = _store_run(run, seed=5, n=20)
+    # What the run's own export stage wrote (pipeline/run/export.py: seed=config.seed).
+    as_run = export_samples(
+        samples, run / "export" / "messages.jsonl", include="all", tasks=tasks, holdout=0.3, seed=5
+    )
+    from codeio.cli.main import app
+
+    cli = CliRunner().invoke(app, ["export", str(run), "-f", "parquet", "--holdout", "0.3"])
+    assert cli.exit_code == 0, cli.output
+    held = {r["func_id"] for r in _lines(run / "export" / "holdout.jsonl")}
+    train = {r["func_id"] for r in _lines(run / "export" / "messages.jsonl")}
+    assert train.isdisjoint(held)
+    assert held == set(as_run.holdout_functions)
+    assert "seed 5" in cli.output
+
+
 def test_unicode_and_very_long_rows_round_trip(tmp_path: Path) -> None:
     text = 'ünïcödé 😀 \u2028 \x00 \\ " ' + "🎉" * 50_000 + " 日本語"
     sample = Sample(

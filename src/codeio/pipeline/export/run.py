@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from codeio.errors import ConfigError
 from codeio.pipeline.export.codeio_layout import codeio_row
@@ -16,6 +16,9 @@ from codeio.pipeline.export.messages import messages_row
 from codeio.pipeline.export.sharegpt import sharegpt_row
 from codeio.pipeline.export.split import holdout_functions, holdout_row
 from codeio.records import PredictionTask, Sample
+
+if TYPE_CHECKING:
+    from codeio.pipeline.export.source import RunSource
 
 __all__ = [
     "FORMATS",
@@ -28,6 +31,7 @@ __all__ = [
     "export_run",
     "export_samples",
     "process_marks",
+    "run_seed",
     "selected",
 ]
 
@@ -67,6 +71,8 @@ class ExportResult:
     """Samples left out of the SFT file, by why: ``include`` filter or ``holdout``."""
     samples: int = 0
     """Samples the run had to export, before any was left out."""
+    seed: int = 0
+    """The seed the held-out split was drawn with."""
 
     def notes(self, fmt: str) -> list[str]:
         """Why a file came out empty, and what that means for its readers (one line each)."""
@@ -257,6 +263,7 @@ def export_samples(
         dpo_rows=dpo_count,
         skipped=skipped,
         samples=seen,
+        seed=seed,
     )
     if holdout > 0:
         result.holdout_path = out.parent / HOLDOUT_FILENAME
@@ -291,15 +298,22 @@ def export_run(
     include: Include = "correct",
     out: Path | str | None = None,
     holdout: float = 0.0,
-    seed: int = 0,
+    seed: int | None = None,
     process: ProcessMode = "off",
 ) -> ExportResult:
-    """Export a run directory's final samples; ``out`` defaults to ``<run>/export/<format>``."""
+    """Export a run directory's final samples; ``out`` defaults to ``<run>/export/<format>``.
+
+    ``seed`` (of the held-out split) defaults to the run's own seed, so a re-export holds out
+    the functions ``codeio run`` held out: with another seed, a holdout.jsonl written next to
+    the run's training file would share functions with it.
+    """
     from codeio.pipeline.export.source import RunSource
 
     target = Path(out) if out is not None else default_output(Path(run_dir) / "export", fmt)
     exclude = _decontam_exclusions(Path(run_dir))
     with RunSource(run_dir) as source:
+        if seed is None:
+            seed = run_seed(source)
         return export_samples(
             source.samples(),
             target,
@@ -313,6 +327,19 @@ def export_run(
             exclude=exclude,
             process=process,
         )
+
+
+def run_seed(source: RunSource) -> int:
+    """The seed ``codeio run`` fixed for the run (the store's, else ``run.json``'s); 0 if
+    neither says."""
+    seed = source.store.get_meta("seed")
+    if isinstance(seed, int):
+        return seed
+    try:
+        seed = json.loads((source.run_dir / "run.json").read_text(encoding="utf-8")).get("seed")
+    except (OSError, ValueError, AttributeError):
+        seed = None
+    return seed if isinstance(seed, int) else 0
 
 
 def _decontam_exclusions(run_dir: Path) -> set[str]:
