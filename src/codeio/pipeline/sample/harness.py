@@ -444,8 +444,9 @@ def _canonical(value):
 
 
 def _close(a, b, tol):
-    """The host's ``outputs_equal`` with a float tolerance: floats within ``tol`` (relative),
-    everything else equal in type and value, containers in shape and keys."""
+    """The host's ``outputs_equal`` with a float tolerance (a copy: codeio is not importable
+    inside the sandbox): floats within ``tol`` (relative), everything else equal in type and
+    value, containers in shape and keys."""
     if type(a) is float and type(b) is float:
         if a != a or b != b:
             return a != a and b != b
