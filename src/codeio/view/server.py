@@ -8,7 +8,9 @@ the browser loads is served from this package: no CDN, no network.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import sqlite3
 import sys
 import time
@@ -38,7 +40,6 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 _STATIC = {"view.css": "text/css; charset=utf-8", "view.js": "text/javascript; charset=utf-8"}
-_LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _MAX_ID = 200
 
 
@@ -455,9 +456,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _host_allowed(self) -> bool:
         if not self.server.loopback:
             return True
-        host = (self.headers.get("Host") or "").strip()
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        return name.lower() in _LOOPBACK_NAMES
+        name = _host_name(self.headers.get("Host") or "")
+        # An IP literal cannot be rebound (a rebinding page's Host is its own DNS name), so any
+        # loopback literal is safe; of names, only localhost and the one given to --host.
+        return name in self.server.host_names or _is_loopback_ip(name)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         if self.server.verbose:
@@ -468,18 +470,46 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     app: ViewApp
     loopback: bool
+    host_names: frozenset[str]
     verbose: bool
 
 
-def make_server(app: ViewApp, host: str = "127.0.0.1", port: int = 8765, *, verbose: bool = False):
-    """A bound server (``port=0`` picks a free one); call ``serve_forever`` on it."""
-    import ipaddress
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
-    server = _Server((host, port), _Handler)
-    server.app = app
+
+def _host_name(host: str) -> str:
+    """The name or address in a ``Host`` header, without the port or IPv6 brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else ""
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_loopback_ip(name: str) -> bool:
     try:
-        server.loopback = ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
     except ValueError:
-        server.loopback = host == "localhost"
+        return False
+
+
+def make_server(app: ViewApp, host: str = "127.0.0.1", port: int = 8765, *, verbose: bool = False):
+    """A bound server (``port=0`` picks a free one); call ``serve_forever`` on it.
+
+    ``host`` is resolved once and the socket bound to that address, and whether the server is
+    loopback-only is read from the bound socket, not from how ``host`` was spelled: ``127.1``, a
+    host name that resolves to 127.0.0.1, ``::1`` are loopback; ``0.0.0.0``, ``::`` and ``""``
+    are not.
+    """
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # an IPv6 address as written in a URL
+    # AI_PASSIVE: an empty host means every interface, as the stdlib server would bind it.
+    family, _, _, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    server = (_Server6 if family == socket.AF_INET6 else _Server)(address, _Handler)
+    server.app = app
+    server.loopback = _is_loopback_ip(str(server.server_address[0]))
+    server.host_names = frozenset({"localhost", host.strip().lower()} - {""})
     server.verbose = verbose
     return server

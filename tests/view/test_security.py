@@ -1,0 +1,113 @@
+"""The viewer under attack: hostile record contents and requests a foreign web page can make.
+
+Every test drives a real server on loopback with real sockets (``http.client`` or a raw socket):
+a ``codeio view`` subprocess over a real run directory, or ``make_server`` in this process where
+a test needs a setting the CLI does not expose (a short socket timeout).
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from pathlib import Path
+
+import pytest
+
+from .conftest import Viewer, start_viewer, stop_viewer
+
+
+def _request(
+    host: str,
+    port: int,
+    path: str = "/",
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    timeout: float = 30,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request to ``host:port``; returns status, headers (lower-case names) and body."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+    finally:
+        conn.close()
+
+
+def _port(viewer: Viewer) -> int:
+    return int(viewer.url.rsplit(":", 1)[1])
+
+
+def _can_bind(family: socket.AddressFamily, address: str) -> bool:
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((address, 0))
+    except OSError:
+        return False
+    return True
+
+
+# -- binding and DNS rebinding ------------------------------------------------------------------
+@pytest.mark.parametrize("spelling", ["127.1", "localhost", socket.gethostname()])
+def test_any_spelling_of_a_loopback_bind_keeps_the_host_check(run_dir: Path, spelling: str) -> None:
+    """``--host 127.1`` or a host name that resolves to 127.0.0.1 binds loopback: a rebinding
+    page (``Host: evil.example``) must still get 421, and no 'exposed' warning is printed."""
+    try:
+        bound = socket.getaddrinfo(spelling, 0, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+    except OSError:
+        pytest.skip(f"{spelling!r} does not resolve here")
+    if not bound.startswith("127."):
+        pytest.skip(f"{spelling!r} resolves to {bound}, not loopback, on this machine")
+    v = start_viewer(run_dir, "--host", spelling, "--refresh", "0")
+    try:
+        port = _port(v)
+        status, _, _ = _request(bound, port, "/api/summary", {"Host": f"evil.example:{port}"})
+        assert status == 421
+        assert _request(bound, port, "/api/summary", {"Host": f"localhost:{port}"})[0] == 200
+    finally:
+        out = stop_viewer(v)
+    assert "warning" not in out
+
+
+def test_a_loopback_address_other_than_127_0_0_1_answers_to_its_own_name(run_dir: Path) -> None:
+    """Bound to 127.0.0.2, the browser's Host header is ``127.0.0.2:PORT``: that is loopback,
+    not a rebinding name, and must be served."""
+    if not _can_bind(socket.AF_INET, "127.0.0.2"):
+        pytest.skip("127.0.0.2 cannot be bound here")
+    v = start_viewer(run_dir, "--host", "127.0.0.2", "--refresh", "0")
+    try:
+        port = _port(v)
+        assert _request("127.0.0.2", port, "/")[0] == 200
+        assert _request("127.0.0.2", port, "/", {"Host": "evil.example"})[0] == 421
+    finally:
+        stop_viewer(v)
+
+
+def test_ipv6_loopback_binds_and_checks_the_host(run_dir: Path) -> None:
+    if not _can_bind(socket.AF_INET6, "::1"):
+        pytest.skip("no IPv6 loopback here")
+    v = start_viewer(run_dir, "--host", "::1", "--refresh", "0")
+    try:
+        assert v.url.startswith("http://[::1]:")
+        port = _port(v)
+        status, _, body = _request("::1", port, "/api/summary")
+        assert status == 200 and b'"stages"' in body
+        assert _request("::1", port, "/", {"Host": f"evil.example:{port}"})[0] == 421
+    finally:
+        out = stop_viewer(v)
+    assert "warning" not in out
+
+
+@pytest.mark.parametrize("wildcard", ["0.0.0.0", "::"])
+def test_a_wildcard_bind_warns(run_dir: Path, wildcard: str) -> None:
+    family = socket.AF_INET6 if ":" in wildcard else socket.AF_INET
+    if not _can_bind(family, wildcard):
+        pytest.skip(f"{wildcard} cannot be bound here")
+    v = start_viewer(run_dir, "--host", wildcard, "--refresh", "0")
+    try:
+        local = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        assert _request(local, _port(v), "/")[0] == 200
+    finally:
+        out = stop_viewer(v)
+    assert f"warning: bound to {wildcard}" in out
