@@ -111,3 +111,36 @@ def test_a_wildcard_bind_warns(run_dir: Path, wildcard: str) -> None:
     finally:
         out = stop_viewer(v)
     assert f"warning: bound to {wildcard}" in out
+
+
+# -- headers on every response ------------------------------------------------------------------
+def _raw(port: int, data: bytes, timeout: float = 30) -> bytes:
+    """Send bytes as they are (a request no HTTP client library would write); read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_every_response_carries_the_security_headers(viewer: Viewer) -> None:
+    """The stdlib's own answers (501 for OPTIONS, 414 for a long request line, 431 for a header
+    flood) and the 405 carry the same CSP and nosniff as the pages."""
+    port = _port(viewer)
+    answers = {
+        "405": _raw(port, b"POST /samples HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"),
+        "501": _raw(port, b"OPTIONS / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"),
+        "414": _raw(port, b"GET /" + b"a" * 70000 + b" HTTP/1.0\r\n\r\n"),
+        "431": _raw(
+            port,
+            b"GET / HTTP/1.0\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(101)) + b"\r\n",
+        ),
+        "421": _raw(port, b"GET / HTTP/1.0\r\nHost: evil.example\r\n\r\n"),
+    }
+    for code, raw in answers.items():
+        head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+        assert head.startswith(f"http/1.0 {code}"), (code, head[:80])
+        assert "content-security-policy: default-src 'none'" in head, code
+        assert "x-content-type-options: nosniff" in head, code
+        assert "x-frame-options: deny" in head, code

@@ -417,6 +417,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = _method_not_allowed  # noqa: N815
 
+    # Every header block, the stdlib's own error answers (400, 414, 431, 501) included, gets the
+    # security headers that a response has not set itself.
+    def send_response_only(self, code: int, message: str | None = None) -> None:
+        self._header_names: set[str] = set()
+        super().send_response_only(code, message)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        getattr(self, "_header_names", set()).add(keyword.lower())
+        super().send_header(keyword, value)
+
+    def end_headers(self) -> None:
+        sent = getattr(self, "_header_names", set())
+        for key, value in _SECURITY_HEADERS.items():
+            if key.lower() not in sent:
+                self.send_header(key, value)
+        super().end_headers()
+
     def _serve(self, *, head: bool) -> None:
         start = time.perf_counter()
         if not self._host_allowed():
@@ -430,7 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
             resp = self.server.app.handle(self.path)
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)
-        headers = {**_SECURITY_HEADERS, **resp.headers}
+        headers = dict(resp.headers)  # end_headers adds the security headers not set here
         headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
         for key, value in headers.items():
             self.send_header(key, value)
