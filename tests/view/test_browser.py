@@ -188,3 +188,55 @@ def test_open_funnel_counts_follow_a_live_run(page: Any, run_dir: Path, tmp_path
             stop_viewer(v)
     finally:
         store.close()
+
+
+ATTACK_PAGE = """<!DOCTYPE html><html><body>
+<img src="{v}/download?format=codeio&attack=img">
+<script src="{v}/api/summary?attack=script"></script>
+<iframe src="{v}/samples?attack=iframe"></iframe>
+<script>
+fetch("{v}/samples?q=secret&attack=fetch", {{mode: "no-cors"}}).catch(() => {{}});
+fetch("{v}/api/summary?attack=cors").then(r => r.text()).then(t => {{ window.__stolen = t; }})
+  .catch(() => {{}});
+</script>
+</body></html>"""
+
+
+def test_a_foreign_page_gets_nothing_from_the_viewer(page: Any, run_dir: Path) -> None:
+    """A web page on another origin (here ``http://localhost:PORT``, cross-site to
+    ``127.0.0.1``) embeds the viewer's download, summary and pages: the real browser's requests
+    reach the server and each is refused with 403 before any work is done."""
+    import re
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from .conftest import start_viewer, stop_viewer
+
+    v = start_viewer(run_dir, "--refresh", "0", "--verbose")
+    html = ATTACK_PAGE.format(v=v.url).encode()
+
+    class Attack(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    attacker = ThreadingHTTPServer(("127.0.0.1", 0), Attack)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        page.goto(f"http://localhost:{attacker.server_address[1]}/attack.html")
+        page.wait_for_timeout(1500)  # let every embedded request finish
+        assert page.evaluate("window.__stolen") is None
+    finally:
+        attacker.shutdown()
+        attacker.server_close()
+        log = stop_viewer(v)
+    answered = dict(re.findall(r'"GET /\S*attack=(\w+) HTTP/1\.1" (\d{3})', log))
+    assert set(answered) == {"img", "script", "iframe", "fetch", "cors"}, log[-2000:]
+    assert set(answered.values()) == {"403"}, answered
+    assert page.dialogs == []

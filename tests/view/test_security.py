@@ -144,3 +144,57 @@ def test_every_response_carries_the_security_headers(viewer: Viewer) -> None:
         assert "content-security-policy: default-src 'none'" in head, code
         assert "x-content-type-options: nosniff" in head, code
         assert "x-frame-options: deny" in head, code
+
+
+# -- requests a foreign web page makes ----------------------------------------------------------
+def _fetch_meta(site: str, mode: str, dest: str) -> dict[str, str]:
+    """The Fetch Metadata headers a browser adds to a request."""
+    return {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest}
+
+
+@pytest.mark.parametrize(
+    "path, site, mode, dest",
+    [
+        # <img src=.../download>: streams the whole run on every load (CPU, disk) for nothing.
+        ("/download?format=codeio", "cross-site", "no-cors", "image"),
+        # <script src=.../api/summary>: reading JSON as script.
+        ("/api/summary", "cross-site", "no-cors", "script"),
+        # fetch(..., {mode: "no-cors"}) of a search page: timing and size side channels.
+        ("/samples?q=secret", "cross-site", "no-cors", "empty"),
+        # Another web app on localhost at another port is same-site, not the viewer.
+        ("/api/summary", "same-site", "cors", "empty"),
+        # An <iframe> (the page refuses framing, but would still be rendered first).
+        ("/samples", "cross-site", "navigate", "iframe"),
+    ],
+)
+def test_subresource_requests_from_foreign_pages_are_refused(
+    viewer: Viewer, path: str, site: str, mode: str, dest: str
+) -> None:
+    status, headers, body = _request(
+        "127.0.0.1", _port(viewer), path, _fetch_meta(site, mode, dest)
+    )
+    assert status == 403
+    assert len(body) < 200 and b"{" not in body
+    assert headers["cross-origin-resource-policy"] == "same-origin"
+
+
+@pytest.mark.parametrize(
+    "site, mode, dest",
+    [
+        ("same-origin", "cors", "empty"),  # the page's own fetch of /api/summary
+        ("none", "navigate", "document"),  # a typed or bookmarked address
+        ("cross-site", "navigate", "document"),  # a link to the viewer followed from elsewhere
+    ],
+)
+def test_own_pages_and_followed_links_are_served(
+    viewer: Viewer, site: str, mode: str, dest: str
+) -> None:
+    status, headers, body = _request(
+        "127.0.0.1", _port(viewer), "/api/summary", _fetch_meta(site, mode, dest)
+    )
+    assert status == 200 and b'"stages"' in body
+    assert headers["cross-origin-resource-policy"] == "same-origin"
+    assert headers["cross-origin-opener-policy"] == "same-origin"
+    assert "access-control-allow-origin" not in headers
+    # Clients that send no Fetch Metadata (curl, scripts, old browsers) are served as before.
+    assert _request("127.0.0.1", _port(viewer), "/api/summary")[0] == 200

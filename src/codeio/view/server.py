@@ -38,6 +38,10 @@ _SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
+    # A page elsewhere cannot embed a response (img, script, no-cors fetch) nor keep a handle on
+    # a viewer window it opened.
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
 _STATIC = {"view.css": "text/css; charset=utf-8", "view.js": "text/javascript; charset=utf-8"}
 _MAX_ID = 200
@@ -443,6 +447,10 @@ class _Handler(BaseHTTPRequestHandler):
                 b"this viewer answers only to its loopback address\n",
                 "text/plain; charset=utf-8",
             )
+        elif self._foreign_subrequest():
+            resp = Response(
+                403, b"this viewer answers only its own pages\n", "text/plain; charset=utf-8"
+            )
         else:
             resp = self.server.app.handle(self.path)
         self.send_response(resp.status)
@@ -477,6 +485,20 @@ class _Handler(BaseHTTPRequestHandler):
         # An IP literal cannot be rebound (a rebinding page's Host is its own DNS name), so any
         # loopback literal is safe; of names, only localhost and the one given to --host.
         return name in self.server.host_names or _is_loopback_ip(name)
+
+    def _foreign_subrequest(self) -> bool:
+        """A request another site's page made (Fetch Metadata): refused before any work.
+
+        CORP already keeps the response from that page, but only after the server did the work:
+        an <img> per full download or per search is a denial of service, and the timing of a
+        search a side channel. A link followed from elsewhere (a top-level navigation) and
+        clients that send no Fetch Metadata (curl, scripts) are served.
+        """
+        site = self.headers.get("Sec-Fetch-Site")
+        if site is None or site in ("same-origin", "none"):
+            return False
+        navigate = self.headers.get("Sec-Fetch-Mode") == "navigate"
+        return not (navigate and self.headers.get("Sec-Fetch-Dest", "document") == "document")
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         if self.server.verbose:
