@@ -198,3 +198,44 @@ def test_own_pages_and_followed_links_are_served(
     assert "access-control-allow-origin" not in headers
     # Clients that send no Fetch Metadata (curl, scripts, old browsers) are served as before.
     assert _request("127.0.0.1", _port(viewer), "/api/summary")[0] == 200
+
+
+# -- slow and idle clients ----------------------------------------------------------------------
+def test_idle_connections_are_dropped_and_do_not_block_others(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """Slowloris: connections that never finish a request are closed after the socket timeout
+    instead of holding a thread (and a file descriptor) forever; meanwhile others are served."""
+    import threading
+    import time
+
+    from codeio.view import ViewApp, make_server
+
+    app = ViewApp(run_dir, index_path=tmp_path / "index.sqlite", refresh_s=0)
+    app.start()
+    server = make_server(app, "127.0.0.1", 0, request_timeout_s=1.0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    idle = []
+    try:
+        for n in range(20):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            if n % 2:
+                s.sendall(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n")  # headers never finished
+            idle.append(s)
+        start = time.monotonic()
+        assert _request("127.0.0.1", port, "/api/summary", timeout=5)[0] == 200
+        assert time.monotonic() - start < 5
+        for s in idle:
+            try:
+                while s.recv(65536):  # whatever the server says, then its close
+                    pass
+            except TimeoutError:
+                pytest.fail("the server kept an idle connection open past its timeout")
+        assert time.monotonic() - start < 10
+    finally:
+        for s in idle:
+            s.close()
+        server.shutdown()
+        server.server_close()
+        app.close()

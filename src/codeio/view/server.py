@@ -45,6 +45,8 @@ _SECURITY_HEADERS = {
 }
 _STATIC = {"view.css": "text/css; charset=utf-8", "view.js": "text/javascript; charset=utf-8"}
 _MAX_ID = 200
+REQUEST_TIMEOUT_S = 60.0
+"""Seconds a connection may stay silent (not sending its request, not reading the answer)."""
 
 
 def _jsonl_formats() -> dict[str, Callable[[Any], dict[str, Any]]]:
@@ -407,6 +409,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "codeio-view"
     protocol_version = "HTTP/1.0"
 
+    def setup(self) -> None:
+        # The stdlib waits forever by default: a client that never finishes its request, or never
+        # reads the answer, would hold its thread and socket for good (slowloris).
+        self.timeout = self.server.request_timeout_s
+        super().setup()
+
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         self._serve(head=False)
 
@@ -510,6 +518,7 @@ class _Server(ThreadingHTTPServer):
     app: ViewApp
     loopback: bool
     host_names: frozenset[str]
+    request_timeout_s: float | None
     verbose: bool
 
 
@@ -532,8 +541,17 @@ def _is_loopback_ip(name: str) -> bool:
         return False
 
 
-def make_server(app: ViewApp, host: str = "127.0.0.1", port: int = 8765, *, verbose: bool = False):
+def make_server(
+    app: ViewApp,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    verbose: bool = False,
+    request_timeout_s: float | None = REQUEST_TIMEOUT_S,
+) -> _Server:
     """A bound server (``port=0`` picks a free one); call ``serve_forever`` on it.
+
+    A connection whose client sends or reads nothing for ``request_timeout_s`` is closed.
 
     ``host`` is resolved once and the socket bound to that address, and whether the server is
     loopback-only is read from the bound socket, not from how ``host`` was spelled: ``127.1``, a
@@ -550,5 +568,6 @@ def make_server(app: ViewApp, host: str = "127.0.0.1", port: int = 8765, *, verb
     server.app = app
     server.loopback = _is_loopback_ip(str(server.server_address[0]))
     server.host_names = frozenset({"localhost", host.strip().lower()} - {""})
+    server.request_timeout_s = request_timeout_s
     server.verbose = verbose
     return server
