@@ -8,8 +8,15 @@ a test needs a setting the CLI does not expose (a short socket timeout).
 from __future__ import annotations
 
 import http.client
+import json
+import random
+import shutil
 import socket
+import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -207,7 +214,6 @@ def test_idle_connections_are_dropped_and_do_not_block_others(
     """Slowloris: connections that never finish a request are closed after the socket timeout
     instead of holding a thread (and a file descriptor) forever; meanwhile others are served."""
     import threading
-    import time
 
     from codeio.view import ViewApp, make_server
 
@@ -239,3 +245,78 @@ def test_idle_connections_are_dropped_and_do_not_block_others(
         server.shutdown()
         server.server_close()
         app.close()
+
+
+# -- huge and hostile records -------------------------------------------------------------------
+def _run_with_sample(
+    tmp_path: Path, run_dir: Path, mutate: Callable[[dict[str, Any]], None]
+) -> tuple[Path, str]:
+    """A copy of the run whose first two-turn sample was rewritten by ``mutate``."""
+    copy = tmp_path / "run"
+    copy.mkdir()
+    shutil.copy(run_dir / "state.sqlite", copy / "state.sqlite")
+    db = sqlite3.connect(copy / "state.sqlite")
+    try:
+        sid, payload = db.execute(
+            "SELECT id, payload FROM records WHERE stage = 'revise'"
+            " AND json_array_length(payload, '$.sample.turns') = 2 ORDER BY id LIMIT 1"
+        ).fetchone()
+        data = json.loads(payload)
+        mutate(data)
+        db.execute(
+            "UPDATE records SET payload = ? WHERE stage = 'revise' AND id = ?",
+            (json.dumps(data), sid),
+        )
+        db.commit()
+    finally:
+        db.close()
+    return copy, sid
+
+
+def _timed_get(viewer: Viewer, path: str, timeout: float = 30) -> tuple[int, bytes, float]:
+    start = time.monotonic()
+    status, _, body = _request("127.0.0.1", _port(viewer), path, timeout=timeout)
+    return status, body, time.monotonic() - start
+
+
+def test_turns_too_long_to_diff_are_not_diffed(tmp_path: Path, run_dir: Path) -> None:
+    """Two 100,000-line responses whose 120 distinct lines each repeat just under difflib's junk
+    threshold: the diff alone took 145 s of CPU per view (it grows with the square of the
+    length), and each reload started another."""
+    rng = random.Random(7)
+
+    def long_turns(data: dict[str, Any]) -> None:
+        for turn in data["sample"]["turns"]:
+            turn["response"] = "\n".join(f"step {rng.randrange(120)}" for _ in range(100_000))
+
+    copy, sid = _run_with_sample(tmp_path, run_dir, long_turns)
+    v = start_viewer(copy, "--refresh", "0")
+    try:
+        status, body, elapsed = _timed_get(v, f"/sample/{sid}")
+    finally:
+        stop_viewer(v)
+    assert status == 200 and elapsed < 15, elapsed
+    assert b"too long to diff" in body and b'class="d-add"' not in body
+    assert b"step 1" in body  # the responses themselves are shown
+
+
+def test_a_huge_list_in_a_verdict_is_shown_in_part(tmp_path: Path, run_dir: Path) -> None:
+    """A verdict's step checks with 100,000 claims (and a 100,000-key object): each item was a
+    macro call, three times over on the page (7 s per view here, 22 s at 300,000)."""
+
+    def many_claims(data: dict[str, Any]) -> None:
+        data["sample"]["turns"][0]["verdict"]["process"] = {
+            "claims": [{"text": f"x = {n}", "status": "supported"} for n in range(100_000)],
+        }
+        data["sample"]["turns"][0]["verdict"]["extra_field"] = {f"k{n}": n for n in range(100_000)}
+
+    copy, sid = _run_with_sample(tmp_path, run_dir, many_claims)
+    v = start_viewer(copy, "--refresh", "0")
+    try:
+        status, body, elapsed = _timed_get(v, f"/sample/{sid}")
+    finally:
+        stop_viewer(v)
+    assert status == 200, body[-500:]
+    assert body.count(b"<li>") < 2_000 and body.count(b"<dt>") < 2_000
+    assert b"99,800 more" in body  # the claims list says how much it left out
+    assert b"x = 199<" in body and b"x = 200<" not in body

@@ -12,9 +12,20 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-__all__ = ["compact_json", "diff_lines", "highlight_python", "pretty_json"]
+__all__ = [
+    "DIFF_MAX_CHARS",
+    "DIFF_MAX_LINES",
+    "compact_json",
+    "diff_lines",
+    "highlight_python",
+    "pretty_json",
+]
 
 _CODE_LIMIT = 200_000
+DIFF_MAX_LINES = 5_000
+DIFF_MAX_CHARS = 500_000
+"""Longer responses are not diffed: difflib's time grows with the square of the line count
+(two adversarial 100,000-line responses took minutes; 5,000 lines take well under a second)."""
 
 
 def highlight_python(code: str) -> Markup:
@@ -46,8 +57,14 @@ def compact_json(value: Any) -> str:
         return repr(value)
 
 
-def diff_lines(before: str, after: str, context: int = 2) -> list[tuple[str, str]]:
-    """A unified diff of two responses as ``(css class, line)``; the template escapes lines."""
+def diff_lines(before: str, after: str, context: int = 2) -> list[tuple[str, str]] | None:
+    """A unified diff of two responses as ``(css class, line)``; the template escapes lines.
+
+    None when either response is too long to diff (``DIFF_MAX_LINES``, ``DIFF_MAX_CHARS``).
+    """
+    for text in (before, after):
+        if len(text) > DIFF_MAX_CHARS or text.count("\n") >= DIFF_MAX_LINES:
+            return None
     out: list[tuple[str, str]] = []
     for line in difflib.unified_diff(
         before.splitlines(),

@@ -24,7 +24,14 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from codeio.view import queries as q
 from codeio.view.index import Refresher, ViewIndex
-from codeio.view.render import compact_json, diff_lines, highlight_python, pretty_json
+from codeio.view.render import (
+    DIFF_MAX_CHARS,
+    DIFF_MAX_LINES,
+    compact_json,
+    diff_lines,
+    highlight_python,
+    pretty_json,
+)
 
 __all__ = ["CSP", "JSONL_FORMATS", "ViewApp", "make_server"]
 
@@ -45,6 +52,8 @@ _SECURITY_HEADERS = {
 }
 _STATIC = {"view.css": "text/css; charset=utf-8", "view.js": "text/javascript; charset=utf-8"}
 _MAX_ID = 200
+VALUE_ITEMS = 200
+"""Entries of one JSON list or object shown on a page (the rest is counted, not rendered)."""
 REQUEST_TIMEOUT_S = 60.0
 """Seconds a connection may stay silent (not sending its request, not reading the answer)."""
 
@@ -90,7 +99,13 @@ class ViewApp:
             lstrip_blocks=True,
         )
         self.env.globals.update(
-            url=_url, pretty_json=pretty_json, compact_json=compact_json, run_name=self.run_dir.name
+            url=_url,
+            pretty_json=pretty_json,
+            compact_json=compact_json,
+            run_name=self.run_dir.name,
+            diff_max_lines=DIFF_MAX_LINES,
+            diff_max_chars=DIFF_MAX_CHARS,
+            value_items=VALUE_ITEMS,
         )
         self.refresh_s = refresh_s
         self.refresher: Refresher | None = None
@@ -250,6 +265,7 @@ class ViewApp:
             turn = turn if isinstance(turn, dict) else {}
             response = str(turn.get("response") or "")
             verdict = turn.get("verdict") if isinstance(turn.get("verdict"), dict) else None
+            diff = diff_lines(previous, response) if previous is not None else None
             extra = {}
             if verdict:
                 extra = {
@@ -266,7 +282,8 @@ class ViewApp:
                     "verdict": verdict,
                     "process": verdict.get("process") if verdict else None,
                     "extra": extra,
-                    "diff": diff_lines(previous, response) if previous is not None else None,
+                    "diff": diff,
+                    "diff_skipped": previous is not None and diff is None,
                 }
             )
             previous = response
