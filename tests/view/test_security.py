@@ -7,9 +7,11 @@ a test needs a setting the CLI does not expose (a short socket timeout).
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import random
+import re
 import shutil
 import socket
 import sqlite3
@@ -320,3 +322,63 @@ def test_a_huge_list_in_a_verdict_is_shown_in_part(tmp_path: Path, run_dir: Path
     assert body.count(b"<li>") < 2_000 and body.count(b"<dt>") < 2_000
     assert b"99,800 more" in body  # the claims list says how much it left out
     assert b"x = 199<" in body and b"x = 200<" not in body
+
+
+def test_json_nested_deeper_than_python_parses_breaks_only_its_own_sample(
+    tmp_path: Path, run_dir: Path
+) -> None:
+    """An answer nested 1,500 deep: SQLite's JSON functions (the index) accept it, Python's
+    parser does not. That one sample's page says why; search and downloads skip it instead of
+    failing (the search answered 500, the download stopped mid-stream with a 200 status)."""
+
+    def deep_answer(data: dict[str, Any]) -> None:
+        data["sample"]["turns"][0]["answer"] = "DEEP"
+        data["sample"]["turns"][0]["has_answer"] = True
+
+    copy, sid = _run_with_sample(tmp_path, run_dir, deep_answer)
+    db = sqlite3.connect(copy / "state.sqlite")
+    try:
+        (payload,) = db.execute(
+            "SELECT payload FROM records WHERE stage = 'revise' AND id = ?", (sid,)
+        ).fetchone()
+        db.execute(
+            "UPDATE records SET payload = ? WHERE stage = 'revise' AND id = ?",
+            (payload.replace('"DEEP"', "[" * 1500 + "]" * 1500), sid),
+        )
+        db.commit()
+        others = {
+            i: json.loads(p)
+            for i, p in db.execute(
+                "SELECT id, payload FROM records WHERE stage = 'revise' AND id != ?", (sid,)
+            )
+        }
+    finally:
+        db.close()
+    needle = "main_solution"
+    truth = sorted(
+        i
+        for i, p in others.items()
+        if any(
+            needle in t
+            for t in [p["sample"]["prompt"], *(x["response"] for x in p["sample"]["turns"])]
+        )
+    )
+    assert truth
+    v = start_viewer(copy, "--refresh", "0")
+    port = _port(v)
+    try:
+        status, _, body = _request("127.0.0.1", port, f"/samples?q={needle}&limit=200")
+        assert status == 200, body[-300:]
+        listed = re.findall(rb'class="sample-link" href="/sample/([^"]+)"', body)
+        assert [x.decode() for x in listed] == truth
+        status, _, body = _request("127.0.0.1", port, "/download?format=codeio")
+        assert status == 200
+        assert sorted(json.loads(line)["id"] for line in body.splitlines()) == sorted(others)
+        status, _, body = _request("127.0.0.1", port, f"/sample/{sid}")
+        assert status == 500 and b"nested too deeply" in body
+        # The same nesting in a crafted page cursor is a bad parameter.
+        cursor = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()
+        assert _request("127.0.0.1", port, f"/samples?after={cursor}")[0] == 400
+    finally:
+        out = stop_viewer(v)
+    assert "Traceback" not in out

@@ -30,6 +30,7 @@ __all__ = [
     "Page",
     "count_samples",
     "decode_cursor",
+    "decode_payload",
     "encode_cursor",
     "failure_page",
     "find_record",
@@ -163,6 +164,19 @@ class SampleFilter:
         return clauses, args
 
 
+def decode_payload(text: str) -> Any:
+    """A stored payload as Python data; ValueError when it cannot be decoded.
+
+    SQLite's JSON functions (which built the index) accept nesting about twice as deep as
+    Python's parser: such a payload is a ValueError here, never a RecursionError that would take
+    a whole search page or download down with it.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply to decode") from exc
+
+
 def encode_cursor(key: Any, ident: str) -> str:
     raw = json.dumps([key, ident], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -172,7 +186,7 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key, ident = json.loads(raw)
-    except (ValueError, binascii.Error, TypeError) as exc:
+    except (ValueError, binascii.Error, TypeError, RecursionError) as exc:
         raise BadParam("after is not a cursor this viewer made") from exc
     want = int if sort == "turns" else str
     if not isinstance(ident, str) or not isinstance(key, want) or isinstance(key, bool):
@@ -326,7 +340,10 @@ def _text_hits(db: sqlite3.Connection, stage: str | None, ids: list[str], text: 
     needle = text.casefold()
     hits: set[str] = set()
     for ident, payload in db.execute(sql, args):
-        sample = json.loads(payload).get("sample") or {}
+        try:
+            sample = decode_payload(payload).get("sample") or {}
+        except (ValueError, AttributeError):
+            continue  # undecodable: its own page says so; no search depends on it
         texts = [sample.get("prompt") or ""] + [
             (t or {}).get("response") or "" for t in sample.get("turns") or []
         ]
@@ -357,8 +374,11 @@ def count_samples(db: sqlite3.Connection, f: SampleFilter) -> tuple[int | None, 
 
 def iter_filtered_payloads(
     db: sqlite3.Connection, stage: str | None, f: SampleFilter
-) -> Iterator[dict[str, Any]]:
-    """Every matching sample's payload (decoded), in the filter's order; no time budget."""
+) -> Iterator[dict[str, Any] | None]:
+    """Every matching sample's payload (decoded), in the filter's order; no time budget.
+
+    None stands for a payload that cannot be decoded, so the caller can count what it skips.
+    """
     if stage is None:
         return
     cursor: tuple[Any, str] | None = None
@@ -378,7 +398,10 @@ def iter_filtered_payloads(
         hits = _text_hits(db, stage, ids, f.text) if f.text else None
         for r in batch:
             if r["id"] in payloads and (hits is None or r["id"] in hits):
-                yield json.loads(payloads[r["id"]])
+                try:
+                    yield decode_payload(payloads[r["id"]])
+                except ValueError:
+                    yield None
         last = batch[-1]
         cursor = (last[SORTS[f.sort]] if f.sort != "id" else last["id"], last["id"])
 
@@ -391,10 +414,17 @@ def sample_payload(db: sqlite3.Connection, stage: str | None, ident: str) -> dic
     ).fetchone()
     if row is None:
         return None
+    return _decode_record(row[0], f"sample {ident!r} in stage {stage}")
+
+
+def _decode_record(payload: str, what: str) -> dict[str, Any]:
     try:
-        return json.loads(row[0])
+        data = decode_payload(payload)
     except ValueError as exc:
-        raise BadRecord(f"sample {ident!r} in stage {stage} is not valid JSON: {exc}") from exc
+        raise BadRecord(f"{what} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadRecord(f"{what} is not a JSON object")
+    return data
 
 
 def function_record(db: sqlite3.Connection, func_id: str) -> dict[str, Any] | None:
@@ -404,7 +434,7 @@ def function_record(db: sqlite3.Connection, func_id: str) -> dict[str, Any] | No
             "SELECT payload FROM st.records WHERE stage = ? AND id = ?", (stage, func_id)
         ).fetchone()
         if row:
-            return {"stage": stage, **json.loads(row[0])}
+            return {"stage": stage, **_decode_record(row[0], f"function {func_id!r}")}
     return None
 
 
@@ -418,7 +448,7 @@ def find_record(db: sqlite3.Connection, ident: str) -> list[tuple[str, dict[str,
             "SELECT payload FROM st.records WHERE stage = ? AND id = ?", (stage, ident)
         ).fetchone()
         if row:
-            out.append((stage, json.loads(row[0])))
+            out.append((stage, _decode_record(row[0], f"record {ident!r} of stage {stage}")))
     return out
 
 

@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 _CODE_LIMIT = 200_000
+_TOO_DEEP = "(a value nested too deeply to show)"
 DIFF_MAX_LINES = 5_000
 DIFF_MAX_CHARS = 500_000
 """Longer responses are not diffed: difflib's time grows with the square of the line count
@@ -45,6 +46,8 @@ def pretty_json(value: Any) -> str:
     """A value as indented JSON text (NaN/Infinity kept, as the store writes them)."""
     try:
         return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=True, sort_keys=False)
+    except RecursionError:
+        return _TOO_DEEP  # repr would recurse as deep
     except (TypeError, ValueError):
         return repr(value)
 
@@ -53,6 +56,8 @@ def compact_json(value: Any) -> str:
     """A value as one line of JSON (table cells)."""
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=True)
+    except RecursionError:
+        return _TOO_DEEP
     except (TypeError, ValueError):
         return repr(value)
 

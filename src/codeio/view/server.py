@@ -392,8 +392,10 @@ class ViewApp:
             chunk: list[str] = []
             for payload in q.iter_filtered_payloads(db, stage, f):
                 try:
+                    if payload is None:
+                        raise ValueError("undecodable payload")
                     sample = Sample.model_validate(payload.get("sample"))
-                except ValidationError:
+                except (ValidationError, ValueError, AttributeError):
                     skipped += 1
                     continue
                 chunk.append(json_line(build(sample)))
