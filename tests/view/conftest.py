@@ -1,4 +1,5 @@
-"""A real run directory (the demo's pipeline plus one function full of markup) and a real
+"""A real run directory (the demo's pipeline plus one function full of markup and one binary
+file with markup in its name) and a real
 ``codeio view`` server process over it, shared by the viewer tests."""
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def input_generator(rng):
     return {"word": rng.choice(["<img src=x onerror=alert(2)>", "plain", "x&y"])}
 '''
 
+# A file name is untrusted too: ingest failures (binary, not UTF-8, duplicate) are keyed by the
+# file's path, which the failures page shows and links to. This one is binary, carries markup,
+# and makes a path longer than 200 characters.
+HOSTILE_FILE_NAME = '"><img src=x onerror="window.__codeio_xss=2">' + "x" * 170 + ".py"
+
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -48,6 +54,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for path in demo_dir().glob("*.py"):
         shutil.copy(path, raw / path.name)
     (raw / "wrap_markup.py").write_text(MARKUP_FUNCTION)
+    (raw / HOSTILE_FILE_NAME).write_bytes(b"print(1)\x00")
     out = tmp_path_factory.mktemp("run") / "run"
     proc = subprocess.run(
         [

@@ -240,3 +240,20 @@ def test_a_foreign_page_gets_nothing_from_the_viewer(page: Any, run_dir: Path) -
     assert set(answered) == {"img", "script", "iframe", "fetch", "cors"}, log[-2000:]
     assert set(answered.values()) == {"403"}, answered
     assert page.dialogs == []
+
+
+def test_a_failure_named_by_a_hostile_file_path_opens_as_text(page: Any, viewer: Viewer) -> None:
+    """The binary file's name is markup and its path has '/' in it: the failures page links to
+    its record, the record page opens, and the name is shown, never run."""
+    from .conftest import HOSTILE_FILE_NAME
+
+    page.goto(viewer.url + "/failures?stage=ingest&reason=binary")
+    link = page.locator("table.failures a").first
+    assert link.inner_text().endswith(HOSTILE_FILE_NAME)
+    link.click()
+    page.wait_for_url("**/record/*")
+    assert HOSTILE_FILE_NAME in page.inner_text("h1")
+    assert "failed in ingest" in page.inner_text("main")
+    assert page.evaluate("window.__codeio_xss") is None
+    assert page.locator("main img").count() == 0
+    assert page.dialogs == []

@@ -8,6 +8,7 @@ a test needs a setting the CLI does not expose (a short socket timeout).
 from __future__ import annotations
 
 import base64
+import html
 import http.client
 import json
 import random
@@ -19,8 +20,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from markupsafe import escape
 
 from .conftest import Viewer, start_viewer, stop_viewer
 
@@ -382,3 +385,35 @@ def test_json_nested_deeper_than_python_parses_breaks_only_its_own_sample(
     finally:
         out = stop_viewer(v)
     assert "Traceback" not in out
+
+
+# -- ids that are file paths --------------------------------------------------------------------
+def test_every_failure_links_to_its_record_even_when_the_id_is_a_hostile_path(
+    viewer: Viewer, run_dir: Path
+) -> None:
+    """Ingest failures are keyed by file path: '/' in the id split the link into several path
+    segments (404), and paths over 200 characters were refused (400). The name's markup stays
+    text on both pages."""
+    from .conftest import HOSTILE_FILE_NAME
+
+    db = sqlite3.connect(f"file:{run_dir / 'state.sqlite'}?mode=ro", uri=True)
+    try:
+        failures = db.execute("SELECT stage, reason, record_id FROM failures").fetchall()
+    finally:
+        db.close()
+    hostile = [f for f in failures if f[2].endswith(HOSTILE_FILE_NAME)]
+    assert hostile and hostile[0][:2] == ("ingest", "binary")
+    port = _port(viewer)
+    opened = {}
+    for stage, reason in sorted({f[:2] for f in failures}):
+        query = urlencode({"stage": stage, "reason": reason})
+        status, _, page = _request("127.0.0.1", port, f"/failures?{query}")
+        assert status == 200 and b"<img" not in page
+        for link in re.findall(rb'<a href="(/record/[^"]+)">', page):
+            status, _, body = _request("127.0.0.1", port, html.unescape(link.decode()))
+            assert status == 200, link
+            opened[link] = body
+    assert len(opened) == len({f[2] for f in failures})
+    shown = str(escape(hostile[0][2])).encode()  # as Jinja escapes it
+    pages = [body for body in opened.values() if shown in body]
+    assert len(pages) == 1 and b"<img" not in pages[0] and b"failed in ingest" in pages[0]

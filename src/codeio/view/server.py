@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from codeio.view import queries as q
 from codeio.view.index import Refresher, ViewIndex
@@ -51,7 +51,8 @@ _SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 _STATIC = {"view.css": "text/css; charset=utf-8", "view.js": "text/javascript; charset=utf-8"}
-_MAX_ID = 200
+_MAX_ID = 4096
+"""Longest path segment: ids of ingest failures are file paths (PATH_MAX on Linux)."""
 VALUE_ITEMS = 200
 """Entries of one JSON list or object shown on a page (the rest is counted, not rendered)."""
 REQUEST_TIMEOUT_S = 60.0
@@ -98,6 +99,7 @@ class ViewApp:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["pathseg"] = _path_segment
         self.env.globals.update(
             url=_url,
             pretty_json=pretty_json,
@@ -417,6 +419,12 @@ class ViewApp:
             raise HTTPError(404, "no such file")
         data = resources.files("codeio.view").joinpath("static", parts[0]).read_bytes()
         return Response(200, data, _STATIC[parts[0]], {"Cache-Control": "max-age=300"})
+
+
+def _path_segment(value: Any) -> str:
+    """An id as one URL path segment. Jinja's urlencode keeps '/', and failure ids of ingest are
+    file paths: '/record//data/x.py' would be several segments (and a 404)."""
+    return quote(str(value), safe="")
 
 
 def _url(path: str, params: dict[str, str] | None = None) -> str:
