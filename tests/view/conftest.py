@@ -86,14 +86,14 @@ class Viewer:
     run_dir: Path
 
 
-def start_viewer(run_dir: Path, *extra: str) -> Viewer:
+def start_viewer(run_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Viewer:
     """``codeio view RUN --port 0`` as a subprocess; returns once it prints its address."""
     proc = subprocess.Popen(
         [*CODEIO, "view", str(run_dir), "--port", "0", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     deadline = time.monotonic() + 120
     seen = []

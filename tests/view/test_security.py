@@ -417,3 +417,36 @@ def test_every_failure_links_to_its_record_even_when_the_id_is_a_hostile_path(
     shown = str(escape(hostile[0][2])).encode()  # as Jinja escapes it
     pages = [body for body in opened.values() if shown in body]
     assert len(pages) == 1 and b"<img" not in pages[0] and b"failed in ingest" in pages[0]
+
+
+# -- a run folder from someone else -------------------------------------------------------------
+def test_a_planted_index_symlink_is_not_followed(tmp_path: Path, run_dir: Path) -> None:
+    """A run folder received from elsewhere holds ``view_index.sqlite`` as a symlink: the viewer
+    must not create or write a file at the place it points to (here a path that does not exist
+    yet, and an existing SQLite file of the user's); it keeps its index in the cache instead."""
+    from .conftest import file_digest
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    precious = outside / "precious.sqlite"
+    db = sqlite3.connect(precious)
+    db.execute("CREATE TABLE notes (text TEXT)")
+    db.execute("INSERT INTO notes VALUES ('mine')")
+    db.commit()
+    db.close()
+    before = file_digest(precious)
+    for n, target in enumerate([outside / "planted.sqlite", precious]):
+        copy = tmp_path / f"run{n}"
+        copy.mkdir()
+        shutil.copy(run_dir / "state.sqlite", copy / "state.sqlite")
+        (copy / "view_index.sqlite").symlink_to(target)
+        cache = tmp_path / f"cache{n}"
+        v = start_viewer(copy, "--refresh", "0", env={"XDG_CACHE_HOME": str(cache)})
+        try:
+            assert _request("127.0.0.1", _port(v), "/api/summary")[0] == 200
+        finally:
+            out = stop_viewer(v)
+        assert not (outside / "planted.sqlite").exists()
+        assert file_digest(precious) == before
+        assert sorted(p.name for p in outside.iterdir()) == ["precious.sqlite"]
+        assert list(cache.glob("codeio/view/*.sqlite")), out

@@ -138,9 +138,18 @@ def open_store_readonly(store_path: Path) -> sqlite3.Connection:
 
 
 def default_index_path(run_dir: Path) -> Path:
-    """``RUN_DIR/view_index.sqlite``, or a per-store file in the cache when RUN_DIR is read-only."""
-    if os.access(run_dir, os.W_OK):
-        return run_dir / INDEX_FILENAME
+    """``RUN_DIR/view_index.sqlite``, or a per-store file in the cache when RUN_DIR is read-only
+    or its sidecar files are symlinks.
+
+    A run folder may come from someone else: SQLite follows a symlink named like the sidecar and
+    would create or write a database wherever it points.
+    """
+    beside = run_dir / INDEX_FILENAME
+    planted = any(
+        Path(f"{beside}{suffix}").is_symlink() for suffix in ("", "-wal", "-shm", "-journal")
+    )
+    if os.access(run_dir, os.W_OK) and not planted:
+        return beside
     digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "codeio" / "view" / f"{digest}.sqlite"
