@@ -450,3 +450,24 @@ def test_a_planted_index_symlink_is_not_followed(tmp_path: Path, run_dir: Path) 
         assert file_digest(precious) == before
         assert sorted(p.name for p in outside.iterdir()) == ["precious.sqlite"]
         assert list(cache.glob("codeio/view/*.sqlite")), out
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
+def test_head_requests_for_downloads_leave_nothing_open(tmp_path: Path, run_dir: Path) -> None:
+    """``HEAD /download`` (which a page may send without a CORS preflight) opened a database
+    connection for a body it never sent, left for the garbage collector: hundreds at a time."""
+    copy = tmp_path / "run"
+    copy.mkdir()
+    shutil.copy(run_dir / "state.sqlite", copy / "state.sqlite")
+    v = start_viewer(copy, "--refresh", "0")
+    fds = Path(f"/proc/{v.proc.pid}/fd")
+    try:
+        port = _port(v)
+        assert _request("127.0.0.1", port, "/download?format=codeio")[0] == 200
+        before = len(list(fds.iterdir()))
+        for _ in range(300):
+            assert _request("127.0.0.1", port, "/download?format=codeio", method="HEAD")[0] == 200
+        after = len(list(fds.iterdir()))
+    finally:
+        stop_viewer(v)
+    assert after - before < 10, (before, after)

@@ -368,18 +368,15 @@ class ViewApp:
             raise q.BadParam(f"format must be one of {', '.join(builders)}")
         f = q.SampleFilter.from_params(params)
         stage = self._stage(db)
-        # The rows stream after this handler returns: they need their own connection.
-        stream_db = self.index.connection()
         return Response(
             200,
-            self._rows(stream_db, stage, f, builders[fmt]),
+            self._rows(stage, f, builders[fmt]),
             "application/x-ndjson; charset=utf-8",
             {"Content-Disposition": f'attachment; filename="codeio-{fmt}.jsonl"'},
         )
 
     def _rows(
         self,
-        db: sqlite3.Connection,
         stage: str | None,
         f: q.SampleFilter,
         build: Callable[[Any], dict[str, Any]],
@@ -389,6 +386,9 @@ class ViewApp:
         from codeio.pipeline.export.files import json_line
         from codeio.records import Sample
 
+        # The rows stream after the handler returns, so they need their own connection; taken
+        # here, when the first row is asked for, a body never sent (HEAD) never holds one.
+        db = self.index.connection()
         skipped = 0
         try:
             chunk: list[str] = []
