@@ -471,3 +471,29 @@ def test_head_requests_for_downloads_leave_nothing_open(tmp_path: Path, run_dir:
     finally:
         stop_viewer(v)
     assert after - before < 10, (before, after)
+
+
+def test_the_error_line_on_stderr_carries_no_terminal_control_codes(
+    tmp_path: Path, run_dir: Path
+) -> None:
+    """An unexpected error prints the request target to the user's terminal: escape sequences
+    in it (a raw client can send them; OSC 52 writes the clipboard in some terminals, others
+    retitle the window or hide text) are printed escaped."""
+
+    def odd_shape(data: dict[str, Any]) -> None:
+        data["sample"] = ["not", "an", "object"]
+
+    copy, sid = _run_with_sample(tmp_path, run_dir, odd_shape)
+    v = start_viewer(copy, "--refresh", "0")
+    try:
+        answer = _raw(
+            _port(v),
+            f"GET /sample/{sid}?\x1b]52;c;cHduZWQ=\x07\x1b[2J HTTP/1.0\r\n".encode()
+            + b"Host: 127.0.0.1\r\n\r\n",
+        )
+    finally:
+        out = stop_viewer(v)
+    assert answer.startswith(b"HTTP/1.0 500")
+    line = next(x for x in out.splitlines() if f"/sample/{sid}" in x)
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]52;c;cHduZWQ=\\x07" in line

@@ -9,6 +9,7 @@ the browser loads is served from this package: no CDN, no network.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import socket
 import sqlite3
@@ -172,10 +173,8 @@ class ViewApp:
         except UnicodeDecodeError:
             return self._error(400, "the path must be UTF-8")
         except Exception as exc:  # a bug or an unreadable store: one line, never a traceback
-            print(
-                f"codeio view: {target[:200]}: {type(exc).__name__}: {exc}",
-                file=sys.stderr,
-            )
+            line = f"codeio view: {target[:200]}: {type(exc).__name__}: {exc}"
+            print(_printable(line), file=sys.stderr)
             return self._error(500, f"the viewer failed on this page ({type(exc).__name__})")
 
     def _error(self, status: int, message: str) -> Response:
@@ -419,6 +418,17 @@ class ViewApp:
             raise HTTPError(404, "no such file")
         data = resources.files("codeio.view").joinpath("static", parts[0]).read_bytes()
         return Response(200, data, _STATIC[parts[0]], {"Cache-Control": "max-age=300"})
+
+
+# Control characters as \\xNN, the way the stdlib's request log writes them.
+_CONTROL = str.maketrans(
+    {c: f"\\x{c:02x}" for c in itertools.chain(range(0x20), range(0x7F, 0xA0)) if c != 0x09}
+)
+
+
+def _printable(text: str) -> str:
+    """Text from a request or a record made safe for the user's terminal (no escape codes)."""
+    return text.translate(_CONTROL)
 
 
 def _path_segment(value: Any) -> str:
