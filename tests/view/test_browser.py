@@ -257,3 +257,112 @@ def test_a_failure_named_by_a_hostile_file_path_opens_as_text(page: Any, viewer:
     assert page.evaluate("window.__codeio_xss") is None
     assert page.locator("main img").count() == 0
     assert page.dialogs == []
+
+
+HOSTILE = [
+    "</script><script>window.__codeio_xss = 3</script>",
+    '<img src=x onerror="window.__codeio_xss = 4">',
+    '" onmouseover="window.__codeio_xss = 5" autofocus onfocus="window.__codeio_xss = 6" x="',
+    "' onfocus='window.__codeio_xss = 7' autofocus x='",
+    "javascript:window.__codeio_xss = 8",
+    '{{ 7 * 7 }}{% raw %}\u2028\u2029<svg onload="window.__codeio_xss = 9">',
+    '</title></pre></textarea><iframe src="javascript:parent.__codeio_xss = 10"></iframe>',
+]
+
+
+def test_hostile_values_in_every_field_stay_text(page: Any, run_dir: Path, tmp_path: Path) -> None:
+    """Markup, attribute breakers, a javascript: URL, template syntax and U+2028 in every field
+    a page shows (model, verdict status, feedback, detail, extra and step-check keys, answers,
+    prompt, the pair, problem, function meta, stage and reason names, failure ids and detail):
+    no element or handler appears, no flag is set, no dialog opens, on any page."""
+    import sqlite3
+    from urllib.parse import quote
+
+    from .conftest import start_viewer, stop_viewer
+
+    p = " ".join(HOSTILE)
+    copy = tmp_path / "run"
+    copy.mkdir()
+    shutil.copy(run_dir / "state.sqlite", copy / "state.sqlite")
+    db = sqlite3.connect(copy / "state.sqlite")
+    sid, payload = db.execute(
+        "SELECT id, payload FROM records WHERE stage = 'revise'"
+        " AND json_array_length(payload, '$.sample.turns') = 2 ORDER BY id LIMIT 1"
+    ).fetchone()
+    data = json.loads(payload)
+    sample = data["sample"]
+    sample["model"] = p
+    sample["prompt"] = p
+    data["task"]["pair"]["input"] = {p: [p]}
+    first = sample["turns"][0]
+    first.update(answer={p: [p, {p: p}]}, has_answer=True, response=p)
+    first["verdict"].update(
+        status=HOSTILE[2],
+        feedback=p,
+        detail=p,
+        **{p: {p: p}},
+        process={p: [p], "first_contradiction": {p: p}, "claims": [{p: p}], "supported": p},
+    )
+    db.execute(
+        "UPDATE records SET payload = ? WHERE stage = 'revise' AND id = ?", (json.dumps(data), sid)
+    )
+    func_id = sample["func_id"]
+    for stage in ("sample", "unify"):
+        row = db.execute(
+            "SELECT payload FROM records WHERE stage = ? AND id = ?", (stage, func_id)
+        ).fetchone()
+        if row:
+            fn = json.loads(row[0])
+            fn.update(problem=p, io_description=p, raw_id=HOSTILE[0])
+            fn.setdefault("meta", {})[p] = p
+            db.execute(
+                "UPDATE records SET payload = ? WHERE stage = ? AND id = ?",
+                (json.dumps(fn), stage, func_id),
+            )
+    hostile_stage = HOSTILE[1]
+    db.execute("INSERT INTO done VALUES (?, 'x', 0, 0)", (hostile_stage,))
+    for stage, rid in (("unify", HOSTILE[0]), (hostile_stage, HOSTILE[3])):
+        db.execute("INSERT INTO done VALUES (?, ?, 0, 0)", (stage, rid))
+        db.execute("INSERT INTO failures VALUES (?, ?, ?, ?)", (stage, rid, p, p))
+    db.commit()
+    db.close()
+
+    # A CSP violation means something tried to run or load: the page needs none to work.
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    v = start_viewer(copy, "--refresh", "0")
+    try:
+        paths = [
+            "/",
+            "/samples",
+            "/samples?" + "&".join(f"{k}={quote(x)}" for k, x in (("model", p), ("q", "svg"))),
+            f"/sample/{sid}",
+            f"/function/{func_id}",
+            f"/record/{quote(HOSTILE[0], safe='')}",
+            f"/record/{quote(HOSTILE[3], safe='')}",
+            f"/failures?stage=unify&reason={quote(p)}",
+            f"/failures?stage={quote(hostile_stage)}&reason={quote(p)}",
+            f"/sample/{quote(p, safe='')}",  # the 404 echoes the id
+            f"/samples?kind={quote(p)}",  # the 400 names the parameter
+        ]
+        for path in paths:
+            page.goto(v.url + path)
+            shown = page.inner_text("body")
+            # Each page shows some of the payloads, as text (the 400 names only the parameter).
+            assert "window.__codeio_xss" in shown or "kind=" in path, path
+            assert page.evaluate("window.__codeio_xss") is None, path
+            injected = page.evaluate(
+                """() => document.querySelectorAll(
+                    'main script, main img, main svg, main iframe, [onerror], [onload],'
+                    + ' [onmouseover], [onfocus], [autofocus], a[href^="javascript"]').length"""
+            )
+            assert injected == 0, path
+        page.goto(v.url + f"/sample/{sid}")
+        assert HOSTILE[2] in page.inner_text("#turn-1 .verdict")
+        assert "{{ 7 * 7 }}" in page.text_content("#prompt")
+        assert page.dialogs == [] and violations == []
+    finally:
+        stop_viewer(v)

@@ -136,6 +136,10 @@ def _raw(port: int, data: bytes, timeout: float = 30) -> bytes:
     return b"".join(chunks)
 
 
+def _csp(port: int) -> str:
+    return _request("127.0.0.1", port, "/")[1]["content-security-policy"]
+
+
 def test_every_response_carries_the_security_headers(viewer: Viewer) -> None:
     """The stdlib's own answers (501 for OPTIONS, 414 for a long request line, 431 for a header
     flood) and the 405 carry the same CSP and nosniff as the pages."""
@@ -150,6 +154,11 @@ def test_every_response_carries_the_security_headers(viewer: Viewer) -> None:
         ),
         "421": _raw(port, b"GET / HTTP/1.0\r\nHost: evil.example\r\n\r\n"),
     }
+    csp = dict((d.split(" ", 1) + [""])[:2] for d in (x.strip() for x in _csp(port).split(";")))
+    # No inline script or style, no eval, nothing from elsewhere, no plugins, no framing.
+    assert csp["default-src"] == "'none'" and "object-src" not in csp
+    assert csp["script-src"] == "'self'" and csp["style-src"] == "'self'"
+    assert csp["base-uri"] == "'none'" and csp["frame-ancestors"] == "'none'"
     for code, raw in answers.items():
         head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
         assert head.startswith(f"http/1.0 {code}"), (code, head[:80])
