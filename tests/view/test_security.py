@@ -506,3 +506,34 @@ def test_the_error_line_on_stderr_carries_no_terminal_control_codes(
     line = next(x for x in out.splitlines() if f"/sample/{sid}" in x)
     assert "\x1b" not in out and "\x07" not in out
     assert "\\x1b]52;c;cHduZWQ=\\x07" in line
+
+
+# -- paths ----------------------------------------------------------------------------------------
+def test_no_path_reaches_a_file_but_the_two_static_ones(viewer: Viewer) -> None:
+    """Only /static/view.css and /static/view.js are files, picked by exact name; ids are only
+    ever looked up in the store. Encoded dots, absolute paths, NUL bytes and symlink-style
+    names get 404 (or 400 for bytes that are not UTF-8), never a file's content."""
+    port = _port(viewer)
+    for path in (
+        "/static/../state.sqlite",
+        "/static/%2e%2e/state.sqlite",
+        "/static/%2E%2E%2Fstate.sqlite",
+        "/static/..%5cstate.sqlite",
+        "/static//etc/passwd",
+        "/static/%2Fetc%2Fpasswd",
+        "/static/view.js%00.txt",
+        "/static/./view.js",
+        "/static/../../../../etc/passwd",
+        "/record/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/record/%2Fetc%2Fpasswd",
+        "/sample/%00",
+        "/function/%2e%2e",
+        "/view_index.sqlite",
+        "/state.sqlite",
+    ):
+        status, _, body = _request("127.0.0.1", port, path)
+        assert status == 404, path
+        assert b"root:" not in body and b"SQLite format" not in body, path
+    assert _request("127.0.0.1", port, "/static/%ff")[0] == 400
+    status, headers, body = _request("127.0.0.1", port, "/static/view.js")
+    assert status == 200 and headers["content-type"].startswith("text/javascript")
