@@ -1,9 +1,11 @@
 """``codeio view``: a local, read-only web app over one run's store.
 
 The standard library's threading HTTP server answers; Jinja2 renders with autoescaping on, so
-code, prompts and responses (untrusted text) are always escaped; every page carries a strict
-Content-Security-Policy (scripts and styles only from this server, no inline code). Everything
-the browser loads is served from this package: no CDN, no network.
+code, prompts and responses (untrusted text) are always escaped; every answer carries a strict
+Content-Security-Policy (scripts and styles only from this server, no inline code). A loopback
+server answers only loopback Host names (no DNS rebinding), and requests that another site's page
+makes are refused (Fetch Metadata). Everything the browser loads is served from this package: no
+CDN, no network. docs/VIEW.md, "Security", lists what the viewer guarantees.
 """
 
 from __future__ import annotations
@@ -420,9 +422,10 @@ class ViewApp:
         return Response(200, data, _STATIC[parts[0]], {"Cache-Control": "max-age=300"})
 
 
-# Control characters as \\xNN, the way the stdlib's request log writes them.
+# Written as \xNN, as the stdlib's request log does: a request target or a record must not
+# reach the user's terminal as escape codes, and the error stays one line.
 _CONTROL = str.maketrans(
-    {c: f"\\x{c:02x}" for c in itertools.chain(range(0x20), range(0x7F, 0xA0)) if c != 0x09}
+    {c: f"\\x{c:02x}" for c in itertools.chain(range(0x20), range(0x7F, 0xA0))}
 )
 
 
@@ -588,12 +591,11 @@ def make_server(
 ) -> _Server:
     """A bound server (``port=0`` picks a free one); call ``serve_forever`` on it.
 
-    A connection whose client sends or reads nothing for ``request_timeout_s`` is closed.
-
     ``host`` is resolved once and the socket bound to that address, and whether the server is
     loopback-only is read from the bound socket, not from how ``host`` was spelled: ``127.1``, a
     host name that resolves to 127.0.0.1, ``::1`` are loopback; ``0.0.0.0``, ``::`` and ``""``
-    are not.
+    are not. A connection whose client sends or reads nothing for ``request_timeout_s`` is
+    closed.
     """
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]  # an IPv6 address as written in a URL
