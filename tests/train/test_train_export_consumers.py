@@ -12,7 +12,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-pytestmark = pytest.mark.needs_torch
+pytestmark = [
+    pytest.mark.needs_torch,
+    # TRL's own arguments use transformers' deprecated checkpointing names: not ours to fix.
+    pytest.mark.filterwarnings("ignore:.*checkpointing.*:FutureWarning"),
+]
 pytest.importorskip("torch")
 trl = pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
