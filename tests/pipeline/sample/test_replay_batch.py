@@ -102,3 +102,19 @@ def test_a_function_that_draws_random_numbers_gets_a_second_re_run(sandboxes) ->
     # On its own the same holds.
     (alone,) = sampler._replay_batch([pending(LUCKY, _as_seeded(first, [1, 2]))])
     assert isinstance(alone, Failure) and alone.reason == "nondeterministic"
+
+
+def test_which_code_counts_as_drawing_random_numbers() -> None:
+    from codeio.pipeline.sample.sampler import _draws_random
+
+    for code in (
+        "import random\n",
+        "import numpy as np\nx = np.random.rand()\n",
+        "from scipy.stats import norm\nx = norm.rvs()\n",
+        "import uuid\n",
+        "import os\nos.urandom(4)\n",
+        "import secrets\n",
+    ):
+        assert _draws_random(code), code
+    for code in ("def main_solution(xs):\n    return sorted(xs)\n", "randomized = 1\n"):
+        assert not _draws_random(code), code

@@ -771,8 +771,9 @@ def _merge(parts: list[list[int]], replays: dict[int, Replay], count: int) -> Re
 
 
 # Names through which code reaches random numbers that the re-run's seed controls (``random``,
-# numpy's global generator) or that no seed controls (``secrets``, ``uuid``, ``os.urandom``).
-_RANDOM_NAMES = re.compile(r"\b(?:random|secrets|uuid|urandom)\b")
+# numpy's global generator, which scipy.stats' ``rvs`` draws from without naming it) or that no
+# seed controls (``secrets``, ``uuid``, ``os.urandom``). A false hit costs one re-run.
+_RANDOM_NAMES = re.compile(r"\b(?:random|secrets|uuid|urandom|rvs)\b")
 
 
 def _draws_random(refcode: str) -> bool:
