@@ -450,7 +450,7 @@ def test_a_planted_index_symlink_is_not_followed(tmp_path: Path, run_dir: Path) 
         shutil.copy(run_dir / "state.sqlite", copy / "state.sqlite")
         (copy / "view_index.sqlite").symlink_to(target)
         cache = tmp_path / f"cache{n}"
-        v = start_viewer(copy, "--refresh", "0", env={"XDG_CACHE_HOME": str(cache)})
+        v = start_viewer(copy, "--refresh", "0", env={"CODEIO_CACHE_DIR": str(cache)})
         try:
             assert _request("127.0.0.1", _port(v), "/api/summary")[0] == 200
         finally:
@@ -458,7 +458,7 @@ def test_a_planted_index_symlink_is_not_followed(tmp_path: Path, run_dir: Path) 
         assert not (outside / "planted.sqlite").exists()
         assert file_digest(precious) == before
         assert sorted(p.name for p in outside.iterdir()) == ["precious.sqlite"]
-        assert list(cache.glob("codeio/view/*.sqlite")), out
+        assert list(cache.glob("view/*.sqlite")), out
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")

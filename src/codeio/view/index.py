@@ -30,6 +30,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from codeio.cache_dir import cache_root
+
 __all__ = [
     "INDEX_FILENAME",
     "MAX_VERDICT_TURNS",
@@ -151,8 +153,7 @@ def default_index_path(run_dir: Path) -> Path:
     if os.access(run_dir, os.W_OK) and not planted:
         return beside
     digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "codeio" / "view" / f"{digest}.sqlite"
+    return cache_root() / "view" / f"{digest}.sqlite"
 
 
 def _signature(store_path: Path) -> list[int]:
