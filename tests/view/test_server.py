@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -383,3 +384,19 @@ def test_a_damaged_payload_is_counted_not_fatal(tmp_path: Path, run_dir: Path) -
     finally:
         out = stop_viewer(v)
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_the_viewer_stops_with_a_word_and_exit_0(
+    run_dir: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    copy = tmp_path / "run"
+    copy.mkdir()
+    shutil.copy(run_dir / "state.sqlite", copy / "state.sqlite")
+    v = start_viewer(copy, "--refresh", "0")
+    v.proc.send_signal(sig)
+    assert v.proc.wait(timeout=20) == 0
+    assert v.proc.stdout is not None
+    out = v.proc.stdout.read()
+    v.proc.stdout.close()
+    assert "codeio view: stopped" in out and "Traceback" not in out

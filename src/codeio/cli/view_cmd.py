@@ -65,7 +65,9 @@ def view(
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        # Ctrl-C (or SIGTERM, which the CLI turns into the same) is how a viewer ends: exit 0,
+        # with a word so a terminal or a service log shows it stopped rather than died.
+        typer.echo("codeio view: stopped", err=True)
     finally:
         server.server_close()
         app.close()
