@@ -146,17 +146,20 @@ def test_many_records_stream_through_both_sandboxes_in_order(sandboxes) -> None:
     assert sum(len(r.pairs) for r in results) == 3 * 399 + 1
 
 
+# Doubles n; from n = 100 on each call sleeps far past any call timeout of these tests.
+SLOW_FROM_100 = (
+    "import time\n"
+    "def main_solution(n):\n"
+    "    if n >= 100:\n"
+    "        time.sleep(30)\n"
+    "    return n * 2\n"
+)
+
 def test_after_two_timeouts_the_larger_inputs_are_not_run(sandboxes) -> None:
     # Cost grows with n: the stored order puts the slow pairs first; the replay runs the
     # smallest inputs first and, after two calls timed out, skips the larger ones instead of
     # spending a whole call timeout on each.
-    refcode = (
-        "import time\n"
-        "def main_solution(n):\n"
-        "    if n >= 100:\n"
-        "        time.sleep(30)\n"
-        "    return n * 2\n"
-    )
+    refcode = SLOW_FROM_100
     big = [IOPair(input={"n": 100 + i}, output=(100 + i) * 2) for i in range(5)]
     small = [IOPair(input={"n": i}, output=i * 2) for i in range(1, 4)]
     record = FunctionRecord(id="slow", refcode=refcode, ios=[*big, *small])
@@ -174,13 +177,7 @@ def test_after_two_timeouts_the_larger_inputs_are_not_run(sandboxes) -> None:
 def test_stop_at_first_skips_the_pairs_after_one_that_does_not_reproduce(sandboxes) -> None:
     # What the pipeline asks for: one pair that does not reproduce drops the record, so the
     # slow pairs after it are not run.
-    refcode = (
-        "import time\n"
-        "def main_solution(n):\n"
-        "    if n >= 100:\n"
-        "        time.sleep(30)\n"
-        "    return n * 2\n"
-    )
+    refcode = SLOW_FROM_100
     wrong_first = IOPair(input={"n": 1}, output=3)
     slow = [IOPair(input={"n": 100 + i}, output=(100 + i) * 2) for i in range(3)]
     record = FunctionRecord(id="stop", refcode=refcode, ios=[*slow, wrong_first])

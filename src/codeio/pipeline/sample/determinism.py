@@ -119,9 +119,9 @@ def replay_task(
     max_timeouts: int | None = None,
 ) -> ExecTask:
     """A sandbox task that calls ``funcname`` once per input, each decoded from its JSON text
-    (with ``stop_at_first``: in its order, up to the first output that differs; otherwise
-    smallest input first). With ``max_timeouts``, once that many calls have timed out the rest
-    come back ``skipped``."""
+    (with ``stop_at_first``: up to the first output that differs, in its cost order if it has
+    one). With ``max_timeouts``, smallest input first, and once that many calls have timed out
+    the rest come back ``skipped``."""
     texts = [json.dumps(item, allow_nan=True) for item in inputs]
     kwargs: dict[str, Any] = {
         "refcode": refcode,
@@ -155,13 +155,10 @@ class StopAtFirst:
     """How far a float may be from its expected value and still match (``outputs_equal``)."""
 
     def kwargs(self) -> dict[str, Any]:
-        order = list(range(len(self.expected)))
+        out: dict[str, Any] = {"expected": [canonical_json(o) for o in self.expected]}
         if len(self.cost_s) == len(self.expected):
-            order.sort(key=lambda i: self.cost_s[i])
-        out: dict[str, Any] = {
-            "expected": [canonical_json(o) for o in self.expected],
-            "order": order,
-        }
+            # Without costs the task's own order stands (stored order, or smallest input first).
+            out["order"] = sorted(range(len(self.expected)), key=lambda i: self.cost_s[i])
         if self.float_rel_tol > 0:
             out["rel_tol"] = self.float_rel_tol
         return out

@@ -595,8 +595,8 @@ class _ProcessState:
 
 def codeio_replay_batch_entry(functions, call_timeout_s, prelude=""):
     """Replays of several functions in one process: ``functions`` is a list of
-    ``{"refcode", "funcname", "inputs", "seed"}`` (optionally ``"expected"``, ``"order"`` and
-    ``"max_timeouts"``);
+    ``{"refcode", "funcname", "inputs", "seed"}`` (optionally ``"expected"``, ``"order"``,
+    ``"max_timeouts"`` and ``"rel_tol"``);
     one ``codeio_replay_entry`` result each."""
     out = []
     with _Muted(), _Timer(call_timeout_s) as timer:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from codeio.exec import ExecTask, Sandbox, Status
-from codeio.ids import canonical_json, derive_seed
+from codeio.ids import derive_seed
 from codeio.pipeline.sample.determinism import (
     Replay,
     StopAtFirst,
@@ -118,18 +118,15 @@ def recheck(
     source = iter(fns)
 
     def tasks(box: Sandbox, fn: FunctionRecord, salt: str) -> ExecTask:
-        inputs = [pair.input for pair in fn.ios]
         stop = None
         if stop_at_first:
-            stop = StopAtFirst(
-                [pair.output for pair in fn.ios],
-                cost_s=[float(len(canonical_json(item))) for item in inputs],
-                float_rel_tol=float_rel_tol,
-            )
+            # No costs: the pairs keep replay_task's order (smallest input first).
+            outputs = [pair.output for pair in fn.ios]
+            stop = StopAtFirst(outputs, float_rel_tol=float_rel_tol)
         return replay_task(
             fn.refcode,
             fn.funcname,
-            inputs,
+            [pair.input for pair in fn.ios],
             seed=derive_seed(seed, fn.id, salt),
             call_timeout_s=call_timeout_s,
             limits=replay_limits(box.limits, len(fn.ios), call_timeout_s),
